@@ -1,0 +1,103 @@
+"""The ``ipw`` command line: thin click commands and the one error boundary.
+
+Exit codes (documented in the README):
+
+    0   success
+    1   an ipw error without a more specific code
+    2   bad usage: unknown id, malformed k=v, a setting that cannot work
+    3   a ledger is damaged or cannot be written
+    4   a dataset cannot be read
+    5   the inference service failed
+    6   the judge could not be asked
+    7   the energy monitor failed
+    8   an optional backend is not installed
+    70  an internal error (a bug: please report it with IPW_DEBUG=1 output)
+    130 interrupted (Ctrl-C); everything acknowledged is kept
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from ..errors import IpwError
+
+__all__ = ["main", "cli"]
+
+# command name -> "module:attribute", imported only when the command runs
+_COMMANDS = {
+    "profile": "ipw.cli.capture_cmd:profile",
+    "record": "ipw.cli.capture_cmd:record",
+    "replay": "ipw.cli.replay_cmd:replay",
+    "analyze": "ipw.cli.replay_cmd:analyze",
+    "plot": "ipw.cli.plot_cmd:plot",
+    "diff": "ipw.cli.diff_cmd:diff",
+    "query": "ipw.cli.query_cmd:query",
+    "energy": "ipw.cli.energy_cmd:energy",
+    "list": "ipw.cli.list_cmd:list_components",
+    "ledger": "ipw.cli.ledger_cmd:ledger",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = _COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ipw", prog_name="ipw")
+def cli() -> None:
+    """Intelligence Per Watt: measure correct answers per joule of an LLM stack.
+
+    Every token, power sample and verdict is recorded in an append-only ledger;
+    every result is a replay over it.
+
+    Example:
+
+        ipw profile --client llamacpp --model gemma-3-270m --max-queries 20
+    """
+
+
+def error_line(exc: IpwError) -> str:
+    return f"ipw: error: {exc.one_line()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``ipw`` console script: the single error boundary."""
+    try:
+        rv = cli.main(args=argv, prog_name="ipw", standalone_mode=False)
+    except IpwError as exc:
+        click.echo(error_line(exc), err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("ipw: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"ipw: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("ipw: interrupted; everything acknowledged so far is kept in the ledger", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # the last line of defence: a bug, still one line
+        if os.environ.get("IPW_DEBUG"):
+            raise
+        click.echo(
+            f"ipw: internal error: {type(exc).__name__}: {exc} (rerun with IPW_DEBUG=1 for the traceback and report it)",
+            err=True,
+        )
+        sys.exit(70)
+    code: Any = rv if isinstance(rv, int) else 0
+    sys.exit(code)

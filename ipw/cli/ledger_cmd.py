@@ -1,0 +1,189 @@
+"""``ipw ledger``: inspect, check, convert, repair and share ledgers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import LedgerError, UsageError
+from ..ledger import export_jsonl, import_jsonl, read_manifest, repair, verify
+
+_run_arg = click.argument("run", type=click.Path(path_type=Path))
+
+
+@click.group("ledger")
+def ledger() -> None:
+    """Inspect, verify, convert, repair and share a run's event ledger.
+
+    Example:
+
+        ipw ledger verify runs/profile_llamacpp_gemma-3-270m_20261127-101500
+    """
+
+
+@ledger.command("info")
+@_run_arg
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(run: Path, as_json: bool) -> None:
+    """Show segments, frames, events by kind and the head of the hash chain.
+
+    Example:
+
+        ipw ledger info runs/my-run --json
+    """
+    from collections import Counter
+
+    from ..events import kind_of
+    from ..ledger import LedgerReader
+
+    _require_run(run)
+    reader = LedgerReader(run)
+    kinds: Counter[str] = Counter(kind_of(e) for e in reader.events())
+    result = reader.last_scan
+    assert result is not None
+    manifest = read_manifest(run) or {}
+    out = {
+        "run": str(run),
+        "run_id": manifest.get("run_id", run.name),
+        "segments": [
+            {"name": s.name, "bytes": s.valid_bytes, "frames": s.frames, "events": s.events} for s in result.segments
+        ],
+        "frames": result.frames,
+        "events": result.events,
+        "kinds": dict(sorted(kinds.items())),
+        "head_hash": result.head_hash.hex(),
+        "valid": result.problem is None,
+        "problem": result.problem.one_line() if result.problem else None,
+    }
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"run        {out['run']}  (id {out['run_id']})")
+    click.echo(f"segments   {len(out['segments'])}, {sum(s['bytes'] for s in out['segments'])} bytes")
+    click.echo(f"frames     {out['frames']}")
+    click.echo(f"events     {out['events']}")
+    for kind, n in out["kinds"].items():
+        click.echo(f"  {kind:<17}{n}")
+    click.echo(f"head hash  {out['head_hash']}")
+    if out["problem"]:
+        click.echo(f"damaged    {out['problem']}")
+
+
+@ledger.command("verify")
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def verify_cmd(target: Path, as_json: bool) -> None:
+    """Check framing, checksums, the hash chain and the manifest of a run or pack file.
+
+    Exits 0 when the ledger is intact, 3 when it is damaged, naming the
+    segment and byte offset of the first problem.
+
+    Example:
+
+        ipw ledger verify runs/my-run
+    """
+    if target.is_file():
+        from ..ledger.pack import verify_pack
+
+        report = verify_pack(target)
+    else:
+        _require_run(target)
+        report = verify(target)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "frames": report.frames,
+                    "events": report.events,
+                    "head_hash": report.head_hash,
+                    "problem": report.problem.one_line() if report.problem else None,
+                    "notes": report.notes,
+                },
+                indent=2,
+            )
+        )
+    if not report.ok:
+        assert report.problem is not None
+        raise report.problem
+    if not as_json:
+        click.echo(report.one_line())
+        for note in report.notes:
+            click.echo(f"note: {note}")
+
+
+@ledger.command("export")
+@_run_arg
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--kind", "kinds", multiple=True, help="Only events of this kind (repeatable).")
+def export_cmd(run: Path, output: Path | None, kinds: tuple[str, ...]) -> None:
+    """Write every event as JSON lines (the SPEC §4 form).
+
+    Example:
+
+        ipw ledger export runs/my-run -o events.jsonl
+    """
+    _require_run(run)
+    selected = set(kinds) or None
+    if output is None:
+        export_jsonl(run, sys.stdout.buffer, kinds=selected)
+        sys.stdout.buffer.flush()
+        return
+    with open(output, "wb") as fh:
+        n = export_jsonl(run, fh, kinds=selected)
+    click.echo(f"wrote {n} events to {output}", err=True)
+
+
+@ledger.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "run", required=True, type=click.Path(path_type=Path), help="The new run directory.")
+@click.option("--run-id", default=None, help="Run id for the manifest (default: from run_started, else the folder name).")
+def import_cmd(source: Path, run: Path, run_id: str | None) -> None:
+    """Build a new ledger from JSON lines (use '-' for stdin).
+
+    Example:
+
+        ipw ledger import events.jsonl -o runs/handmade
+    """
+    if str(source) == "-":
+        n = import_jsonl(sys.stdin.buffer, run, run_id=run_id)
+    else:
+        if not source.is_file():
+            raise UsageError(f"{source} does not exist", hint="pass a JSON-lines file of events, or - for stdin")
+        n = import_jsonl(source, run, run_id=run_id)
+    click.echo(f"imported {n} events into {run}")
+
+
+@ledger.command("repair")
+@_run_arg
+def repair_cmd(run: Path) -> None:
+    """Cut a damaged ledger back to its longest valid prefix and rewrite the manifest.
+
+    The bytes cut off are kept under events/quarantine/.
+
+    Example:
+
+        ipw ledger repair runs/my-run
+    """
+    _require_run(run)
+    report = repair(run)
+    if report.changed:
+        click.echo(
+            f"repaired: kept {report.frames} frames ({report.events} events), "
+            f"set aside {report.cut_bytes} bytes in {', '.join(report.quarantined)}"
+        )
+        if report.problem is not None:
+            click.echo(f"first problem was: {report.problem.one_line()}")
+    else:
+        click.echo(f"nothing to cut: {report.frames} frames ({report.events} events); manifest rewritten")
+
+
+def _require_run(run: Path) -> None:
+    if not run.exists():
+        raise UsageError(f"{run} does not exist", hint="pass a run directory (see the output of 'ipw record')")
+    if not (run / "events").is_dir():
+        raise LedgerError(f"{run} holds no ledger (no 'events/' folder)", hint="pass a run directory written by ipw")
+

@@ -1,0 +1,138 @@
+"""The typed errors ipw raises, and the exit code each one maps to at the CLI.
+
+The library never prints or exits; it raises one of these. The CLI's single
+error boundary turns each into one line (what failed, why, what to do) and the
+exit code written next to its class.
+
+    IpwError                      exit 1   anything ipw knows how to explain
+    ├── UsageError                exit 2   bad flag, bad ``k=v``, unknown id
+    ├── ConfigError               exit 2   a setting that cannot work (missing key, bad path)
+    ├── LedgerError               exit 3   a ledger cannot be read or written
+    │   ├── LedgerCorruptError    exit 3   checksum, hash chain or framing broken at a known place
+    │   ├── LedgerExistsError     exit 2   the run directory already holds a ledger
+    │   └── PackError             exit 3   a pack file is unsafe or does not verify
+    ├── DatasetError              exit 4   a dataset cannot be found or parsed
+    ├── ClientError               exit 5   the inference service failed
+    │   ├── ServerUnreachableError         the service refused the connection
+    │   ├── ServerTimeoutError             the service did not answer in time
+    │   └── ServerResponseError            the service answered with an error or garbage
+    ├── JudgeError                exit 6   the judge could not be asked
+    ├── TelemetryError            exit 7   the energy monitor cannot be started or reached
+    │   └── CollectorError                 a power collector cannot read its device
+    └── BackendMissingError       exit 8   an optional backend is not installed (names the extra)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "IpwError",
+    "UsageError",
+    "ConfigError",
+    "LedgerError",
+    "LedgerCorruptError",
+    "LedgerExistsError",
+    "PackError",
+    "DatasetError",
+    "ClientError",
+    "ServerUnreachableError",
+    "ServerTimeoutError",
+    "ServerResponseError",
+    "JudgeError",
+    "TelemetryError",
+    "CollectorError",
+    "BackendMissingError",
+]
+
+
+class IpwError(Exception):
+    """Base of every error ipw explains to its user.
+
+    ``hint`` is the "what to do" part of the one-line message.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        text = self.message.rstrip(". ")
+        if self.hint:
+            text += f"; {self.hint.rstrip('.')}"
+        return " ".join(text.split())
+
+
+class UsageError(IpwError):
+    exit_code = 2
+
+
+class ConfigError(IpwError):
+    exit_code = 2
+
+
+class LedgerError(IpwError):
+    exit_code = 3
+
+
+class LedgerCorruptError(LedgerError):
+    """A ledger is damaged at a known segment and byte offset."""
+
+    def __init__(self, message: str, *, segment: str, offset: int, hint: str | None = None) -> None:
+        super().__init__(f"{segment} at byte {offset}: {message}", hint=hint)
+        self.segment = segment
+        self.offset = offset
+
+
+class LedgerExistsError(LedgerError):
+    exit_code = 2
+
+
+class PackError(LedgerError):
+    pass
+
+
+class DatasetError(IpwError):
+    exit_code = 4
+
+
+class ClientError(IpwError):
+    exit_code = 5
+
+
+class ServerUnreachableError(ClientError):
+    pass
+
+
+class ServerTimeoutError(ClientError):
+    pass
+
+
+class ServerResponseError(ClientError):
+    pass
+
+
+class JudgeError(IpwError):
+    exit_code = 6
+
+
+class TelemetryError(IpwError):
+    exit_code = 7
+
+
+class CollectorError(TelemetryError):
+    pass
+
+
+class BackendMissingError(IpwError):
+    exit_code = 8
+
+    def __init__(self, backend: str, extra: str, *, module: str | None = None) -> None:
+        what = module or backend
+        super().__init__(
+            f"{backend} is not available: the Python module '{what}' is not installed",
+            hint=f"install it with: pip install 'ipw[{extra}]'",
+        )
+        self.backend = backend
+        self.extra = extra

@@ -1,0 +1,165 @@
+"""Event vocabulary v1: what happened during a run, as frozen msgspec Structs.
+
+Every event is tagged by an explicit ``kind`` string. Fields carry their unit
+in their name (``t_ns``, ``power_w``, ``energy_j``). New fields are only ever
+added with a default, so every ledger written since v1 stays decodable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
+    """Base of every event. Never instantiated on its own."""
+
+
+class RunStarted(Event, tag="run_started"):
+    """A capture session began. Anchors the monotonic ``t_ns`` clock to wall time."""
+
+    run_id: str
+    t_ns: int
+    wall_time_ns: int
+    schema_version: int = SCHEMA_VERSION
+    ipw_version: str = ""
+    config: dict[str, Any] = {}
+    host: dict[str, Any] = {}
+    packages: dict[str, str] = {}
+    resumed: bool = False
+
+
+class DeviceSeen(Event, tag="device_seen"):
+    """A power-measurable device and what can be read from it."""
+
+    device: str
+    device_type: str
+    name: str = ""
+    vendor: str = ""
+    capabilities: dict[str, bool] = {}
+    t_ns: int = 0
+    collector: str = ""
+    metadata: dict[str, Any] = {}
+
+
+class QueryStarted(Event, tag="query_started"):
+    """A prompt was sent to the inference service."""
+
+    query_id: int
+    t_ns: int
+    record_id: str = ""
+    problem: str = ""
+    reference: str | None = None
+    subject: str = ""
+    warmup: bool = False
+    prompt_text: str | None = None
+    scorer: str | None = None
+    choices: list[str] | None = None
+
+
+class Token(Event, tag="token"):
+    """A streamed piece of output text (one or more model tokens)."""
+
+    query_id: int
+    t_ns: int
+    text: str
+    n_tokens: int = 1
+
+
+class QueryFinished(Event, tag="query_finished"):
+    """The service finished answering a query."""
+
+    query_id: int
+    t_ns: int
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    ttft_ns: int | None = None
+    usage_source: str | None = None
+
+
+class QueryFailed(Event, tag="query_failed"):
+    """An attempt at a query failed; ``will_retry`` says whether another follows."""
+
+    query_id: int
+    t_ns: int
+    error_type: str
+    message: str
+    attempt: int = 1
+    will_retry: bool = False
+
+
+class PowerSample(Event, tag="power_sample"):
+    """One reading of a device. ``energy_j`` is a cumulative counter when present."""
+
+    device: str
+    t_ns: int
+    power_w: float | None = None
+    energy_j: float | None = None
+    source: str = "measured"
+    temperature_c: float | None = None
+    memory_used_bytes: int | None = None
+
+
+class Verdict(Event, tag="verdict"):
+    """A judge's decision on one query's answer; keyed by the judge spec."""
+
+    query_id: int
+    t_ns: int
+    judge: str
+    is_correct: bool | None
+    score: float | None = None
+    metadata: str = "{}"
+
+
+class TelemetryStatus(Event, tag="telemetry_status"):
+    """The energy monitor connected, was lost, came back or stopped.
+
+    ``clock_offset_ns`` is the measured offset added to the monitor's clock to
+    map its samples onto the run's clock.
+    """
+
+    t_ns: int
+    status: str
+    message: str = ""
+    clock_offset_ns: int | None = None
+    endpoint: str = ""
+
+
+class Annotation(Event, tag="annotation"):
+    """A free-form fact appended after capture (an import, a note)."""
+
+    t_ns: int
+    key: str
+    value: str = ""
+
+
+class RunFinished(Event, tag="run_finished"):
+    """A capture session ended."""
+
+    t_ns: int
+    status: str
+    queries_completed: int = 0
+    queries_failed: int = 0
+
+
+AnyEvent = Union[
+    RunStarted,
+    DeviceSeen,
+    QueryStarted,
+    Token,
+    QueryFinished,
+    QueryFailed,
+    PowerSample,
+    Verdict,
+    TelemetryStatus,
+    Annotation,
+    RunFinished,
+]
+
+EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
+
+KINDS: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in EVENT_TYPES}

@@ -1,0 +1,160 @@
+"""Frame payloads: a batch of events as msgpack, compressed with zstd.
+
+A payload is one msgpack map. Token events, the bulk of every ledger, are
+stored column-wise so that zstd sees like next to like; every other event is
+stored whole, as its tagged map, with its position in the batch::
+
+    {"e":  [event, ...],        # non-token events, tagged maps (SPEC §4 form)
+     "i":  [int, ...],          # their positions in the batch
+     "tq": [int, ...],          # token query_id
+     "td": [int, ...],          # token t_ns: first absolute, then deltas
+     "tx": [str, ...],          # token text
+     "tn": [int, ...] | nil}    # token n_tokens, nil when every one is 1
+
+Decoding restores the exact sequence of events.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, NamedTuple
+
+import msgspec
+import numpy as np
+import zstandard
+
+from ..events import SCHEMA_VERSION, AnyEvent, Event, Token, upcast
+
+ZSTD_LEVEL = 3
+
+_local = threading.local()
+
+
+class _Payload(msgspec.Struct, omit_defaults=True):
+    e: list[AnyEvent] = []
+    i: list[int] = []
+    tq: list[int] = []
+    td: list[int] = []
+    tx: list[str] = []
+    tn: list[int] | None = None
+
+
+class _RawPayload(msgspec.Struct, omit_defaults=True):
+    e: list[dict[str, Any]] = []
+    i: list[int] = []
+    tq: list[int] = []
+    td: list[int] = []
+    tx: list[str] = []
+    tn: list[int] | None = None
+
+
+class Columns(NamedTuple):
+    """One decoded frame: non-token events with positions, and token columns."""
+
+    others: list[Event]
+    positions: list[int]
+    tok_query_id: np.ndarray  # int64
+    tok_t_ns: np.ndarray  # int64, absolute
+    tok_text: list[str]
+    tok_n: np.ndarray | None  # int64, None when every token event has n_tokens == 1
+
+    def __len__(self) -> int:
+        return len(self.others) + len(self.tok_text)
+
+    def events(self) -> list[Event]:
+        tq = self.tok_query_id.tolist()
+        tt = self.tok_t_ns.tolist()
+        if self.tok_n is None:
+            tokens = [Token(query_id=q, t_ns=t, text=x) for q, t, x in zip(tq, tt, self.tok_text)]
+        else:
+            tokens = [
+                Token(query_id=q, t_ns=t, text=x, n_tokens=n)
+                for q, t, x, n in zip(tq, tt, self.tok_text, self.tok_n.tolist())
+            ]
+        if not self.others:
+            return tokens  # type: ignore[return-value]
+        if not tokens:
+            return list(self.others)
+        out: list[Event] = []
+        it = iter(tokens)
+        prev = 0
+        for pos, ev in zip(self.positions, self.others):
+            if pos > prev:
+                out.extend(next(it) for _ in range(pos - prev))
+            out.append(ev)
+            prev = pos + 1
+        out.extend(it)
+        return out
+
+
+def _tools() -> Any:
+    tools = getattr(_local, "tools", None)
+    if tools is None:
+        tools = _local.tools = (
+            msgspec.msgpack.Encoder(),
+            msgspec.msgpack.Decoder(_Payload),
+            zstandard.ZstdCompressor(level=ZSTD_LEVEL),
+            zstandard.ZstdDecompressor(),
+            msgspec.msgpack.Decoder(_RawPayload),
+        )
+    return tools
+
+
+def encode_batch(events: list[Event]) -> bytes:
+    """Encode and compress a batch of events into one frame payload."""
+    enc, _dec, cctx, _dctx, _raw = _tools()
+    positions = [i for i, e in enumerate(events) if type(e) is not Token]
+    if positions:
+        others = [events[i] for i in positions]
+        tokens: list[Token] = [e for e in events if type(e) is Token]  # type: ignore[misc]
+    else:
+        others = []
+        tokens = events  # type: ignore[assignment]
+    payload = _Payload(e=others, i=positions)
+    if tokens:
+        ts = np.fromiter((e.t_ns for e in tokens), dtype=np.int64, count=len(tokens))
+        deltas = np.empty_like(ts)
+        deltas[0] = ts[0]
+        np.subtract(ts[1:], ts[:-1], out=deltas[1:])
+        payload.tq = [e.query_id for e in tokens]
+        payload.td = deltas.tolist()
+        payload.tx = [e.text for e in tokens]
+        counts = [e.n_tokens for e in tokens]
+        if any(n != 1 for n in counts):
+            payload.tn = counts
+    return cctx.compress(enc.encode(payload))
+
+
+def decode_columns(payload: bytes | memoryview, schema_version: int = SCHEMA_VERSION) -> Columns:
+    """Decode one frame payload into columns; raises ``ValueError`` when invalid."""
+    _enc, dec, _cctx, dctx, raw_dec = _tools()
+    try:
+        raw = dctx.decompress(payload)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"zstd payload does not decompress: {exc}") from exc
+    try:
+        if schema_version == SCHEMA_VERSION:
+            p = dec.decode(raw)
+            others: list[Event] = p.e
+        else:
+            p = raw_dec.decode(raw)
+            others = msgspec.convert([upcast(d, schema_version) for d in p.e], list[AnyEvent])
+    except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+        raise ValueError(f"events do not decode: {exc}") from exc
+    n_tok = len(p.tx)
+    if len(p.tq) != n_tok or len(p.td) != n_tok or (p.tn is not None and len(p.tn) != n_tok):
+        raise ValueError("token columns have different lengths")
+    if len(p.i) != len(others) or (p.i and (min(p.i) < 0 or max(p.i) >= n_tok + len(others))):
+        raise ValueError("event positions do not fit the batch")
+    try:
+        tq = np.asarray(p.tq, dtype=np.int64)
+        tt = np.cumsum(np.asarray(p.td, dtype=np.int64))
+        tn = None if p.tn is None else np.asarray(p.tn, dtype=np.int64)
+    except OverflowError as exc:
+        raise ValueError(f"token column out of range: {exc}") from exc
+    return Columns(others, p.i, tq, tt, p.tx, tn)
+
+
+def decode_batch(payload: bytes | memoryview, schema_version: int = SCHEMA_VERSION) -> list[Event]:
+    """Decode one frame payload into the exact sequence of events it holds."""
+    return decode_columns(payload, schema_version).events()

@@ -1,0 +1,71 @@
+"""``manifest.json``: a derived summary of a ledger, rewritten atomically.
+
+The segments are the truth; the manifest lists them with sizes and sha256 and
+names the head of the hash chain, so a shared run can be checked whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import LedgerError
+from ..events import SCHEMA_VERSION
+from ._scan import ScanResult
+
+MANIFEST_NAME = "manifest.json"
+LEDGER_FORMAT = "ipw-ledger"
+LEDGER_FORMAT_VERSION = 1
+
+
+def build_manifest(run_id: str, segments: list[dict[str, Any]], frames: int, events: int, head_hash: bytes) -> dict[str, Any]:
+    return {
+        "format": LEDGER_FORMAT,
+        "format_version": LEDGER_FORMAT_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "segments": segments,
+        "frames": frames,
+        "events": events,
+        "head_hash": head_hash.hex(),
+    }
+
+
+def manifest_from_scan(run_id: str, scan: ScanResult) -> dict[str, Any]:
+    segments = [
+        {
+            "name": f"events/{s.name}",
+            "size_bytes": s.valid_bytes,
+            "sha256": s.sha256.hexdigest(),
+            "frames": s.frames,
+            "events": s.events,
+        }
+        for s in scan.segments
+    ]
+    return build_manifest(run_id, segments, scan.frames, scan.events, scan.head_hash)
+
+
+def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically (temp file, then rename)."""
+    path = Path(run_dir) / MANIFEST_NAME
+    tmp = path.with_name(f".{MANIFEST_NAME}.tmp")
+    data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The manifest, or ``None`` when the run has none (e.g. killed before its first flush)."""
+    path = Path(run_dir) / MANIFEST_NAME
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LedgerError(f"{path} is not valid JSON: {exc}", hint="'ipw ledger repair RUN' rewrites it from the segments") from exc
+    if not isinstance(data, dict) or data.get("format") != LEDGER_FORMAT:
+        raise LedgerError(f"{path} is not an ipw ledger manifest", hint="'ipw ledger repair RUN' rewrites it from the segments")
+    return data

@@ -1,0 +1,125 @@
+"""Reading events back from a ledger: all of it, from a position, by kind, or live."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Collection, Iterator
+
+from ..errors import LedgerCorruptError, LedgerError
+from ..events import Event, kind_of
+from ._codec import Columns, decode_batch, decode_columns
+from ._scan import Position, ScanResult, iter_frames
+
+
+class LedgerReader:
+    """Reads the valid prefix of a ledger.
+
+    Reading never raises on damage: it yields what is valid and leaves the
+    first problem in :attr:`problem` (``strict=True`` raises it instead, once
+    the valid prefix has been yielded).
+    """
+
+    def __init__(self, run_dir: Path, *, strict: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        self.strict = strict
+        self.last_scan: ScanResult | None = None
+
+    @property
+    def problem(self) -> LedgerCorruptError | None:
+        return self.last_scan.problem if self.last_scan else None
+
+    def batches(self, *, start: Position | None = None) -> Iterator[tuple[Position, list[Event]]]:
+        """Yield ``(position, events)`` for each valid frame, in order."""
+        result = ScanResult()
+        self.last_scan = result
+        for frame in iter_frames(self.run_dir, result, start=start):
+            try:
+                events = decode_batch(frame.payload, frame.schema_version)
+            except ValueError as exc:
+                # checksum-valid but undecodable: treat like any other break
+                seg = f"events/{frame.position.segment:06d}.ipwl"
+                result.problem = LedgerCorruptError(str(exc), segment=seg, offset=frame.position.offset)
+                break
+            yield frame.position, events
+        self._check_manifest(result)
+        if self.strict and result.problem is not None:
+            raise result.problem
+
+    def columns(self, *, start: Position | None = None) -> Iterator[Columns]:
+        """Yield each valid frame decoded to columns (the fast path used by replay)."""
+        result = ScanResult()
+        self.last_scan = result
+        for frame in iter_frames(self.run_dir, result, start=start):
+            try:
+                cols = decode_columns(frame.payload, frame.schema_version)
+            except ValueError as exc:
+                seg = f"events/{frame.position.segment:06d}.ipwl"
+                result.problem = LedgerCorruptError(str(exc), segment=seg, offset=frame.position.offset)
+                break
+            yield cols
+        self._check_manifest(result)
+        if self.strict and result.problem is not None:
+            raise result.problem
+
+    def _check_manifest(self, result: ScanResult) -> None:
+        if result.problem is not None:
+            return
+        from .manifest import read_manifest
+        from .recovery import manifest_problem
+
+        try:
+            manifest = read_manifest(self.run_dir)
+        except LedgerError as exc:
+            result.problem = LedgerCorruptError(exc.message, segment="manifest.json", offset=0, hint=exc.hint)
+            return
+        if manifest is not None:
+            result.problem = manifest_problem(manifest, result)
+
+    def events(self, *, kinds: Collection[str] | None = None, start: Position | None = None) -> Iterator[Event]:
+        """Yield events in order, optionally only those whose ``kind`` is in ``kinds``."""
+        for _pos, batch in self.batches(start=start):
+            if kinds is None:
+                yield from batch
+            else:
+                for event in batch:
+                    if kind_of(event) in kinds:
+                        yield event
+
+    def follow(
+        self,
+        *,
+        kinds: Collection[str] | None = None,
+        poll_interval_s: float = 0.2,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[Event]:
+        """Yield events as they are appended, until ``stop()`` returns true.
+
+        A torn tail is taken as a write in progress and read again later.
+        """
+        next_pos: Position | None = None
+        seen_frames = 0
+        while True:
+            result = ScanResult()
+            frames = list(iter_frames(self.run_dir, result, start=next_pos))
+            for frame in frames:
+                seen_frames += 1
+                for event in decode_batch(frame.payload, frame.schema_version):
+                    if kinds is None or kind_of(event) in kinds:
+                        yield event
+            if frames:
+                last = frames[-1]
+                next_pos = Position(last.position.segment, last.position.offset + 1)
+            if result.problem is not None and not result.torn:
+                if self.strict:
+                    raise result.problem
+                self.last_scan = result
+                return
+            if stop():
+                return
+            time.sleep(poll_interval_s)
+
+
+def read_events(run_dir: Path, *, kinds: Collection[str] | None = None) -> list[Event]:
+    """All valid events of a run, in order."""
+    return list(LedgerReader(run_dir).events(kinds=kinds))

@@ -1,0 +1,268 @@
+"""Appending events to a ledger.
+
+The writer keeps events in memory until a flush; a flush encodes them as one
+frame, writes it, fsyncs, and only then counts them as acknowledged. It flushes
+on demand, when the batch is large, and from a background thread at least once
+per ``flush_interval_s``.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, Iterable
+
+from ..errors import LedgerError, LedgerExistsError
+from ..events import SCHEMA_VERSION, Event, RunStarted
+from . import _format as fmt
+from ._codec import encode_batch
+from ._scan import ScanResult, SegmentState, events_dir, fsync_dir, scan, segment_paths
+from .manifest import build_manifest, read_manifest, write_manifest
+
+DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BATCH = 65536
+
+
+class LedgerWriter:
+    """Append-only writer of one run's ledger.
+
+    Use :meth:`create` for a new run and :meth:`open_append` to continue one
+    (after a crash the torn tail is cut off first, see ``recovered``).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        run_id: str,
+        state: ScanResult,
+        segment_max_bytes: int = DEFAULT_SEGMENT_MAX_BYTES,
+        flush_interval_s: float = 1.0,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        fsync: bool = True,
+        recovered: ScanResult | None = None,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_id = run_id
+        self.recovered = recovered
+        self._segment_max_bytes = segment_max_bytes
+        self._max_batch = max_batch
+        self._fsync = fsync
+        self._flush_interval_s = flush_interval_s
+        self._lock = threading.RLock()
+        # appends go to a deque without the lock: deque.append is atomic, and
+        # a flush drains only the items present when it starts
+        self._pending: collections.deque[Event] = collections.deque()
+        self._segments: list[SegmentState] = list(state.segments)
+        self._head = state.head_hash
+        self._frames = state.frames
+        self._acked = state.events
+        self._fd: int | None = None
+        self._closed = False
+        self._last_flush = time.monotonic()
+        self._error: BaseException | None = None
+        if self._segments:
+            self._open_segment_fd(self._segments[-1])
+        else:
+            self._new_segment()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if flush_interval_s > 0:
+            self._flusher = threading.Thread(target=self._flush_loop, name="ipw-ledger-flush", daemon=True)
+            self._flusher.start()
+
+    # -- construction -----------------------------------------------------
+
+    @classmethod
+    def create(cls, run_dir: Path, *, run_id: str, **kwargs: Any) -> "LedgerWriter":
+        """Start a new ledger; refuses a directory that already holds one."""
+        run_dir = Path(run_dir)
+        directory = events_dir(run_dir)
+        if directory.exists() and any(directory.iterdir()):
+            raise LedgerExistsError(
+                f"{run_dir} already holds a ledger",
+                hint="choose another run name, or pass --resume to continue it",
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        return cls(run_dir, run_id=run_id, state=ScanResult(), **kwargs)
+
+    @classmethod
+    def open_append(cls, run_dir: Path, **kwargs: Any) -> "LedgerWriter":
+        """Continue an existing ledger, first cutting off any torn or corrupt tail."""
+        from .recovery import repair
+
+        run_dir = Path(run_dir)
+        segment_paths(run_dir)  # raises when there is no ledger
+        result = repair(run_dir)
+        state = scan(run_dir)
+        manifest = read_manifest(run_dir) or {}
+        run_id = kwargs.pop("run_id", None) or manifest.get("run_id") or _first_run_id(run_dir)
+        return cls(run_dir, run_id=run_id, state=state, recovered=result, **kwargs)
+
+    # -- public API -------------------------------------------------------
+
+    @property
+    def events_acknowledged(self) -> int:
+        """Events written, fsynced and part of the hash chain."""
+        return self._acked
+
+    @property
+    def head_hash(self) -> bytes:
+        return self._head
+
+    def append(self, event: Event) -> None:
+        """Queue one event; it is acknowledged at the next flush."""
+        pending = self._pending
+        pending.append(event)
+        if len(pending) >= self._max_batch:
+            self.flush()
+
+    def extend(self, events: Iterable[Event]) -> None:
+        """Queue many events at once."""
+        pending = self._pending
+        pending.extend(events)
+        if len(pending) >= self._max_batch:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write and fsync what is queued; returns the events acknowledged so far."""
+        with self._lock:
+            self._flush_locked()
+            return self._acked
+
+    def close(self) -> None:
+        """Flush, stop the background flusher and write the final manifest."""
+        if self._closed:
+            return
+        self._stop.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join(timeout=5)
+        with self._lock:
+            try:
+                self._flush_locked()
+                self._write_manifest()
+            finally:
+                self._closed = True
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+
+    def __enter__(self) -> "LedgerWriter":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def finalize_on_signals(self) -> None:
+        """Turn SIGTERM into KeyboardInterrupt so ``with`` blocks flush and close.
+
+        Only possible from the main thread; elsewhere it does nothing.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def _raise(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, _raise)
+
+    # -- internals --------------------------------------------------------
+
+    def _flush_loop(self) -> None:
+        tick = min(0.25, self._flush_interval_s / 2)
+        while not self._stop.wait(tick):
+            if self._pending and time.monotonic() - self._last_flush >= self._flush_interval_s - tick:
+                try:
+                    with self._lock:
+                        if not self._closed:
+                            self._flush_locked()
+                except BaseException as exc:  # surfaced on the next flush from the owner
+                    self._error = exc
+                    return
+
+    def _flush_locked(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise LedgerError(f"writing the ledger failed in the background: {error}") from error
+        if self._closed:
+            raise LedgerError(f"the ledger in {self.run_dir} is already closed")
+        self._last_flush = time.monotonic()
+        pending = self._pending
+        n = len(pending)
+        if not n:
+            return
+        popleft = pending.popleft
+        batch = [popleft() for _ in range(n)]
+        try:
+            payload = encode_batch(batch)
+        except (TypeError, ValueError, OverflowError) as exc:
+            pending.extendleft(reversed(batch))
+            raise LedgerError(f"an event could not be encoded: {exc}") from exc
+        frame, digest = fmt.encode_frame(payload, len(batch), self._head)
+        seg = self._segments[-1]
+        if seg.valid_bytes + len(frame) > self._segment_max_bytes and seg.frames > 0:
+            seg = self._new_segment()
+        self._write_all(frame)
+        if self._fsync:
+            os.fdatasync(self._fd)  # type: ignore[arg-type]
+        seg.sha256.update(frame)
+        seg.valid_bytes += len(frame)
+        seg.file_bytes = seg.valid_bytes
+        seg.frames += 1
+        seg.events += len(batch)
+        self._frames += 1
+        self._head = digest
+        self._acked += len(batch)
+        self._write_manifest()
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)  # type: ignore[arg-type]
+            view = view[written:]
+
+    def _new_segment(self) -> SegmentState:
+        index = len(self._segments) + 1
+        path = events_dir(self.run_dir) / fmt.segment_name(index)
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        header = fmt.encode_segment_header(SCHEMA_VERSION, index)
+        self._write_all(header)
+        if self._fsync:
+            os.fsync(self._fd)
+            fsync_dir(path.parent)
+        state = SegmentState(index=index, path=path, valid_bytes=len(header), file_bytes=len(header))
+        state.sha256.update(header)
+        self._segments.append(state)
+        return state
+
+    def _open_segment_fd(self, seg: SegmentState) -> None:
+        self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+
+    def _write_manifest(self) -> None:
+        segments = [
+            {
+                "name": f"events/{s.name}",
+                "size_bytes": s.valid_bytes,
+                "sha256": s.sha256.hexdigest(),
+                "frames": s.frames,
+                "events": s.events,
+            }
+            for s in self._segments
+        ]
+        write_manifest(self.run_dir, build_manifest(self.run_id, segments, self._frames, self._acked, self._head))
+
+
+def _first_run_id(run_dir: Path) -> str:
+    from .reader import LedgerReader
+
+    for event in LedgerReader(run_dir).events(kinds={"run_started"}):
+        assert isinstance(event, RunStarted)
+        return event.run_id
+    return Path(run_dir).name

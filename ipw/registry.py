@@ -1,0 +1,149 @@
+"""One typed registry for every pluggable component of ipw.
+
+Components are registered by dotted path and imported only when used, so an
+optional backend that is not installed never breaks ``import ipw``; ``ipw list``
+shows it as unavailable together with the extra that brings it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .errors import BackendMissingError, UsageError
+
+__all__ = ["Component", "Registry", "REGISTRY", "KINDS"]
+
+KINDS = ("clients", "datasets", "judges", "analyses", "visualizations", "collectors")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A registered component: where it lives and what it needs."""
+
+    kind: str
+    id: str
+    target: str  # "package.module:Attribute"
+    summary: str
+    extra: str | None = None
+    requires: tuple[str, ...] = ()  # importable module names the component needs
+
+    def missing_modules(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    @property
+    def available(self) -> bool:
+        return not self.missing_modules()
+
+    def load(self) -> Any:
+        missing = self.missing_modules()
+        if missing:
+            raise BackendMissingError(f"{self.kind[:-1]} '{self.id}'", self.extra or "all", module=missing[0])
+        module_name, _, attr = self.target.partition(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr) if attr else module
+
+
+@dataclass
+class Registry:
+    """Components by kind and id."""
+
+    _items: dict[str, dict[str, Component]] = field(default_factory=lambda: {k: {} for k in KINDS})
+
+    def register(
+        self,
+        kind: str,
+        id: str,
+        target: str,
+        summary: str,
+        *,
+        extra: str | None = None,
+        requires: Iterable[str] = (),
+    ) -> Component:
+        if kind not in self._items:
+            raise ValueError(f"unknown component kind {kind!r}")
+        comp = Component(kind, id, target, summary, extra, tuple(requires))
+        self._items[kind][id] = comp
+        return comp
+
+    def get(self, kind: str, id: str) -> Component:
+        try:
+            return self._items[kind][id]
+        except KeyError:
+            known = ", ".join(sorted(self._items.get(kind, {}))) or "none"
+            raise UsageError(
+                f"unknown {kind[:-1]} '{id}'",
+                hint=f"choose one of: {known} (see 'ipw list {kind}')",
+            ) from None
+
+    def load(self, kind: str, id: str) -> Any:
+        return self.get(kind, id).load()
+
+    def components(self, kind: str) -> list[Component]:
+        return sorted(self._items[kind].values(), key=lambda c: c.id)
+
+    def ids(self, kind: str) -> list[str]:
+        return sorted(self._items[kind])
+
+
+REGISTRY = Registry()
+_r = REGISTRY.register
+
+# clients --------------------------------------------------------------------
+_r("clients", "openai", "ipw.capture.clients.openai:OpenAIClient",
+   "any OpenAI-compatible server over HTTP, streaming (also the judge client)")
+_r("clients", "ollama", "ipw.capture.clients.ollama:OllamaClient",
+   "an Ollama server through the ollama package", extra="ollama", requires=("ollama",))
+_r("clients", "vllm", "ipw.capture.clients.vllm:VLLMClient",
+   "vLLM's offline engine, in process", extra="vllm", requires=("vllm",))
+_r("clients", "llamacpp", "ipw.capture.clients.llamacpp:LlamaCppClient",
+   "llama.cpp in process through llama-cpp-python (default model: packaged gemma-3-270m GGUF)",
+   extra="llamacpp", requires=("llama_cpp",))
+
+# datasets -------------------------------------------------------------------
+_r("datasets", "builtin", "ipw.capture.datasets.builtin:BuiltinDataset",
+   "the built-in dataset shipped with ipw, scored without an LLM")
+_r("datasets", "file", "ipw.capture.datasets.files:FileDataset",
+   "a local file: JSONL, CSV, Parquet, or an Arrow directory saved by HF datasets (--dataset-param path=…)")
+_r("datasets", "ipw", "ipw.capture.datasets.files:IpwDataset",
+   "the upstream Intelligence Per Watt format from a path (needs an LLM judge key)")
+
+# judges ---------------------------------------------------------------------
+_r("judges", "letter", "ipw.judging.scorers:LetterScorer", "multiple-choice letter, deterministic")
+_r("judges", "numeric", "ipw.judging.scorers:NumericScorer", "number with tolerance and unit stripping, deterministic")
+_r("judges", "exact", "ipw.judging.scorers:ExactScorer", "normalised exact string, deterministic")
+_r("judges", "auto", "ipw.judging.scorers:AutoScorer", "the deterministic scorer each record names")
+_r("judges", "openai", "ipw.judging.llm:LLMJudge", "an LLM judge over any OpenAI-compatible endpoint")
+
+# analyses -------------------------------------------------------------------
+_r("analyses", "accuracy", "ipw.analyses.accuracy:AccuracyProjection", "correct, incorrect, unevaluated, accuracy")
+_r("analyses", "energy", "ipw.analyses.energy:EnergyProjection", "per-query joules under concurrency, prefill/decode split")
+_r("analyses", "latency", "ipw.analyses.latency:LatencyProjection", "TTFT, TPOT, inter-token latency, end-to-end, throughput")
+_r("analyses", "regression", "ipw.analyses.regression:RegressionProjection",
+   "OLS of energy, latency, TTFT and power against tokens", extra="analysis", requires=("statsmodels",))
+_r("analyses", "summary", "ipw.analyses.summary:SummaryProjection", "intelligence per watt and per joule, with provenance")
+_r("analyses", "judges", "ipw.analyses.judges:JudgesProjection", "agreement between judges on the same queries")
+
+# visualizations -------------------------------------------------------------
+for _id, _summary in (
+    ("regression", "scatter of energy/latency against tokens with the OLS fit and its 95% band"),
+    ("output-kde", "kernel density of output tokens per query"),
+    ("power-timeline", "power over time per device with query spans shaded"),
+    ("accuracy-energy", "accuracy against energy per query across runs"),
+):
+    _r("visualizations", _id, f"ipw.reports.plots:{_id.replace('-', '_')}", _summary,
+       extra="analysis", requires=("matplotlib",))
+
+# collectors -----------------------------------------------------------------
+_r("collectors", "nvml", "ipw_energy_monitor.collectors.nvml:NvmlCollector",
+   "NVIDIA GPUs through NVML", extra="nvidia", requires=("pynvml",))
+_r("collectors", "amdsmi", "ipw_energy_monitor.collectors.amdsmi:AmdSmiCollector",
+   "AMD GPUs through amdsmi", extra="amd", requires=("amdsmi",))
+_r("collectors", "rapl", "ipw_energy_monitor.collectors.rapl:RaplCollector",
+   "CPU and DRAM through Linux RAPL powercap")
+_r("collectors", "powermetrics", "ipw_energy_monitor.collectors.powermetrics:PowermetricsCollector",
+   "Apple silicon through powermetrics (needs sudo)")
+_r("collectors", "estimate", "ipw_energy_monitor.collectors.estimate:EstimatedCpuCollector",
+   "CPU utilisation × TDP, always labelled estimated")

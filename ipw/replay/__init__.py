@@ -1,0 +1,25 @@
+"""Replay: rebuild what happened from the ledger, then project results from it."""
+
+from __future__ import annotations
+
+from .engine import (
+    PowerTrace,
+    Projection,
+    QueryRecord,
+    RunView,
+    build_view,
+    dumps_result,
+    load_run,
+    write_analysis,
+)
+
+__all__ = [
+    "PowerTrace",
+    "Projection",
+    "QueryRecord",
+    "RunView",
+    "build_view",
+    "dumps_result",
+    "load_run",
+    "write_analysis",
+]

@@ -1,0 +1,323 @@
+"""The replay engine: one pass over a ledger builds a :class:`RunView`.
+
+Projections (``ipw.analyses``) are pure functions of a RunView and their
+options. They never write to the ledger; the only things appended after
+capture (verdicts, imported traces, annotations) are appended by the steps
+that obtain them, before the view is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import numpy as np
+
+from ..errors import LedgerCorruptError
+from ..events import (
+    Annotation,
+    DeviceSeen,
+    Event,
+    PowerSample,
+    QueryFailed,
+    QueryFinished,
+    QueryStarted,
+    RunFinished,
+    RunStarted,
+    TelemetryStatus,
+    Token,
+    Verdict,
+)
+from ..ledger import LedgerReader
+from ..ledger._codec import Columns
+
+__all__ = ["QueryRecord", "PowerTrace", "RunView", "Projection", "load_run", "build_view", "write_analysis"]
+
+
+@dataclass
+class QueryRecord:
+    """Everything the ledger says about one query."""
+
+    query_id: int
+    started: QueryStarted | None = None
+    finished: QueryFinished | None = None
+    failures: list[QueryFailed] = field(default_factory=list)
+    token_t_ns: list[int] = field(default_factory=list)
+    token_counts: list[int] = field(default_factory=list)
+    token_texts: list[str] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return self.finished is not None
+
+    @property
+    def warmup(self) -> bool:
+        return bool(self.started and self.started.warmup)
+
+    @property
+    def record_id(self) -> str:
+        return self.started.record_id if self.started else ""
+
+    @property
+    def subject(self) -> str:
+        return self.started.subject if self.started else ""
+
+    @property
+    def text(self) -> str:
+        """The answer: every streamed piece, joined."""
+        return "".join(self.token_texts)
+
+    @property
+    def start_ns(self) -> int | None:
+        return self.started.t_ns if self.started else None
+
+    @property
+    def end_ns(self) -> int | None:
+        return self.finished.t_ns if self.finished else None
+
+    @property
+    def completion_tokens(self) -> int:
+        if self.finished is not None and self.finished.completion_tokens is not None:
+            return self.finished.completion_tokens
+        return sum(self.token_counts)
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        return self.finished.prompt_tokens if self.finished else None
+
+    @property
+    def ttft_ns(self) -> int | None:
+        if self.finished is not None and self.finished.ttft_ns is not None:
+            return self.finished.ttft_ns
+        if self.started is not None and self.token_t_ns:
+            return self.token_t_ns[0] - self.started.t_ns
+        return None
+
+
+@dataclass
+class PowerTrace:
+    """The samples of one device as columns (sorted by ``t_ns``)."""
+
+    device: str
+    t_ns: np.ndarray
+    power_w: np.ndarray  # NaN where the sample had no power
+    energy_j: np.ndarray  # NaN where the sample had no counter
+    sources: list[str]
+
+    @property
+    def source(self) -> str:
+        """The weakest provenance among the samples: imported < estimated < derived < measured."""
+        order = ["estimated", "imported", "derived", "measured"]
+        present = set(self.sources)
+        for name in order:
+            if name in present:
+                return name
+        return "measured" if not present else sorted(present)[0]
+
+
+@dataclass
+class RunView:
+    """An immutable index over one run's events, built by a single replay."""
+
+    run_dir: Path | None
+    runs_started: list[RunStarted] = field(default_factory=list)
+    runs_finished: list[RunFinished] = field(default_factory=list)
+    queries: dict[int, QueryRecord] = field(default_factory=dict)
+    devices: dict[str, DeviceSeen] = field(default_factory=dict)
+    power: dict[str, PowerTrace] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+    telemetry: list[TelemetryStatus] = field(default_factory=list)
+    annotations: list[Annotation] = field(default_factory=list)
+    events_total: int = 0
+    problem: LedgerCorruptError | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.runs_started[0].run_id if self.runs_started else (self.run_dir.name if self.run_dir else "")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.runs_started[0].config) if self.runs_started else {}
+
+    @property
+    def host(self) -> dict[str, Any]:
+        return dict(self.runs_started[0].host) if self.runs_started else {}
+
+    def measured_queries(self) -> list[QueryRecord]:
+        """Completed, non-warmup queries, in query-id order: what results are computed over."""
+        return [q for _, q in sorted(self.queries.items()) if q.completed and not q.warmup]
+
+    def verdicts_by_judge(self) -> dict[str, dict[int, Verdict]]:
+        """The latest verdict of each judge for each query."""
+        out: dict[str, dict[int, Verdict]] = {}
+        for v in self.verdicts:
+            out.setdefault(v.judge, {})[v.query_id] = v
+        return out
+
+
+class Projection(Protocol):
+    """A pure function of a RunView: what every analysis implements."""
+
+    analysis_id: str
+
+    def compute(self, view: RunView, options: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def build_view(frames: Iterable[Columns | list[Event]], run_dir: Path | None = None) -> RunView:
+    """Fold decoded frames (or plain event lists) into a RunView in one pass.
+
+    Token columns are grouped per query with numpy; other events are few and
+    go through a small type dispatch.
+    """
+    view = RunView(run_dir=run_dir)
+    queries = view.queries
+    power_cols: dict[str, tuple[list[int], list[float], list[float], list[str]]] = {}
+    retried: set[int] = set()
+    nan = float("nan")
+    total = 0
+    for frame in frames:
+        if isinstance(frame, Columns):
+            total += len(frame)
+            _fold_tokens(queries, frame)
+            others: list[Event] = frame.others
+        else:
+            total += len(frame)
+            others = [e for e in frame if type(e) is not Token]
+            toks = [e for e in frame if type(e) is Token]
+            if toks:
+                _fold_tokens(
+                    queries,
+                    Columns(
+                        [],
+                        [],
+                        np.fromiter((e.query_id for e in toks), np.int64, len(toks)),  # type: ignore[attr-defined]
+                        np.fromiter((e.t_ns for e in toks), np.int64, len(toks)),  # type: ignore[attr-defined]
+                        [e.text for e in toks],  # type: ignore[attr-defined]
+                        np.fromiter((e.n_tokens for e in toks), np.int64, len(toks)),  # type: ignore[attr-defined]
+                    ),
+                )
+        for e in others:
+            cls = type(e)
+            if cls is PowerSample:
+                cols = power_cols.get(e.device)  # type: ignore[attr-defined]
+                if cols is None:
+                    cols = power_cols[e.device] = ([], [], [], [])  # type: ignore[attr-defined]
+                cols[0].append(e.t_ns)  # type: ignore[attr-defined]
+                cols[1].append(nan if e.power_w is None else e.power_w)  # type: ignore[attr-defined]
+                cols[2].append(nan if e.energy_j is None else e.energy_j)  # type: ignore[attr-defined]
+                cols[3].append(e.source)  # type: ignore[attr-defined]
+            elif cls is QueryStarted:
+                q = queries.get(e.query_id)  # type: ignore[attr-defined]
+                if q is None:
+                    q = queries[e.query_id] = QueryRecord(e.query_id)  # type: ignore[attr-defined]
+                elif q.started is not None:
+                    retried.add(q.query_id)
+                q.started = e  # type: ignore[assignment]
+            elif cls is QueryFinished:
+                _query(queries, e.query_id).finished = e  # type: ignore[attr-defined,assignment]
+            elif cls is QueryFailed:
+                _query(queries, e.query_id).failures.append(e)  # type: ignore[attr-defined,arg-type]
+            elif cls is Verdict:
+                view.verdicts.append(e)  # type: ignore[arg-type]
+            elif cls is DeviceSeen:
+                view.devices[e.device] = e  # type: ignore[attr-defined,assignment]
+            elif cls is RunStarted:
+                view.runs_started.append(e)  # type: ignore[arg-type]
+            elif cls is RunFinished:
+                view.runs_finished.append(e)  # type: ignore[arg-type]
+            elif cls is TelemetryStatus:
+                view.telemetry.append(e)  # type: ignore[arg-type]
+            elif cls is Annotation:
+                view.annotations.append(e)  # type: ignore[arg-type]
+    view.events_total = total
+    for qid in retried:
+        # a retried query started over: output streamed before its last start is not the answer
+        q = queries[qid]
+        assert q.started is not None
+        keep = [i for i, t in enumerate(q.token_t_ns) if t >= q.started.t_ns]
+        q.token_t_ns = [q.token_t_ns[i] for i in keep]
+        q.token_counts = [q.token_counts[i] for i in keep]
+        q.token_texts = [q.token_texts[i] for i in keep]
+    for device, (ts, pw, ej, src) in power_cols.items():
+        t = np.asarray(ts, dtype=np.int64)
+        order = np.argsort(t, kind="stable")
+        view.power[device] = PowerTrace(
+            device=device,
+            t_ns=t[order],
+            power_w=np.asarray(pw, dtype=np.float64)[order],
+            energy_j=np.asarray(ej, dtype=np.float64)[order],
+            sources=[src[i] for i in order] if len(set(src)) > 1 else src,
+        )
+    return view
+
+
+def _query(queries: dict[int, QueryRecord], qid: int) -> QueryRecord:
+    q = queries.get(qid)
+    if q is None:
+        q = queries[qid] = QueryRecord(qid)
+    return q
+
+
+def _fold_tokens(queries: dict[int, QueryRecord], cols: Columns) -> None:
+    tq = cols.tok_query_id
+    n = len(tq)
+    if not n:
+        return
+    tt = cols.tok_t_ns
+    tx = cols.tok_text
+    tn = cols.tok_n
+    first = int(tq[0])
+    if tq[-1] == first and bool((tq == first).all()):
+        q = _query(queries, first)
+        q.token_t_ns.extend(tt.tolist())
+        q.token_texts.extend(tx)
+        q.token_counts.extend([1] * n if tn is None else tn.tolist())
+        return
+    order = np.argsort(tq, kind="stable")
+    sorted_q = tq[order]
+    bounds = np.flatnonzero(sorted_q[1:] != sorted_q[:-1]) + 1
+    starts = [0, *bounds.tolist()]
+    ends = [*bounds.tolist(), n]
+    t_sorted = tt[order].tolist()
+    n_sorted = None if tn is None else tn[order].tolist()
+    idx = order.tolist()
+    for s, e in zip(starts, ends):
+        q = _query(queries, int(sorted_q[s]))
+        q.token_t_ns.extend(t_sorted[s:e])
+        q.token_texts.extend([tx[i] for i in idx[s:e]])
+        q.token_counts.extend([1] * (e - s) if n_sorted is None else n_sorted[s:e])
+
+
+def load_run(run_dir: Path) -> RunView:
+    """Replay a run's ledger into a RunView (the valid prefix, if damaged)."""
+    reader = LedgerReader(run_dir)
+    view = build_view(reader.columns(), Path(run_dir))
+    view.problem = reader.problem
+    return view
+
+
+def write_analysis(run_dir: Path, analysis_id: str, result: dict[str, Any]) -> Path:
+    """Write ``RUN/analysis/<id>.json`` deterministically (sorted keys, no replay timestamps)."""
+    directory = Path(run_dir) / "analysis"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{analysis_id}.json"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(dumps_result(result))
+    tmp.replace(path)
+    return path
+
+
+def dumps_result(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=2, sort_keys=True, allow_nan=False, default=_json_default) + "\n"
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
