@@ -49,4 +49,12 @@ def assert_one_clean_line(text: str) -> None:
     assert lines[0].startswith("ipw: error: "), text
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="session")
+def llama_server_url():
+    """One real ``python -m llama_cpp.server`` (packaged gemma-3-270m) shared by the whole session."""
+    from tests._servers import llama_server
+
+    with llama_server() as url:
+        yield url

@@ -36,17 +36,75 @@ from ..ledger._codec import Columns
 __all__ = ["QueryRecord", "PowerTrace", "RunView", "Projection", "load_run", "build_view", "write_analysis"]
 
 
-@dataclass
 class QueryRecord:
-    """Everything the ledger says about one query."""
+    """Everything the ledger says about one query.
 
-    query_id: int
-    started: QueryStarted | None = None
-    finished: QueryFinished | None = None
-    failures: list[QueryFailed] = field(default_factory=list)
-    token_t_ns: list[int] = field(default_factory=list)
-    token_counts: list[int] = field(default_factory=list)
-    token_texts: list[str] = field(default_factory=list)
+    Token columns are kept as the numpy slices replay cut from each frame and
+    joined on first use: ``t_ns_array`` / ``counts_array`` for numeric work,
+    ``token_t_ns`` / ``token_counts`` / ``token_texts`` as plain lists.
+    """
+
+    __slots__ = ("query_id", "started", "finished", "failures", "_t_parts", "_n_parts", "_x_parts", "_cache")
+
+    def __init__(self, query_id: int) -> None:
+        self.query_id = query_id
+        self.started: QueryStarted | None = None
+        self.finished: QueryFinished | None = None
+        self.failures: list[QueryFailed] = []
+        self._t_parts: list[np.ndarray] = []
+        self._n_parts: list[np.ndarray] = []
+        self._x_parts: list[np.ndarray] = []
+        self._cache: dict[str, Any] = {}
+
+    def _add_tokens(self, t_ns: np.ndarray, counts: np.ndarray, texts: np.ndarray) -> None:
+        self._t_parts.append(t_ns)
+        self._n_parts.append(counts)
+        self._x_parts.append(texts)
+        self._cache.clear()
+
+    def _joined(self, name: str, parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+        arr = self._cache.get(name)
+        if arr is None:
+            if len(parts) == 1:
+                arr = parts[0]
+            elif parts:
+                arr = np.concatenate(parts)
+            else:
+                arr = np.empty(0, dtype=dtype)
+            self._cache[name] = arr
+        return arr
+
+    @property
+    def t_ns_array(self) -> np.ndarray:
+        """Token timestamps (int64 ns), in arrival order."""
+        return self._joined("t", self._t_parts, np.int64)
+
+    @property
+    def counts_array(self) -> np.ndarray:
+        """Model tokens per token event (int64)."""
+        return self._joined("n", self._n_parts, np.int64)
+
+    @property
+    def token_t_ns(self) -> list[int]:
+        return self.t_ns_array.tolist()
+
+    @property
+    def token_counts(self) -> list[int]:
+        return self.counts_array.tolist()
+
+    @property
+    def token_texts(self) -> list[str]:
+        return self._joined("x", self._x_parts, object).tolist()
+
+    def _keep_tokens_from(self, t_ns: int) -> None:
+        keep = self.t_ns_array >= t_ns
+        t, n, x = self.t_ns_array[keep], self.counts_array[keep], self._joined("x", self._x_parts, object)[keep]
+        self._t_parts, self._n_parts, self._x_parts = [t], [n], [x]
+        self._cache.clear()
+
+    @property
+    def n_token_events(self) -> int:
+        return int(sum(len(p) for p in self._t_parts))
 
     @property
     def completed(self) -> bool:
@@ -81,7 +139,7 @@ class QueryRecord:
     def completion_tokens(self) -> int:
         if self.finished is not None and self.finished.completion_tokens is not None:
             return self.finished.completion_tokens
-        return sum(self.token_counts)
+        return int(self.counts_array.sum())
 
     @property
     def prompt_tokens(self) -> int | None:
@@ -91,8 +149,8 @@ class QueryRecord:
     def ttft_ns(self) -> int | None:
         if self.finished is not None and self.finished.ttft_ns is not None:
             return self.finished.ttft_ns
-        if self.started is not None and self.token_t_ns:
-            return self.token_t_ns[0] - self.started.t_ns
+        if self.started is not None and self._t_parts and len(self.t_ns_array):
+            return int(self.t_ns_array[0]) - self.started.t_ns
         return None
 
 
@@ -236,10 +294,7 @@ def build_view(frames: Iterable[Columns | list[Event]], run_dir: Path | None = N
         # a retried query started over: output streamed before its last start is not the answer
         q = queries[qid]
         assert q.started is not None
-        keep = [i for i, t in enumerate(q.token_t_ns) if t >= q.started.t_ns]
-        q.token_t_ns = [q.token_t_ns[i] for i in keep]
-        q.token_counts = [q.token_counts[i] for i in keep]
-        q.token_texts = [q.token_texts[i] for i in keep]
+        q._keep_tokens_from(q.started.t_ns)
     for device, (ts, pw, ej, src) in power_cols.items():
         t = np.asarray(ts, dtype=np.int64)
         order = np.argsort(t, kind="stable")
@@ -266,28 +321,18 @@ def _fold_tokens(queries: dict[int, QueryRecord], cols: Columns) -> None:
     if not n:
         return
     tt = cols.tok_t_ns
-    tx = cols.tok_text
-    tn = cols.tok_n
+    tx = np.array(cols.tok_text, dtype=object)
+    tn = cols.tok_n if cols.tok_n is not None else np.ones(n, dtype=np.int64)
     first = int(tq[0])
     if tq[-1] == first and bool((tq == first).all()):
-        q = _query(queries, first)
-        q.token_t_ns.extend(tt.tolist())
-        q.token_texts.extend(tx)
-        q.token_counts.extend([1] * n if tn is None else tn.tolist())
+        _query(queries, first)._add_tokens(tt, tn, tx)
         return
     order = np.argsort(tq, kind="stable")
     sorted_q = tq[order]
-    bounds = np.flatnonzero(sorted_q[1:] != sorted_q[:-1]) + 1
-    starts = [0, *bounds.tolist()]
-    ends = [*bounds.tolist(), n]
-    t_sorted = tt[order].tolist()
-    n_sorted = None if tn is None else tn[order].tolist()
-    idx = order.tolist()
-    for s, e in zip(starts, ends):
-        q = _query(queries, int(sorted_q[s]))
-        q.token_t_ns.extend(t_sorted[s:e])
-        q.token_texts.extend([tx[i] for i in idx[s:e]])
-        q.token_counts.extend([1] * (e - s) if n_sorted is None else n_sorted[s:e])
+    bounds = (np.flatnonzero(sorted_q[1:] != sorted_q[:-1]) + 1).tolist()
+    t_sorted, n_sorted, x_sorted = tt[order], tn[order], tx[order]
+    for s, e in zip([0, *bounds], [*bounds, n]):
+        _query(queries, int(sorted_q[s]))._add_tokens(t_sorted[s:e], n_sorted[s:e], x_sorted[s:e])
 
 
 def load_run(run_dir: Path) -> RunView:

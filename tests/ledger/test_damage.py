@@ -10,7 +10,7 @@ import pytest
 from ipw import events as ev
 from ipw.ledger import LedgerReader, LedgerWriter, read_events, repair, scan, verify
 
-from conftest import assert_one_clean_line
+from tests.conftest import assert_one_clean_line
 
 FRAMES = [
     [ev.RunStarted(run_id="dmg", t_ns=1, wall_time_ns=2, config={"model": "m"})],

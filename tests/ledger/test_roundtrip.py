@@ -81,7 +81,7 @@ def test_cli_import_then_export_returns_the_same_events(tmp_path: Path, cli) -> 
 
 
 def test_import_rejects_a_bad_line_with_one_clear_line(tmp_path: Path, cli) -> None:
-    from conftest import assert_one_clean_line
+    from tests.conftest import assert_one_clean_line
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"kind":"token","query_id":0,"t_ns":1,"text":"a"}\n{"kind":"nonsense"}\n')

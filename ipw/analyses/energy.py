@@ -1,0 +1,497 @@
+"""Per-query energy under concurrency: which query used how many joules.
+
+Energy of a device over time
+    Each device gets a cumulative energy function E_d(t). With a cumulative
+    counter (``energy_j``; unwrapped by the collector) E_d is the counter
+    interpolated linearly between samples. Without one, ``power_w`` is
+    interpolated linearly between samples and integrated exactly (the
+    trapezoid rule, also at interval bounds that fall between samples). A
+    counter that steps backwards is treated as a reset: that step counts 0 J
+    and is reported as a gap. Before the first and after the last sample the
+    nearest sample's power is held (flagged as a gap when longer than the gap
+    threshold).
+
+Activity
+    A query is active on [query_started.t_ns, query_finished.t_ns]; prefill is
+    [start, first token] and decode [first token, end] (first token = start +
+    TTFT). Warmup queries and failed attempts are active too, so they take
+    their share, but their energy is reported as ``excluded_energy_j``, never
+    charged to measured queries. Elementary intervals lie between consecutive
+    boundaries: every activity start, first token and end (and, for
+    ``tokens``, every sample time of the device). In interval i, n_i queries
+    are active and the device used ΔE_i = E_d(b_{i+1}) − E_d(b_i).
+
+Policies (``policy``)
+    active  query q gets Σ_{i: q active} ΔE_i / n_i (equal split).
+    tokens  query q gets Σ_{i: q active} ΔE_i · k_{q,i} / K_i where k_{q,i} is
+            the number of tokens q emitted in interval i (a token at time t
+            belongs to the interval (b_i, b_{i+1}] that ends at or after it: it
+            is the product of the work before it) and K_i = Σ_q k_{q,i}; an
+            interval where no active query emitted a token falls back to
+            ΔE_i / n_i. Queries in prefill get nothing from intervals where
+            others emit tokens.
+    window  the legacy rule: q gets E_d(end) − E_d(start), the whole window,
+            whatever else ran. Overlapping queries are double counted; it is
+            reported for comparison only (``double_counted: true``).
+
+Idle baseline (``idle_baseline``)
+    The baseline power P_d of a device is the median power over its samples
+    taken while no query (of any kind) was active (power readings, or counter
+    differences over wholly idle sample intervals); at least 3 are needed,
+    else it is reported as not estimable and nothing is subtracted. With
+    ``subtract`` every ΔE_i becomes ΔE_i − P_d·Δt_i before the split (window:
+    E_d(end) − E_d(start) − P_d·(end − start)), so a query is charged only
+    what it added over idle; the result may be slightly negative through
+    noise and is not clipped. The subtracted part is ``baseline_energy_j``.
+    Energy while nothing is active is ``idle_energy_j``: reported, never
+    charged to the next query.
+
+Totals (which devices are summed)
+    GPU, CPU, DRAM and SoC devices are reported apart (``devices``,
+    ``energy_by_type_j``). The total sums only devices that do not nest: a
+    device whose ``device_seen.metadata["parent"]`` names another device is
+    inside it (so is a RAPL ``core``/``uncore``/``pp0``/``pp1`` domain when a
+    ``rapl:package-N`` is present); an ``estimated`` device is left out when a
+    non-estimated one of the same type exists; a ``system`` meter (wall power,
+    RAPL ``psys``) includes everything, so it is never added to components:
+    the total is gpu + cpu + dram (+ soc) when any component is present, and
+    the system meter(s) only when nothing else is. ``devices`` (an option)
+    selects device ids or device types first.
+
+Gaps
+    A device has a gap where it has no samples for more than max(3 × its
+    median sample interval, 1 s) inside the activity span, and wherever the
+    energy monitor was lost (``telemetry_status`` lost → next status; not for
+    imported traces, which never went through the monitor). Energy
+    across a gap is interpolated linearly; queries overlapping one are marked
+    ``energy_complete: false``.
+
+Provenance is each device's weakest sample source; the result's is the
+weakest among the devices in the total. With no usable power samples the
+result says ``measured: false`` and every energy number is ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..replay.engine import RunView
+from ._stats import (
+    Activity,
+    EnergyCurve,
+    Gap,
+    activity_of,
+    baseline_power_w,
+    build_curve,
+    check_options,
+    choice_option,
+    concat_tokens,
+    finite,
+    list_option,
+    sample_gaps,
+    sorted_unique,
+    telemetry_gaps,
+    weakest,
+)
+
+__all__ = ["POLICIES", "IDLE_BASELINES", "ENERGY_OPTIONS", "Gap", "DeviceEnergy", "EnergyAttribution", "per_query_energy", "EnergyProjection"]
+
+POLICIES: tuple[str, ...] = ("active", "tokens", "window")
+IDLE_BASELINES: tuple[str, ...] = ("none", "subtract")
+ENERGY_OPTIONS: tuple[str, ...] = ("policy", "idle_baseline", "devices")
+NOT_MEASURED_NOTE = "energy was not measured: the run has no usable power samples"
+WINDOW_NOTE = "legacy window policy: each query is charged its whole window, so overlapping queries are double counted"
+
+_RAPL_SUBDOMAIN = re.compile(r"^rapl:(?:(?P<pkg>package-\d+)[:/.])?(?:core|uncore|pp0|pp1)(?:-(?P<idx>\d+))?$")
+
+
+@dataclass
+class DeviceEnergy:
+    """One device's energy over the measured window and how it enters the total."""
+
+    device: str
+    device_type: str
+    source: str
+    method: str | None  # "counter" | "power" | None when the trace is unusable
+    samples: int
+    span_s: float | None
+    energy_j: float | None = None
+    baseline_power_w: float | None = None
+    in_total: bool = False
+    nested_in: str | None = None
+    note: str | None = None
+
+    def to_dict(self, window_s: float | None) -> dict[str, Any]:
+        mean_w = self.energy_j / window_s if self.energy_j is not None and window_s else None
+        return {
+            "device_type": self.device_type,
+            "source": self.source,
+            "method": self.method,
+            "samples": self.samples,
+            "span_s": finite(self.span_s),
+            "energy_j": finite(self.energy_j),
+            "mean_power_w": finite(mean_w),
+            "baseline_power_w": finite(self.baseline_power_w),
+            "in_total": self.in_total,
+            "nested_in": self.nested_in,
+            "note": self.note,
+        }
+
+
+@dataclass
+class EnergyAttribution:
+    """Per-query joules (keyed by query id, in query-id order) and the totals they come from."""
+
+    policy: str
+    idle_baseline: str
+    measured: bool
+    record_ids: dict[int, str]
+    energy_j: dict[int, float | None]
+    prefill_energy_j: dict[int, float | None]
+    decode_energy_j: dict[int, float | None]
+    energy_complete: dict[int, bool]
+    by_device_j: dict[int, dict[str, float | None]]
+    devices: dict[str, DeviceEnergy]
+    window_ns: tuple[int, int] | None
+    total_energy_j: float | None = None
+    attributed_energy_j: float | None = None
+    idle_energy_j: float | None = None
+    excluded_energy_j: float | None = None
+    baseline_energy_j: float | None = None
+    gaps: list[Gap] = field(default_factory=list)
+    provenance: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def window_s(self) -> float | None:
+        return (self.window_ns[1] - self.window_ns[0]) / 1e9 if self.window_ns else None
+
+    @property
+    def mean_energy_per_query_j(self) -> float | None:
+        values = [v for v in self.energy_j.values() if v is not None]
+        return finite(sum(values) / len(values)) if values and self.measured else None
+
+    @property
+    def mean_power_w(self) -> float | None:
+        span = self.window_s
+        return finite(self.total_energy_j / span) if self.total_energy_j is not None and span else None
+
+    def to_dict(self) -> dict[str, Any]:
+        window_s = self.window_s
+        by_type: dict[str, float] = {}
+        for d in self.devices.values():
+            if d.in_total and d.energy_j is not None:
+                by_type[d.device_type] = by_type.get(d.device_type, 0.0) + d.energy_j
+        per_query = [
+            {
+                "query_id": qid,
+                "record_id": self.record_ids[qid],
+                "energy_j": finite(self.energy_j[qid]),
+                "prefill_energy_j": finite(self.prefill_energy_j[qid]),
+                "decode_energy_j": finite(self.decode_energy_j[qid]),
+                "energy_complete": self.energy_complete[qid],
+                "by_device_j": {k: finite(v) for k, v in sorted(self.by_device_j[qid].items())},
+            }
+            for qid in self.energy_j
+        ]
+        return {
+            "policy": self.policy,
+            "double_counted": self.policy == "window",
+            "idle_baseline": self.idle_baseline,
+            "measured": self.measured,
+            "note": NOT_MEASURED_NOTE if not self.measured else (WINDOW_NOTE if self.policy == "window" else None),
+            "notes": list(self.notes),
+            "provenance": self.provenance,
+            "devices": {k: v.to_dict(window_s) for k, v in sorted(self.devices.items())},
+            "energy_by_type_j": {k: finite(v) for k, v in sorted(by_type.items())},
+            "window": None if self.window_ns is None else {
+                "start_ns": self.window_ns[0], "end_ns": self.window_ns[1], "span_s": window_s,
+            },
+            "queries": len(self.energy_j),
+            "queries_energy_incomplete": sum(1 for v in self.energy_complete.values() if not v),
+            "total_energy_j": finite(self.total_energy_j),
+            "attributed_energy_j": finite(self.attributed_energy_j),
+            "idle_energy_j": finite(self.idle_energy_j),
+            "excluded_energy_j": finite(self.excluded_energy_j),
+            "baseline_energy_j": finite(self.baseline_energy_j),
+            "mean_energy_per_query_j": self.mean_energy_per_query_j,
+            "mean_power_w": self.mean_power_w,
+            "per_query": per_query,
+            "gaps": [g.to_dict() for g in self.gaps],
+        }
+
+
+def device_type_of(view: RunView, device: str) -> str:
+    """The device's type from ``device_seen``, else guessed from its id."""
+    seen = view.devices.get(device)
+    if seen is not None and seen.device_type:
+        return seen.device_type.lower()
+    d = device.lower()
+    if "psys" in d or d.startswith(("system", "wall")):
+        return "system"
+    if "dram" in d:
+        return "dram"
+    if d.startswith(("nvidia", "amd", "gpu", "cuda", "rocm")):
+        return "gpu"
+    if d.startswith(("rapl", "cpu")):
+        return "cpu"
+    return "unknown"
+
+
+def _parents(view: RunView, ids: list[str]) -> dict[str, str]:
+    """Which device is inside which (metadata ``parent`` / ``includes``, RAPL subdomains)."""
+    parents: dict[str, str] = {}
+    for d in ids:
+        meta = view.devices[d].metadata if d in view.devices else {}
+        parent = meta.get("parent")
+        if isinstance(parent, str) and parent in ids and parent != d:
+            parents[d] = parent
+            continue
+        m = _RAPL_SUBDOMAIN.match(d)
+        if m:
+            package = f"rapl:{m['pkg'] or 'package-' + (m['idx'] or '0')}"
+            if package in ids:
+                parents[d] = package
+    for d in ids:
+        meta = view.devices[d].metadata if d in view.devices else {}
+        for child in meta.get("includes") or ():
+            if child in ids and child != d:
+                parents.setdefault(child, d)
+    return parents
+
+
+def _choose_total(view: RunView, devices: dict[str, DeviceEnergy]) -> None:
+    """Mark the devices whose energies add up without double counting (see module docstring)."""
+    usable = sorted(d for d, info in devices.items() if info.method is not None)
+    parents = _parents(view, usable)
+    for child, parent in parents.items():
+        devices[child].nested_in = parent
+    top = [d for d in usable if d not in parents]
+    components = [d for d in top if devices[d].device_type != "system"]
+    measured_types = {devices[d].device_type for d in components if devices[d].source != "estimated"}
+    for d in components:
+        if devices[d].source == "estimated" and devices[d].device_type in measured_types:
+            devices[d].note = f"left out of the total: a {devices[d].device_type} device was measured"
+    chosen = [d for d in components if devices[d].note is None] or top
+    for d in top:
+        if devices[d].device_type == "system" and components:
+            devices[d].note = "system meter: includes the components, so it is not added to them"
+    for d in chosen:
+        devices[d].in_total = True
+
+
+def _select(view: RunView, wanted: list[str] | None) -> list[str]:
+    ids = sorted(view.power)
+    if wanted is None:
+        return ids
+    known = set(view.power) | set(view.devices)
+    types = {device_type_of(view, d) for d in known}
+    unknown = [w for w in wanted if w not in known and w.lower() not in types]
+    if unknown:
+        raise UsageError(
+            f"unknown device(s) {', '.join(unknown)}",
+            hint=f"devices in this run: {', '.join(sorted(known)) or 'none'}; or a type: {', '.join(sorted(types)) or 'none'}",
+        )
+    lowered = {w.lower() for w in wanted}
+    return [d for d in ids if d in wanted or device_type_of(view, d) in lowered]
+
+
+@dataclass
+class _Split:
+    query_j: np.ndarray  # every activity interval, measured first
+    prefill_j: np.ndarray
+    idle_j: float  # nothing active, inside the window
+    busy_j: float  # something active, inside the window, baseline removed
+    baseline_j: float
+
+
+def _split(
+    curve: EnergyCurve,
+    act: Activity,
+    bounds: np.ndarray,
+    policy: str,
+    base_w: float | None,
+    tokens: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    window: tuple[int, int],
+) -> _Split:
+    """Split one device's energy among the activity intervals (formulas in the module docstring)."""
+    e_at = curve.energy_at(bounds)
+    de = np.diff(e_at)
+    dt_s = np.diff(bounds).astype(np.float64) / 1e9
+    si = np.searchsorted(bounds, act.start_ns)
+    fi = np.searchsorted(bounds, act.first_ns)
+    ei = np.searchsorted(bounds, act.end_ns)
+    m = len(de)
+    delta = np.bincount(si, minlength=m + 1) - np.bincount(ei, minlength=m + 1)
+    n = np.cumsum(delta)[:m]
+    in_window = (bounds[:-1] >= window[0]) & (bounds[1:] <= window[1])
+    busy = in_window & (n > 0)
+    idle_j = float(de[in_window & (n == 0)].sum())
+    baseline_j = 0.0
+    if base_w is not None:
+        baseline_j = float(base_w * dt_s[busy].sum())
+        de = de - base_w * dt_s
+    busy_j = float(de[busy].sum())
+    if policy == "window":
+        base = 0.0 if base_w is None else base_w
+        to_s = 1e-9
+        query = e_at[ei] - e_at[si] - base * (act.end_ns - act.start_ns) * to_s
+        prefill = e_at[fi] - e_at[si] - base * (act.first_ns - act.start_ns) * to_s
+        return _Split(query, prefill, idle_j, busy_j, baseline_j)
+    n_safe = np.maximum(n, 1)
+    if policy == "active" or tokens is None:
+        cum = np.concatenate(([0.0], np.cumsum(np.where(n > 0, de / n_safe, 0.0))))
+        return _Split(cum[ei] - cum[si], cum[fi] - cum[si], idle_j, busy_j, baseline_j)
+    t_tok, n_tok, owner = tokens
+    j = np.searchsorted(bounds, t_tok, side="left") - 1
+    keep = (ei[owner] > si[owner]) & (n_tok > 0)
+    j, n_tok, owner = j[keep], n_tok[keep], owner[keep]
+    j = np.clip(j, si[owner], ei[owner] - 1)
+    emitted = np.bincount(j, weights=n_tok, minlength=m)
+    cum = np.concatenate(([0.0], np.cumsum(np.where((n > 0) & (emitted == 0), de / n_safe, 0.0))))
+    share = de[j] * n_tok / emitted[j]
+    k = len(act.start_ns)
+    query = cum[ei] - cum[si] + np.bincount(owner, weights=share, minlength=k)
+    in_prefill = j < fi[owner]
+    prefill = cum[fi] - cum[si] + np.bincount(owner[in_prefill], weights=share[in_prefill], minlength=k)
+    return _Split(query, prefill, idle_j, busy_j, baseline_j)
+
+
+def _token_columns(act: Activity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t_tok, offsets = concat_tokens([r.t_ns_array for r in act.records])
+    n_tok, _ = concat_tokens([r.counts_array for r in act.records])
+    owner = np.repeat(np.arange(len(act.records)), np.diff(offsets))
+    return t_tok, n_tok.astype(np.float64), owner
+
+
+def per_query_energy(
+    view: RunView,
+    *,
+    policy: str = "active",
+    idle_baseline: str = "none",
+    devices: list[str] | str | None = None,
+) -> EnergyAttribution:
+    """Attribute each device's energy to the measured queries under ``policy``."""
+    policy = choice_option("policy", policy, POLICIES)
+    idle_baseline = choice_option("idle_baseline", idle_baseline, IDLE_BASELINES)
+    act = activity_of(view)
+    n_meas = act.n_measured
+    measured_records = act.records[:n_meas]
+    qids = [r.query_id for r in measured_records]
+    none_q: dict[int, float | None] = {q: None for q in qids}
+    window = act.measured_window()
+    span = act.span()
+    info: dict[str, DeviceEnergy] = {}
+    curves: dict[str, EnergyCurve] = {}
+    for d in _select(view, list_option(devices)):
+        trace = view.power[d]
+        curve = build_curve(trace, span)
+        t = trace.t_ns
+        info[d] = DeviceEnergy(
+            device=d,
+            device_type=device_type_of(view, d),
+            source=trace.source,
+            method=curve.method if curve else None,
+            samples=len(t),
+            span_s=(int(t[-1]) - int(t[0])) / 1e9 if len(t) else None,
+            note=None if curve else "fewer than two usable samples: not used",
+        )
+        if curve is not None:
+            curves[d] = curve
+    _choose_total(view, info)
+    total_ids = [d for d in sorted(info) if info[d].in_total]
+    result = EnergyAttribution(
+        policy=policy,
+        idle_baseline=idle_baseline,
+        measured=bool(total_ids),
+        record_ids={r.query_id: r.record_id for r in measured_records},
+        energy_j=dict(none_q),
+        prefill_energy_j=dict(none_q),
+        decode_energy_j=dict(none_q),
+        energy_complete={q: False for q in qids},
+        by_device_j={q: {} for q in qids},
+        devices=info,
+        window_ns=window,
+        provenance=weakest(info[d].source for d in total_ids),
+    )
+    if not result.measured:
+        result.provenance = None
+        return result
+    if window is None or span is None:
+        result.notes.append("no completed measured queries: nothing to attribute")
+        return result
+    bounds_q = sorted_unique(act.start_ns, act.first_ns, act.end_ns)
+    tokens = _token_columns(act) if policy == "tokens" else None
+    totals = dict.fromkeys(("total", "idle", "busy", "baseline"), 0.0)
+    query_j = np.zeros(n_meas)
+    prefill_j = np.zeros(n_meas)
+    gaps: list[Gap] = []
+    lost = telemetry_gaps(view, span)
+    for d, curve in sorted(curves.items()):
+        dev = info[d]
+        base_w = baseline_power_w(view.power[d], act)
+        dev.baseline_power_w = base_w
+        if idle_baseline == "subtract" and base_w is None:
+            result.notes.append(f"{d}: idle baseline could not be estimated (no idle period); nothing subtracted")
+        bounds = bounds_q
+        if policy == "tokens":
+            inside = curve.sample_t_ns[(curve.sample_t_ns > span[0]) & (curve.sample_t_ns < span[1])]
+            bounds = sorted_unique(bounds_q, inside)
+        part = _split(curve, act, bounds, policy, base_w if idle_baseline == "subtract" else None, tokens, window)
+        e_win = curve.energy_at(np.asarray(window, dtype=np.int64))
+        dev.energy_j = float(e_win[1] - e_win[0])
+        for qi, qid in enumerate(qids):
+            result.by_device_j[qid][d] = float(part.query_j[qi])
+        gaps.extend(sample_gaps(curve, span))
+        if dev.source != "imported":  # an imported trace never went through the energy monitor
+            gaps.extend(Gap(d, a, b, "telemetry_lost") for a, b in lost)
+        if not dev.in_total:
+            continue
+        query_j += part.query_j[:n_meas]
+        prefill_j += part.prefill_j[:n_meas]
+        totals["total"] += dev.energy_j
+        totals["idle"] += part.idle_j
+        totals["busy"] += part.busy_j
+        totals["baseline"] += part.baseline_j
+    gaps.sort(key=lambda g: (g.device, g.start_ns, g.end_ns, g.reason))
+    result.gaps = gaps
+    complete = np.ones(n_meas, dtype=bool)
+    starts, ends = act.start_ns[:n_meas], act.end_ns[:n_meas]
+    for g in gaps:
+        if info[g.device].in_total:
+            complete &= ~((starts < g.end_ns) & (ends > g.start_ns))
+    has_first = act.has_first[:n_meas]
+    for qi, qid in enumerate(qids):
+        result.energy_j[qid] = float(query_j[qi])
+        result.energy_complete[qid] = bool(complete[qi])
+        if has_first[qi]:
+            result.prefill_energy_j[qid] = float(prefill_j[qi])
+            result.decode_energy_j[qid] = float(query_j[qi] - prefill_j[qi])
+    attributed = float(query_j.sum())
+    result.total_energy_j = totals["total"]
+    result.attributed_energy_j = attributed
+    result.idle_energy_j = totals["idle"]
+    result.baseline_energy_j = totals["baseline"] if idle_baseline == "subtract" else None
+    result.excluded_energy_j = None if policy == "window" else totals["busy"] - attributed
+    return result
+
+
+class EnergyProjection:
+    """Per-query joules; options: ``policy``, ``idle_baseline``, ``devices``."""
+
+    analysis_id = "energy"
+
+    def compute(self, view: RunView, options: dict[str, Any]) -> dict[str, Any]:
+        check_options(self.analysis_id, options, ENERGY_OPTIONS)
+        attribution = per_query_energy(
+            view,
+            policy=options.get("policy", "active"),
+            idle_baseline=options.get("idle_baseline", "none"),
+            devices=options.get("devices"),
+        )
+        return attribution.to_dict()

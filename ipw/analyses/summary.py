@@ -1,0 +1,194 @@
+"""The headline of a run: intelligence per watt and per joule, with where every number comes from.
+
+intelligence per watt  = accuracy ÷ mean power (W), mean power = total energy of
+                         the devices in the total ÷ wall span of the measured queries
+intelligence per joule = accuracy ÷ mean energy per query (J)
+
+Every number in ``metrics`` has the same shape,
+``{"value": …, "unit": …, "provenance": …}``, where provenance is one of
+
+    measured   read from a sensor or clock (power meters, energy counters, timestamps)
+    derived    computed from measured and counted numbers (ratios, throughput)
+    estimated  rests on an estimate (e.g. a CPU power model), however it was combined
+    imported   rests on an external trace imported after capture
+    counted    a count (queries, tokens, verdicts)
+
+and a value of ``None`` has provenance ``None``: no number, nothing to vouch
+for. Energy figures carry the weakest provenance of the devices summed; a
+ratio is ``derived`` unless the energy it divides by is weaker. When energy
+was not measured the summary says so (``energy_measured: false`` and a note)
+and reports no energy and no ratio, never 0 J.
+
+Options: ``judge`` (for accuracy), ``model`` (must name the run's model, as
+for ``accuracy``), ``policy``, ``idle_baseline`` and ``devices`` (for energy,
+see :mod:`ipw.analyses.energy`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import UsageError
+from ..replay.engine import RunView
+from ._stats import check_options, finite, weakest
+from .energy import ENERGY_OPTIONS, NOT_MEASURED_NOTE, WINDOW_NOTE, per_query_energy
+from .latency import LatencyProjection
+
+__all__ = ["SummaryProjection", "format_summary", "PROVENANCES", "METRIC_ORDER"]
+
+PROVENANCES: tuple[str, ...] = ("measured", "derived", "estimated", "imported", "counted")
+
+
+def _metric(value: Any, unit: str | None, provenance: str | None) -> dict[str, Any]:
+    if isinstance(value, float) or value is None:
+        value = finite(value)
+    return {"value": value, "unit": unit, "provenance": provenance if value is not None else None}
+
+
+def _ratio_provenance(energy_provenance: str | None) -> str:
+    """A ratio over energy is derived, unless the energy is weaker than derived."""
+    return weakest([energy_provenance, "derived"]) or "derived"
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return finite(numerator / denominator)
+
+
+class SummaryProjection:
+    """Accuracy, energy, intelligence per watt and per joule, latency, tokens, with provenance."""
+
+    analysis_id = "summary"
+    needs_judging = True  # like accuracy: verdicts must exist before the ratios mean anything
+
+    def compute(self, view: RunView, options: dict[str, Any]) -> dict[str, Any]:
+        from .accuracy import accuracy_counts
+
+        check_options(self.analysis_id, options, ("judge", "model", *ENERGY_OPTIONS))
+        model = options.get("model")
+        if model is not None and str(model) != str(view.config.get("model")):
+            raise UsageError(
+                f"this run measured the model {view.config.get('model')!r}, not {model!r}",
+                hint="leave the model option out, or name the run's model",
+            )
+        judge = options.get("judge")
+        accuracy = accuracy_counts(view, None if judge is None else str(judge))
+        energy = per_query_energy(
+            view,
+            policy=options.get("policy", "active"),
+            idle_baseline=options.get("idle_baseline", "none"),
+            devices=options.get("devices"),
+        )
+        latency = LatencyProjection().compute(view, {})
+        acc = finite(accuracy.get("accuracy"))
+        e_prov = energy.provenance
+        mean_energy = energy.mean_energy_per_query_j
+        mean_power = energy.mean_power_w
+        notes: list[str] = []
+        if not energy.measured:
+            notes.append(NOT_MEASURED_NOTE + "; intelligence per watt and per joule are not reported")
+        elif energy.policy == "window":
+            notes.append(WINDOW_NOTE)
+        if energy.measured and mean_energy is not None and mean_energy <= 0:
+            notes.append("mean energy per query is not positive (idle baseline subtracted): no per-joule ratio")
+        incomplete = sum(1 for ok in energy.energy_complete.values() if not ok)
+        if energy.measured and incomplete:
+            notes.append(f"{incomplete} queries overlap a gap in the power trace: their energy is partly interpolated")
+        if acc is None:
+            notes.append("no decided verdicts: accuracy and its ratios are not reported")
+        metrics = {
+            "accuracy": _metric(acc, None, "counted"),
+            "correct": _metric(accuracy.get("correct"), "queries", "counted"),
+            "incorrect": _metric(accuracy.get("incorrect"), "queries", "counted"),
+            "unevaluated": _metric(accuracy.get("unevaluated"), "queries", "counted"),
+            "queries_measured": _metric(latency["queries"], "queries", "counted"),
+            "total_energy_j": _metric(energy.total_energy_j, "J", e_prov),
+            "idle_energy_j": _metric(energy.idle_energy_j, "J", e_prov),
+            "mean_energy_per_query_j": _metric(mean_energy, "J", e_prov),
+            "mean_power_w": _metric(mean_power, "W", e_prov),
+            "intelligence_per_watt": _metric(_ratio(acc, mean_power), "1/W", _ratio_provenance(e_prov)),
+            "intelligence_per_joule": _metric(_ratio(acc, mean_energy), "1/J", _ratio_provenance(e_prov)),
+            "ttft_mean_s": _metric(latency["ttft_s"]["mean"], "s", "measured"),
+            "ttft_p50_s": _metric(latency["ttft_s"]["p50"], "s", "measured"),
+            "ttft_p90_s": _metric(latency["ttft_s"]["p90"], "s", "measured"),
+            "tpot_mean_s": _metric(latency["tpot_s"]["mean"], "s", "derived"),
+            "itl_p50_s": _metric(latency["itl_s"]["p50"], "s", "measured"),
+            "e2e_mean_s": _metric(latency["e2e_s"]["mean"], "s", "measured"),
+            "e2e_p90_s": _metric(latency["e2e_s"]["p90"], "s", "measured"),
+            "throughput_tokens_per_s": _metric(latency["throughput_tokens_per_s"], "tokens/s", "derived"),
+            "completion_tokens_total": _metric(latency["completion_tokens_total"], "tokens", "counted"),
+            "prompt_tokens_total": _metric(latency["prompt_tokens_total"], "tokens", "counted"),
+        }
+        config = view.config
+        return {
+            "run_id": view.run_id,
+            "model": config.get("model"),
+            "client": config.get("client"),
+            "dataset": config.get("dataset"),
+            "hardware": view.host,
+            "judge": accuracy.get("judge"),
+            "energy_measured": energy.measured,
+            "energy_policy": energy.policy,
+            "idle_baseline": energy.idle_baseline,
+            "energy_devices": {
+                d.device: {"device_type": d.device_type, "source": d.source}
+                for d in sorted(energy.devices.values(), key=lambda d: d.device)
+                if d.in_total
+            },
+            "metrics": metrics,
+            "notes": notes,
+        }
+
+
+METRIC_ORDER: tuple[str, ...] = (
+    "accuracy", "correct", "incorrect", "unevaluated", "queries_measured",
+    "intelligence_per_watt", "intelligence_per_joule",
+    "mean_power_w", "mean_energy_per_query_j", "total_energy_j", "idle_energy_j",
+    "ttft_mean_s", "ttft_p50_s", "ttft_p90_s", "tpot_mean_s", "itl_p50_s", "e2e_mean_s", "e2e_p90_s",
+    "throughput_tokens_per_s", "completion_tokens_total", "prompt_tokens_total",
+)
+
+_LABELS = {"ttft_mean_s": "TTFT mean", "ttft_p50_s": "TTFT p50", "ttft_p90_s": "TTFT p90", "tpot_mean_s": "TPOT mean",
+           "itl_p50_s": "ITL p50", "e2e_mean_s": "end-to-end mean", "e2e_p90_s": "end-to-end p90"}
+
+
+def _label(name: str) -> str:
+    """``mean_power_w`` → ``mean power``: the unit has its own column."""
+    for suffix in ("_per_s", "_j", "_w", "_s"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return name.replace("_", " ")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    """The summary as a small aligned table for the terminal."""
+    head = [("run", result.get("run_id")), ("model", result.get("model")), ("client", result.get("client")),
+            ("dataset", result.get("dataset")), ("judge", result.get("judge"))]
+    rows = [("metric", "value", "unit", "provenance")]
+    metrics = result.get("metrics", {})
+    names = [n for n in METRIC_ORDER if n in metrics] + sorted(set(metrics) - set(METRIC_ORDER))
+    for name in names:
+        metric = metrics[name]
+        label = _LABELS.get(name) or _label(name)
+        rows.append((label, _show(metric["value"]), metric["unit"] or "", metric["provenance"] or ""))
+    label_w = max(len(r[0]) for r in rows + [(h[0],) for h in head])
+    value_w = max(len(r[1]) for r in rows)
+    unit_w = max(len(r[2]) for r in rows)
+    lines = [f"{k:<{label_w}}  {_show(v)}" for k, v in head if v is not None]
+    lines.append("")
+    for label, value, unit, prov in rows:
+        lines.append(f"{label:<{label_w}}  {value:>{value_w}}  {unit:<{unit_w}}  {prov}".rstrip())
+    lines.extend(f"note: {n}" for n in result.get("notes", []))
+    return "\n".join(lines)

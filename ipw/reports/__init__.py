@@ -1,0 +1,31 @@
+"""Reports: text tables, plots, run diffs and SQL views, all derived by replay.
+
+Nothing here is a source of truth: every output can be deleted and rebuilt
+from the ledger. Plotting (matplotlib) and SQL (DuckDB, pyarrow) are optional
+backends from the ``analysis`` extra, imported only when used.
+
+    tables        format_table: aligned terminal tables
+    diff          diff_runs / format_diff: config, hardware, accuracy flips, bootstrap deltas
+    duckdb_views  query_runs: SQL over the runs, queries, tokens, power, verdicts views
+    plots         the registered visualizations (regression, output-kde, power-timeline, accuracy-energy)
+"""
+
+from __future__ import annotations
+
+from ._metrics import QueryRow, damage_notes, load_views, query_rows, run_label
+from .diff import diff_runs, format_diff
+from .duckdb_views import VIEW_NAMES, query_runs
+from .tables import format_table
+
+__all__ = [
+    "QueryRow",
+    "VIEW_NAMES",
+    "damage_notes",
+    "diff_runs",
+    "format_diff",
+    "format_table",
+    "load_views",
+    "query_rows",
+    "query_runs",
+    "run_label",
+]

@@ -1,0 +1,311 @@
+"""Comparing two runs: what changed, which answers flipped, and by how much.
+
+:func:`diff_runs` is a pure function of two RunViews. Deltas are B − A with a
+percentile bootstrap 95 % interval: paired over the dataset records both runs
+answered (``record_id``) when those cover at least half of the smaller run,
+otherwise the two runs are resampled independently. The same seed gives the
+same intervals.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..replay.engine import RunView
+from ._metrics import ENERGY_OPTIONS, QueryRow, energy_note, judged, query_rows, run_label
+from .tables import format_cell, format_table
+
+__all__ = ["diff_runs", "format_diff", "flatten", "dict_differences", "bootstrap_delta"]
+
+_METRICS = (
+    ("accuracy", "accuracy", lambda r: None if r.is_correct is None else float(r.is_correct)),
+    ("energy_per_query_j", "energy per query (J)", lambda r: r.energy_j),
+    ("latency_e2e_s", "end-to-end latency (s)", lambda r: r.e2e_s),
+    ("ttft_s", "time to first token (s)", lambda r: r.ttft_s),
+)
+_BOOT_CELLS = 4_000_000  # resampled values held in memory at once
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings and lists as ``{"a.b[0].c": leaf}``; empty containers are leaves."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict) and obj:
+        for key in obj:
+            out.update(flatten(obj[key], f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(obj, (list, tuple)) and obj:
+        for i, item in enumerate(obj):
+            out.update(flatten(item, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = list(obj) if isinstance(obj, tuple) else obj
+    return out
+
+
+def dict_differences(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Key paths whose values differ: ``{"key", "a", "b", "status"}`` with status changed/only_a/only_b."""
+    fa, fb = flatten(a), flatten(b)
+    out = []
+    for key in sorted(set(fa) | set(fb)):
+        if key in fa and key in fb:
+            if fa[key] != fb[key]:
+                out.append({"key": key, "a": fa[key], "b": fb[key], "status": "changed"})
+        elif key in fa:
+            out.append({"key": key, "a": fa[key], "b": None, "status": "only_a"})
+        else:
+            out.append({"key": key, "a": None, "b": fb[key], "status": "only_b"})
+    return out
+
+
+def _boot_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    n = len(values)
+    out = np.empty(n_boot)
+    step = max(1, _BOOT_CELLS // n)
+    for start in range(0, n_boot, step):
+        k = min(step, n_boot - start)
+        out[start : start + k] = values[rng.integers(0, n, size=(k, n))].mean(axis=1)
+    return out
+
+
+def bootstrap_delta(
+    a: np.ndarray, b: np.ndarray, *, paired: bool, n_boot: int, rng: np.random.Generator
+) -> tuple[float, float] | None:
+    """Percentile 95 % interval of mean(b) − mean(a); None with fewer than two values a side."""
+    if len(a) < 2 or len(b) < 2 or n_boot < 1:
+        return None
+    if paired:
+        boots = _boot_means(b - a, n_boot, rng)
+    else:
+        boots = _boot_means(b, n_boot, rng) - _boot_means(a, n_boot, rng)
+    low, high = np.percentile(boots, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _natural(text: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _by_record(rows: list[QueryRow]) -> dict[str, QueryRow]:
+    # the latest query of each record stands for it (a record asked twice keeps its last answer)
+    return {r.record_id: r for r in rows if r.record_id}
+
+
+def _delta(
+    rows_a: list[QueryRow], rows_b: list[QueryRow], getter: Any, *, n_boot: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    rec_a, rec_b = _by_record(rows_a), _by_record(rows_b)
+    pairs = [
+        (getter(rec_a[k]), getter(rec_b[k]))
+        for k in sorted(set(rec_a) & set(rec_b), key=_natural)
+        if getter(rec_a[k]) is not None and getter(rec_b[k]) is not None
+    ]
+    va = np.array([v for v in map(getter, rows_a) if v is not None], dtype=np.float64)
+    vb = np.array([v for v in map(getter, rows_b) if v is not None], dtype=np.float64)
+    paired = len(pairs) >= max(2, 0.5 * min(len(va), len(vb)))
+    if paired:
+        va = np.array([p[0] for p in pairs], dtype=np.float64)
+        vb = np.array([p[1] for p in pairs], dtype=np.float64)
+    out: dict[str, Any] = {
+        "a": None, "b": None, "delta": None, "delta_percent": None, "ci_low": None, "ci_high": None,
+        "method": "paired" if paired else "unpaired", "n_a": int(len(va)), "n_b": int(len(vb)),
+        "n_pairs": len(pairs) if paired else 0, "note": None,
+    }
+    if len(va) == 0 or len(vb) == 0:
+        out["note"] = "no values in " + ("either run" if len(va) == len(vb) else ("run A" if len(va) == 0 else "run B"))
+        return out
+    mean_a, mean_b = float(va.mean()), float(vb.mean())
+    out.update(a=mean_a, b=mean_b, delta=mean_b - mean_a)
+    if mean_a != 0:
+        out["delta_percent"] = 100.0 * (mean_b - mean_a) / abs(mean_a)
+    ci = bootstrap_delta(va, vb, paired=paired, n_boot=n_boot, rng=rng)
+    if ci is None:
+        out["note"] = "too few values for a confidence interval (need two per run)"
+    else:
+        out["ci_low"], out["ci_high"] = ci
+    return out
+
+
+def _flips(rows_a: list[QueryRow], rows_b: list[QueryRow]) -> dict[str, Any]:
+    rec_a, rec_b = _by_record(rows_a), _by_record(rows_b)
+    shared = sorted(set(rec_a) & set(rec_b), key=_natural)
+    right_to_wrong, wrong_to_right, same, unevaluated = [], [], 0, 0
+    for key in shared:
+        ca, cb = rec_a[key].is_correct, rec_b[key].is_correct
+        if ca is None or cb is None:
+            unevaluated += 1
+        elif ca and not cb:
+            right_to_wrong.append(key)
+        elif cb and not ca:
+            wrong_to_right.append(key)
+        else:
+            same += 1
+    return {
+        "shared_records": len(shared),
+        "compared": len(shared) - unevaluated,
+        "unevaluated": unevaluated,
+        "unchanged": same,
+        "n_right_to_wrong": len(right_to_wrong),
+        "n_wrong_to_right": len(wrong_to_right),
+        "right_to_wrong": right_to_wrong,
+        "wrong_to_right": wrong_to_right,
+    }
+
+
+def _side(view: RunView, judge: str | None, rows: list[QueryRow], energy_ok: bool) -> dict[str, Any]:
+    return {
+        "run_dir": str(view.run_dir) if view.run_dir is not None else None,
+        "run_id": view.run_id,
+        "label": run_label(view),
+        "judge": judge,
+        "measured_queries": len(rows),
+        "has_energy": energy_ok,
+        "damaged": view.problem.one_line() if view.problem is not None else None,
+    }
+
+
+def diff_runs(
+    view_a: RunView,
+    view_b: RunView,
+    *,
+    judge: str | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+    energy_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Compare run B against run A (every delta is B − A).
+
+    ``judge`` picks whose verdicts count in both runs; by default run A's
+    accuracy judge, used for B too when B has verdicts from it.
+    """
+    unknown = sorted(set(energy_options or {}) - set(ENERGY_OPTIONS))
+    if unknown:
+        raise UsageError(
+            f"unknown energy option(s) {', '.join(unknown)}",
+            hint=f"the energy attribution accepts: {', '.join(ENERGY_OPTIONS)}",
+        )
+    if n_boot < 0:
+        raise UsageError(f"n_boot must be zero or more, got {n_boot}", hint="pass e.g. --n-boot 2000")
+    judge_a, _, _ = judged(view_a, judge)
+    judge_b_pick = judge if judge is not None else (judge_a if judge_a in view_b.verdicts_by_judge() else None)
+    judge_b, _, _ = judged(view_b, judge_b_pick)
+    rows_a = query_rows(view_a, judge=judge_a, energy_options=energy_options)
+    rows_b = query_rows(view_b, judge=judge_b, energy_options=energy_options)
+    energy_a = any(r.energy_j is not None for r in rows_a)
+    energy_b = any(r.energy_j is not None for r in rows_b)
+    notes = []
+    if judge_a != judge_b:
+        notes.append(
+            f"the runs were judged differently (A: {judge_a or 'no verdicts'}, B: {judge_b or 'no verdicts'}); "
+            "accuracy compares unlike verdicts"
+        )
+
+    deltas: dict[str, Any] = {}
+    for index, (key, _title, getter) in enumerate(_METRICS):
+        rng = np.random.default_rng([seed, index])
+        if key == "energy_per_query_j" and not (energy_a and energy_b):
+            reasons = {side: energy_note(v) for side, v, ok in (("A", view_a, energy_a), ("B", view_b, energy_b)) if not ok}
+            if len(reasons) == 2 and reasons["A"] == reasons["B"]:
+                missing = [f"neither run has energy per query: {reasons['A']}"]
+            else:
+                missing = [f"run {side}: {why}" for side, why in reasons.items()]
+            deltas[key] = {
+                "a": None, "b": None, "delta": None, "delta_percent": None, "ci_low": None, "ci_high": None,
+                "method": None, "n_a": 0, "n_b": 0, "n_pairs": 0,
+                "note": "no energy comparison; " + "; ".join(missing),
+            }
+            continue
+        deltas[key] = _delta(rows_a, rows_b, getter, n_boot=n_boot, rng=rng)
+
+    def devices(view: RunView) -> dict[str, Any]:
+        return {d: f"{s.name or s.vendor or d} [{s.device_type}]" for d, s in sorted(view.devices.items())}
+
+    return {
+        "a": _side(view_a, judge_a, rows_a, energy_a),
+        "b": _side(view_b, judge_b, rows_b, energy_b),
+        "config": dict_differences(view_a.config, view_b.config),
+        "hardware": dict_differences(view_a.host, view_b.host),
+        "devices": dict_differences(devices(view_a), devices(view_b)),
+        "packages": dict_differences(_packages(view_a), _packages(view_b)),
+        "accuracy_flips": _flips(rows_a, rows_b),
+        "deltas": deltas,
+        "bootstrap": {"n_boot": n_boot, "seed": seed, "confidence": 0.95},
+        "notes": notes,
+    }
+
+
+def _packages(view: RunView) -> dict[str, Any]:
+    return dict(view.runs_started[0].packages) if view.runs_started else {}
+
+
+def _signed(value: float | None) -> str:
+    if value is None:
+        return ""
+    text = format_cell(float(value))
+    return text if text.startswith("-") else "+" + text
+
+
+def _differences_block(title: str, diffs: list[dict[str, Any]], limit: int = 40) -> list[str]:
+    if not diffs:
+        return [f"{title}: identical"]
+    rows = [[d["key"], "(absent)" if d["status"] == "only_b" else d["a"], "(absent)" if d["status"] == "only_a" else d["b"]]
+            for d in diffs[:limit]]
+    lines = [f"{title}: {len(diffs)} difference{'s' if len(diffs) != 1 else ''}"]
+    lines += ["  " + line for line in format_table(["key", "A", "B"], rows, max_width=48).splitlines()]
+    if len(diffs) > limit:
+        lines.append(f"  … and {len(diffs) - limit} more (see --json)")
+    return lines
+
+
+def _id_list(ids: list[str], limit: int = 10) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f", … ({len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+def format_diff(result: dict[str, Any]) -> str:
+    """The result of :func:`diff_runs` as text for a terminal."""
+    a, b = result["a"], result["b"]
+    lines = [
+        f"A  {a['label']}  ({a['measured_queries']} measured queries, judge {a['judge'] or 'none'})",
+        f"B  {b['label']}  ({b['measured_queries']} measured queries, judge {b['judge'] or 'none'})",
+        "",
+    ]
+    for side, name in ((a, "A"), (b, "B")):
+        if side.get("damaged"):
+            lines.append(f"note: run {name}'s ledger is damaged; using its valid prefix ({side['damaged']})")
+    lines += _differences_block("config", result["config"])
+    lines += _differences_block("hardware", result["hardware"])
+    lines += _differences_block("devices", result["devices"])
+    lines += _differences_block("packages", result["packages"], limit=15)
+    lines.append("")
+
+    flips = result["accuracy_flips"]
+    lines.append(
+        f"accuracy flips over {flips['shared_records']} shared records ({flips['compared']} judged in both): "
+        f"{flips['n_right_to_wrong']} right→wrong, {flips['n_wrong_to_right']} wrong→right, {flips['unchanged']} unchanged"
+    )
+    if flips["right_to_wrong"]:
+        lines.append(f"  right→wrong: {_id_list(flips['right_to_wrong'])}")
+    if flips["wrong_to_right"]:
+        lines.append(f"  wrong→right: {_id_list(flips['wrong_to_right'])}")
+    lines.append("")
+
+    rows, notes = [], list(result.get("notes", []))
+    for key, title, _getter in _METRICS:
+        d = result["deltas"][key]
+        ci = f"[{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]" if d["ci_low"] is not None else ""
+        method = d["method"] or ""
+        if method == "paired":
+            method = f"paired, n={d['n_pairs']}"
+        elif method == "unpaired":
+            method = f"unpaired, n={d['n_a']}/{d['n_b']}"
+        pct = f"{d['delta_percent']:+.1f}%" if d["delta_percent"] is not None else ""
+        rows.append([title, d["a"], d["b"], _signed(d["delta"]), pct, ci, method])
+        if d["note"]:
+            notes.append(f"{title}: {d['note']}")
+    boot = result["bootstrap"]
+    lines.append(f"deltas (B − A) with bootstrap 95% intervals ({boot['n_boot']} resamples, seed {boot['seed']})")
+    lines += ["  " + line for line in format_table(["metric", "A", "B", "delta", "%", "95% CI", "method"], rows).splitlines()]
+    lines += [f"note: {n}" for n in notes]
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""SQL over ledgers: DuckDB views ``runs``, ``queries``, ``tokens``, ``power``, ``verdicts``.
+
+Each view is an Arrow table built from replayed RunViews, with a ``run_id``
+column so several ledgers can be queried together. The views are recorded
+facts, not results: energy attribution and accuracy live in the analyses.
+
+    runs      run_id, run_dir, model, client, dataset, started_at_utc, wall_time_ns,
+              status, queries_completed, queries_failed, host, config (JSON text), events
+    queries   run_id, query_id, record_id, subject, warmup, start_ns, end_ns, ttft_ns,
+              prompt_tokens, completion_tokens, finish_reason, status, error_type,
+              reference, answer
+    tokens    run_id, query_id, t_ns, n_tokens, text
+    power     run_id, device, t_ns, power_w, energy_j, source
+    verdicts  run_id, query_id, t_ns, judge, is_correct, score, metadata
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..errors import BackendMissingError, UsageError
+from ..replay.engine import RunView
+from ._metrics import config_name, load_views
+
+__all__ = ["VIEW_NAMES", "build_tables", "register_views", "connect", "run_sql", "query_runs", "host_summary"]
+
+VIEW_NAMES = ("runs", "queries", "tokens", "power", "verdicts")
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow
+    except ImportError as exc:
+        raise BackendMissingError("SQL over ledgers", "analysis", module="pyarrow") from exc
+    return pyarrow
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise BackendMissingError("SQL over ledgers", "analysis", module="duckdb") from exc
+    return duckdb
+
+
+def _schemas(pa: Any) -> dict[str, Any]:
+    s, i64, f64, b = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+    return {
+        "runs": pa.schema([
+            ("run_id", s), ("run_dir", s), ("model", s), ("client", s), ("dataset", s),
+            ("started_at_utc", pa.timestamp("ns")), ("wall_time_ns", i64), ("status", s),
+            ("queries_completed", i64), ("queries_failed", i64), ("host", s), ("config", s), ("events", i64),
+        ]),
+        "queries": pa.schema([
+            ("run_id", s), ("query_id", i64), ("record_id", s), ("subject", s), ("warmup", b),
+            ("start_ns", i64), ("end_ns", i64), ("ttft_ns", i64), ("prompt_tokens", i64),
+            ("completion_tokens", i64), ("finish_reason", s), ("status", s), ("error_type", s),
+            ("reference", s), ("answer", s),
+        ]),
+        "tokens": pa.schema([("run_id", s), ("query_id", i64), ("t_ns", i64), ("n_tokens", i64), ("text", s)]),
+        "power": pa.schema([
+            ("run_id", s), ("device", s), ("t_ns", i64), ("power_w", f64), ("energy_j", f64), ("source", s),
+        ]),
+        "verdicts": pa.schema([
+            ("run_id", s), ("query_id", i64), ("t_ns", i64), ("judge", s), ("is_correct", b), ("score", f64),
+            ("metadata", s),
+        ]),
+    }
+
+
+def host_summary(host: dict[str, Any]) -> str:
+    """One line about the machine: OS and kernel, CPU, cores, memory, accelerators."""
+    parts = []
+    os_name = " ".join(str(host[k]) for k in ("os", "kernel") if host.get(k))
+    if os_name:
+        parts.append(os_name)
+    if host.get("cpu"):
+        parts.append(str(host["cpu"]))
+    if host.get("cpu_count"):
+        parts.append(f"{host['cpu_count']} CPUs")
+    if isinstance(host.get("memory_bytes"), (int, float)) and host["memory_bytes"]:
+        parts.append(f"{host['memory_bytes'] / 2**30:.1f} GiB")
+    accelerators = host.get("accelerators") or []
+    if isinstance(accelerators, list):
+        for acc in accelerators:
+            if isinstance(acc, dict):
+                name = acc.get("name") or acc.get("model") or acc.get("vendor") or "accelerator"
+                driver = acc.get("driver_version") or acc.get("driver")
+                parts.append(f"{name} (driver {driver})" if driver else str(name))
+            else:
+                parts.append(str(acc))
+    return ", ".join(parts)
+
+
+def _query_status(q: Any) -> tuple[str, str | None]:
+    if q.finished is not None:
+        return "completed", None
+    if q.failures:
+        last = q.failures[-1]
+        return ("retrying" if last.will_retry else "failed"), last.error_type
+    return "unfinished", None
+
+
+def _rows(view: RunView, name: str) -> dict[str, list[Any]] | Iterable[dict[str, Any]]:
+    run_id = view.run_id
+    if name == "runs":
+        started = view.runs_started[0] if view.runs_started else None
+        finished = view.runs_finished[-1] if view.runs_finished else None
+        wall = started.wall_time_ns if started else None
+        return [{
+            "run_id": run_id,
+            "run_dir": str(view.run_dir) if view.run_dir is not None else None,
+            "model": config_name(view, "model") or None,
+            "client": config_name(view, "client") or None,
+            "dataset": config_name(view, "dataset") or None,
+            "started_at_utc": wall,
+            "wall_time_ns": wall,
+            "status": finished.status if finished else "unfinished",
+            "queries_completed": finished.queries_completed if finished else sum(q.completed for q in view.queries.values()),
+            "queries_failed": finished.queries_failed if finished else sum(
+                1 for q in view.queries.values() if not q.completed and q.failures and not q.failures[-1].will_retry
+            ),
+            "host": host_summary(view.host),
+            "config": json.dumps(view.config, sort_keys=True, default=str),
+            "events": view.events_total,
+        }]
+    if name == "queries":
+        out = []
+        for qid, q in sorted(view.queries.items()):
+            status, error_type = _query_status(q)
+            fin = q.finished
+            out.append({
+                "run_id": run_id, "query_id": qid, "record_id": q.record_id, "subject": q.subject,
+                "warmup": q.warmup, "start_ns": q.start_ns, "end_ns": q.end_ns, "ttft_ns": q.ttft_ns,
+                "prompt_tokens": q.prompt_tokens,
+                "completion_tokens": q.completion_tokens if (fin is not None or q.n_token_events) else None,
+                "finish_reason": fin.finish_reason if fin else None, "status": status, "error_type": error_type,
+                "reference": q.started.reference if q.started else None, "answer": q.text,
+            })
+        return out
+    if name == "tokens":
+        ids, times, counts, texts = [], [], [], []
+        for qid, q in sorted(view.queries.items()):
+            t = q.t_ns_array
+            ids.append(np.full(len(t), qid, dtype=np.int64))
+            times.append(t)
+            counts.append(q.counts_array)
+            texts.extend(q.token_texts)
+        joined = [np.concatenate(parts) if parts else np.empty(0, dtype=np.int64) for parts in (ids, times, counts)]
+        return {"run_id": [run_id] * len(texts), "query_id": joined[0], "t_ns": joined[1], "n_tokens": joined[2],
+                "text": texts}
+    if name == "power":
+        cols = {"run_id": [], "device": [], "t_ns": [], "power_w": [], "energy_j": [], "source": []}
+        for device, trace in sorted(view.power.items()):
+            n = len(trace.t_ns)
+            cols["run_id"].extend([run_id] * n)
+            cols["device"].extend([device] * n)
+            cols["t_ns"].append(trace.t_ns)
+            cols["power_w"].append(trace.power_w)
+            cols["energy_j"].append(trace.energy_j)
+            cols["source"].extend(trace.sources if len(trace.sources) == n else [trace.source] * n)
+        for key in ("t_ns", "power_w", "energy_j"):
+            cols[key] = np.concatenate(cols[key]) if cols[key] else np.empty(0)  # type: ignore[assignment]
+        return cols
+    if name == "verdicts":
+        return [{
+            "run_id": run_id, "query_id": v.query_id, "t_ns": v.t_ns, "judge": v.judge,
+            "is_correct": v.is_correct, "score": v.score, "metadata": v.metadata,
+        } for v in view.verdicts]
+    raise UsageError(f"unknown view '{name}'", hint=f"views: {', '.join(VIEW_NAMES)}")
+
+
+def _table(pa: Any, schema: Any, parts: list[Any]) -> Any:
+    tables = []
+    for part in parts:
+        if isinstance(part, dict):
+            arrays = []
+            for field in schema:
+                values = part[field.name]
+                if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+                    arrays.append(pa.array(values, type=field.type, from_pandas=True))  # NaN -> null
+                else:
+                    arrays.append(pa.array(values, type=field.type))
+            tables.append(pa.Table.from_arrays(arrays, schema=schema))
+        else:
+            tables.append(pa.Table.from_pylist(list(part), schema=schema))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def build_tables(views: list[RunView], names: Iterable[str] = VIEW_NAMES) -> dict[str, Any]:
+    """Arrow tables for the named views over every run in ``views``."""
+    pa = _pyarrow()
+    schemas = _schemas(pa)
+    return {name: _table(pa, schemas[name], [_rows(v, name) for v in views]) for name in names}
+
+
+def register_views(con: Any, views: list[RunView], names: Iterable[str] = VIEW_NAMES) -> None:
+    """Register the named views on a DuckDB connection."""
+    for name, table in build_tables(views, names).items():
+        con.register(name, table)
+
+
+def connect(views: list[RunView], names: Iterable[str] = VIEW_NAMES) -> Any:
+    """An in-memory DuckDB connection with the views registered."""
+    duckdb = _duckdb()
+    con = duckdb.connect(":memory:")
+    register_views(con, views, names)
+    return con
+
+
+def _views_named_in(sql: str) -> list[str]:
+    # only the views a statement mentions are built: the tokens table can be large
+    named = [n for n in VIEW_NAMES if re.search(rf"\b{n}\b", sql, flags=re.IGNORECASE)]
+    return named or list(VIEW_NAMES)
+
+
+def run_sql(views: list[RunView], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one SQL statement over the views of already replayed runs; returns (columns, rows)."""
+    if not sql.strip():
+        raise UsageError("the SQL statement is empty", hint='pass it as the last argument, e.g. "SELECT * FROM runs"')
+    duckdb = _duckdb()
+    con = connect(views, _views_named_in(sql))
+    try:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description] if cursor.description else []
+        rows = cursor.fetchall() if cursor.description else []
+    except duckdb.Error as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise UsageError(
+            f"SQL failed: {first}",
+            hint=f"the views are {', '.join(VIEW_NAMES)}; 'SELECT * FROM queries LIMIT 5' shows the columns",
+        ) from exc
+    finally:
+        con.close()
+    return columns, rows
+
+
+def query_runs(run_dirs: list[Path] | tuple[Path, ...], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Replay the given runs and run one SQL statement over their views; returns (columns, rows)."""
+    if not sql.strip():
+        raise UsageError("the SQL statement is empty", hint='pass it as the last argument, e.g. "SELECT * FROM runs"')
+    return run_sql(load_views(list(run_dirs)), sql)

@@ -1,0 +1,230 @@
+"""Judging a recorded run: verdicts appended once per judge, reruns free, nothing secret written."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ._judging_support import RECORDS, FakeJudgeEndpoint, write_run
+from ipw.analyses.accuracy import AccuracyProjection
+from ipw.analyses.judges import JudgesProjection
+from ipw.errors import ConfigError, JudgeError, LedgerCorruptError, UsageError
+from ipw.judging.apply import ScorerJudge, default_judge_for, judge_run, make_judge
+from ipw.judging.llm import LLMJudge
+from ipw.judging.scorers import AutoScorer
+from ipw.ledger import export_jsonl
+from ipw.replay import load_run, write_analysis
+
+N_MEASURED = len(RECORDS)
+
+
+def llm(endpoint: FakeJudgeEndpoint, model: str = "judge-model", **kw: Any) -> LLMJudge:
+    kw.setdefault("sleep", lambda s: None)
+    return LLMJudge("https://judge.example/v1", model, api_key="sk-test", transport=endpoint.transport, **kw)
+
+
+def ledger_bytes(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+def test_llm_judging_appends_one_verdict_per_measured_query(mixed_run: Path, endpoint: FakeJudgeEndpoint) -> None:
+    judge = llm(endpoint)
+    report = judge_run(mixed_run, judge)
+    assert (report.considered, report.already_judged, report.calls, report.appended) == (N_MEASURED, 0, N_MEASURED, N_MEASURED)
+    assert report.errors == 0 and report.judge_spec == "llm:openai:judge-model:ipw-judge/v1"
+    view = load_run(mixed_run)
+    verdicts = view.verdicts_by_judge()[judge.spec]
+    by_record = {view.queries[qid].record_id: v for qid, v in verdicts.items()}
+    assert set(by_record) == {r["record_id"] for r in RECORDS}  # no warm-up, no failed query
+    assert by_record["mc-1"].is_correct is True and by_record["mc-2"].is_correct is False
+    assert by_record["open-1"].is_correct is True and by_record["num-2"].is_correct is False
+    meta = json.loads(by_record["mc-1"].metadata)
+    assert meta["template"] == "mcq/v1" and meta["outcome"] == "parsed"
+
+
+def test_rejudging_makes_no_calls_and_accuracy_is_byte_identical(mixed_run: Path, endpoint: FakeJudgeEndpoint) -> None:
+    judge = llm(endpoint)
+    judge_run(mixed_run, judge)
+    first = write_analysis(mixed_run, "accuracy", AccuracyProjection().compute(load_run(mixed_run), {})).read_bytes()
+    before = ledger_bytes(mixed_run)
+    calls = endpoint.calls
+
+    again = judge_run(mixed_run, llm(endpoint))
+    assert endpoint.calls == calls
+    assert (again.calls, again.appended, again.already_judged) == (0, 0, N_MEASURED)
+    assert again.one_line().startswith(f"{judge.spec}: 0 verdicts appended") and "6 already judged" in again.one_line()
+    assert ledger_bytes(mixed_run) == before  # a pass with nothing to do does not even open the ledger
+    second = write_analysis(mixed_run, "accuracy", AccuracyProjection().compute(load_run(mixed_run), {})).read_bytes()
+    assert first == second
+    result = json.loads(second)
+    assert (result["correct"], result["incorrect"], result["unevaluated"]) == (4, 2, 0)
+    assert result["judge"] == judge.spec and result["accuracy"] == pytest.approx(4 / 6)
+
+
+def test_a_second_judge_appends_its_own_verdicts_and_agreement_is_reported(
+    mixed_run: Path, endpoint: FakeJudgeEndpoint
+) -> None:
+    first = llm(endpoint)
+    judge_run(mixed_run, first)
+    auto = ScorerJudge(AutoScorer())
+    report = judge_run(mixed_run, auto)
+    # the open question names no scorer: the auto scorer leaves it unjudged
+    assert (report.appended, report.skipped, report.judge_spec) == (N_MEASURED - 1, 1, "scorer:auto/v1")
+    view = load_run(mixed_run)
+    by_judge = view.verdicts_by_judge()
+    assert len(by_judge[first.spec]) == N_MEASURED and len(by_judge["scorer:auto/v1"]) == N_MEASURED - 1
+
+    result = JudgesProjection().compute(view, {})
+    assert result["judges"] == sorted([first.spec, "scorer:auto/v1"])
+    (pair,) = result["pairs"]
+    assert pair["n"] == N_MEASURED - 1 and pair["n_decided"] == N_MEASURED - 1
+    assert pair["agreement"] == 1.0 and pair["kappa"] == pytest.approx(1.0)
+    assert pair["outcomes"]["true/true"] == 3 and pair["outcomes"]["false/false"] == 2
+    assert result["per_judge"]["scorer:auto/v1"]["unevaluated"] == 1
+
+    chosen = AccuracyProjection().compute(view, {"judge": "scorer:auto/v1"})
+    assert (chosen["judge"], chosen["correct"], chosen["unevaluated"]) == ("scorer:auto/v1", 3, 1)
+
+
+def test_error_verdicts_are_asked_again_on_the_next_pass(mixed_run: Path, endpoint: FakeJudgeEndpoint) -> None:
+    broken = FakeJudgeEndpoint()
+    broken.always = httpx.Response(503)
+    report = judge_run(mixed_run, llm(broken, max_retries=1), concurrency=1, max_consecutive_errors=None)
+    assert report.errors == N_MEASURED and report.unevaluated == N_MEASURED
+    accuracy = AccuracyProjection().compute(load_run(mixed_run), {})
+    assert accuracy["unevaluated"] == N_MEASURED and accuracy["accuracy"] is None
+    assert accuracy["unevaluated_detail"] == {"no_verdict": 0, "no_decision": N_MEASURED}
+
+    healed = judge_run(mixed_run, llm(endpoint))
+    assert healed.calls == N_MEASURED and healed.already_judged == 0 and healed.errors == 0
+    accuracy = AccuracyProjection().compute(load_run(mixed_run), {})
+    assert (accuracy["correct"], accuracy["incorrect"], accuracy["unevaluated"]) == (4, 2, 0)
+    assert judge_run(mixed_run, llm(endpoint)).calls == 0
+
+
+def test_unparseable_verdicts_are_kept_and_not_asked_again(mixed_run: Path, endpoint: FakeJudgeEndpoint) -> None:
+    endpoint.always = "Looks plausible to me."
+    report = judge_run(mixed_run, llm(endpoint))
+    assert report.unevaluated == N_MEASURED and report.errors == 0
+    assert judge_run(mixed_run, llm(endpoint)).calls == 0
+    accuracy = AccuracyProjection().compute(load_run(mixed_run), {})
+    assert accuracy["unevaluated"] == N_MEASURED and accuracy["incorrect"] == 0
+
+
+def test_many_errors_in_a_row_stop_the_pass_and_keep_what_was_written(mixed_run: Path) -> None:
+    broken = FakeJudgeEndpoint()
+    broken.always = httpx.Response(500)
+    with pytest.raises(JudgeError, match="3 queries in a row"):
+        judge_run(mixed_run, llm(broken, max_retries=0), concurrency=1, max_consecutive_errors=3)
+    assert len(load_run(mixed_run).verdicts) == 3
+
+
+def test_a_rejected_key_aborts_with_a_judge_error(mixed_run: Path) -> None:
+    broken = FakeJudgeEndpoint()
+    broken.always = httpx.Response(401, json={"error": {"message": "bad key"}})
+    with pytest.raises(JudgeError, match="rejected the API key"):
+        judge_run(mixed_run, llm(broken))
+    assert load_run(mixed_run).verdicts == []
+
+
+def test_an_interrupted_pass_keeps_its_verdicts_and_the_next_pass_finishes(mixed_run: Path) -> None:
+    def stop_after_three(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    auto = ScorerJudge(AutoScorer())
+    with pytest.raises(KeyboardInterrupt):
+        judge_run(mixed_run, auto, progress=stop_after_three)
+    assert len(load_run(mixed_run).verdicts) == 3
+    rest = judge_run(mixed_run, auto)
+    assert (rest.already_judged, rest.calls) == (3, N_MEASURED - 1 - 3)
+
+
+def test_concurrent_judging_writes_every_verdict_once(tmp_path: Path, endpoint: FakeJudgeEndpoint) -> None:
+    records = [dict(RECORDS[-1], record_id=f"open-{i}", answer="Homer" if i % 3 else "Virgil") for i in range(40)]
+    run = write_run(tmp_path / "many", records)
+    seen: list[tuple[int, int]] = []
+    report = judge_run(run, llm(endpoint, concurrency=4), progress=lambda d, t: seen.append((d, t)))
+    assert report.appended == 40 and endpoint.calls == 40
+    assert seen[-1] == (40, 40)
+    view = load_run(run)
+    assert sorted(v.query_id for v in view.verdicts) == list(range(1, 41))
+    assert AccuracyProjection().compute(view, {})["incorrect"] == 14
+
+
+def test_a_damaged_ledger_is_not_judged(mixed_run: Path) -> None:
+    segment = next((mixed_run / "events").glob("*.ipwl"))
+    data = bytearray(segment.read_bytes())
+    data[-5] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    with pytest.raises(LedgerCorruptError, match="cannot judge") as info:
+        judge_run(mixed_run, ScorerJudge(AutoScorer()))
+    assert "ipw ledger repair" in (info.value.hint or "")
+
+
+def test_the_key_is_written_nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-proj-SECRETKEY0123456789abcdef"
+    monkeypatch.setenv("IPW_EVAL_API_KEY", secret)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    run = write_run(tmp_path / "secret-run", RECORDS)
+    endpoint = FakeJudgeEndpoint()
+    # one failure echoes the key back, as OpenAI's error messages do (partly masked)
+    endpoint.script = [httpx.Response(400, json={"error": {"message": f"Incorrect API key provided: {secret}"}})]
+    judge = make_judge("openai", None, "judge-model", transport=endpoint.transport)
+    report = judge_run(run, judge, concurrency=1)
+    assert report.appended == N_MEASURED and report.errors == 1
+    assert all(r.headers["authorization"] == f"Bearer {secret}" for r in endpoint.requests)
+    write_analysis(run, "accuracy", AccuracyProjection().compute(load_run(run), {}))
+    write_analysis(run, "judges", JudgesProjection().compute(load_run(run), {}))
+
+    exported = io.BytesIO()
+    assert export_jsonl(run, exported) > 0
+    blobs = {"export.jsonl": exported.getvalue(), "report": repr(report).encode(), "judge": repr(judge).encode()}
+    blobs.update(ledger_bytes(run))
+    assert "verdict" in exported.getvalue().decode()
+    for name, blob in blobs.items():
+        assert secret.encode() not in blob, name
+        assert b"SECRETKEY" not in blob, name
+
+
+def test_default_judge_is_the_auto_scorer_when_every_record_names_one(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "scored", [r for r in RECORDS if r["scorer"]])
+    judge = default_judge_for(load_run(run), env={})
+    assert isinstance(judge, ScorerJudge) and judge.spec == "scorer:auto/v1"
+
+
+def test_default_judge_needs_a_key_when_a_record_needs_an_llm(mixed_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        default_judge_for(load_run(mixed_run), env={}, dotenv_path=tmp_path / "none.env")
+    assert "1 of 6 answers need an LLM judge" in info.value.message
+    judge = default_judge_for(load_run(mixed_run), env={"OPENAI_API_KEY": "sk-x"}, dotenv_path=tmp_path / "n.env")
+    assert isinstance(judge, LLMJudge) and judge.spec == "llm:openai:gpt-5-nano-2025-08-07:ipw-judge/v1"
+
+
+def test_make_judge_by_scorer_name_and_unknown_clients(tmp_path: Path) -> None:
+    assert make_judge("letter").spec == "scorer:letter/v1"
+    assert make_judge("openai", deterministic=True).spec == "scorer:auto/v1"
+    with pytest.raises(UsageError, match="unknown judge client"):
+        make_judge("anthropic")
+
+
+def test_a_fixed_scorer_judges_every_record_with_a_reference(mixed_run: Path) -> None:
+    report = judge_run(mixed_run, make_judge("exact"))
+    assert report.appended == N_MEASURED and report.skipped == 0
+    view = load_run(mixed_run)
+    assert AccuracyProjection().compute(view, {"judge": "scorer:exact/v1"})["total"] == N_MEASURED
+
+
+def test_records_without_a_reference_are_left_unjudged(tmp_path: Path, endpoint: FakeJudgeEndpoint) -> None:
+    records = [RECORDS[-1], dict(RECORDS[-1], record_id="open-noref", reference=None)]
+    run = write_run(tmp_path / "noref", records)
+    report = judge_run(run, llm(endpoint))
+    assert (report.appended, report.skipped, endpoint.calls) == (1, 1, 1)
+    accuracy = AccuracyProjection().compute(load_run(run), {})
+    assert accuracy["unevaluated_detail"] == {"no_verdict": 1, "no_decision": 0}
