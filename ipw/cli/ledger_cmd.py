@@ -187,3 +187,63 @@ def _require_run(run: Path) -> None:
     if not (run / "events").is_dir():
         raise LedgerError(f"{run} holds no ledger (no 'events/' folder)", hint="pass a run directory written by ipw")
 
+
+
+@ledger.command("pack")
+@_run_arg
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The pack file to write.")
+@click.option("--include-derived", is_flag=True, help="Also pack analysis/*.json and plots/*.png.")
+def pack_cmd(run: Path, output: Path, include_derived: bool) -> None:
+    """Bundle a run's segments and manifest into one shareable file.
+
+    Example:
+
+        ipw ledger pack runs/my-run -o my-run.ipwpack
+    """
+    from ..ledger.pack import pack
+
+    _require_run(run)
+    members = pack(run, output, include_derived=include_derived)
+    click.echo(f"packed {len(members)} files into {output}")
+
+
+@ledger.command("unpack")
+@click.argument("pack_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="New run directory.")
+def unpack_cmd(pack_file: Path, output: Path) -> None:
+    """Verify a pack completely, then write it as a run directory.
+
+    Refuses members that would escape the folder, links, and any segment whose
+    sha256 or hash chain does not match; a refused pack writes nothing.
+
+    Example:
+
+        ipw ledger unpack my-run.ipwpack -o runs/their-run
+    """
+    from ..ledger.pack import unpack
+
+    target = unpack(pack_file, output)
+    click.echo(f"unpacked and verified {target}")
+
+
+@ledger.command("import-power")
+@_run_arg
+@click.argument("trace", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--device", default="meter:0", show_default=True, help="Device id for the imported samples.")
+@click.option("--device-type", default="system", show_default=True, type=click.Choice(["system", "gpu", "cpu", "dram", "soc"]))
+@click.option("--offset-s", type=float, default=None, help="Seconds to add to the trace's timestamps before alignment.")
+def import_power_cmd(run: Path, trace: Path, device: str, device_type: str, offset_s: float | None) -> None:
+    """Append an external power meter's CSV (timestamp, watts or joules) to a run.
+
+    Timestamps are Unix seconds (or ISO 8601) and are aligned to the run's
+    clock through run_started's wall time; samples are marked 'imported'.
+
+    Example:
+
+        ipw ledger import-power runs/my-run wallplug.csv --device meter:wall
+    """
+    from ..capture.power_trace import import_power_trace
+
+    _require_run(run)
+    n = import_power_trace(run, trace, device=device, device_type=device_type, offset_s=offset_s)
+    click.echo(f"imported {n} samples from {trace} as {device}")

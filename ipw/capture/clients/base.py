@@ -1,0 +1,209 @@
+"""The contract every inference client keeps, and the helpers they share.
+
+A client turns one rendered prompt into a stream: ``Chunk`` after ``Chunk`` as
+the service produces text, then exactly one ``Completion`` with the token
+usage and why generation stopped. The runner timestamps each item as it
+arrives, so a client yields as soon as it has something, never later.
+
+Failures leave a client as one of the ``ipw.errors.ClientError`` types, with a
+``retryable`` attribute the runner reads to decide whether to try again:
+
+    ClientError
+    ├── ServerUnreachableError   connection refused                 retryable
+    ├── ServerTimeoutError       connect or read timed out          retryable
+    └── ServerResponseError      HTTP 5xx, 408, 429                 retryable
+                                 other HTTP 4xx                     not retryable
+                                 garbage, truncated or dropped      retryable
+                                 an in-process engine refused       not retryable
+
+A setting that cannot work (an unknown client param, a generation param the
+backend does not take, a model file that will not load) is a ``ConfigError``
+instead, raised before or at the first query, so the run stops at once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Mapping, NamedTuple, TypeVar
+
+from ...errors import ClientError, ConfigError
+from ..redact import REDACTED, redact
+
+__all__ = [
+    "Chunk",
+    "Completion",
+    "InferenceClient",
+    "USAGE_SOURCES",
+    "client_error",
+    "excerpt",
+    "package_version",
+    "param",
+    "redact",
+    "REDACTED",
+]
+
+USAGE_SOURCES = ("server", "counted", "tokenizer")
+
+E = TypeVar("E", bound=ClientError)
+
+
+class Chunk(NamedTuple):
+    """One streamed piece of output: its text and how many model tokens it holds."""
+
+    text: str
+    n_tokens: int = 1
+
+
+class Completion(NamedTuple):
+    """The last item of a stream: usage and the reason generation stopped.
+
+    ``usage_source`` says where the token counts come from: ``server`` when the
+    service reported them, ``tokenizer`` when ipw counted with the model's own
+    tokenizer, ``counted`` when ipw could only count the streamed chunks.
+    """
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+    usage_source: str
+
+
+def client_error(cls: type[E], message: str, *, retryable: bool, hint: str | None = None) -> E:
+    """Build a client error carrying the ``retryable`` flag the runner reads."""
+    err = cls(message, hint=hint)
+    err.retryable = retryable  # type: ignore[attr-defined]
+    return err
+
+
+def package_version(distribution: str) -> str | None:
+    """The installed version of a distribution, or None when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """The start of a response body, on one line, for an error message."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class InferenceClient:
+    """Base of every inference client: holds the base URL and the client params.
+
+    Subclasses set ``client_id`` and ``client_name``, list the params they
+    accept in ``accepted_params`` (anything else is a ``ConfigError``, so a
+    typo in ``--client-param`` is caught before a run starts), and implement
+    ``stream``. ``thread_safe = False`` makes the runner serialise calls.
+    """
+
+    client_id: str = ""
+    client_name: str = ""
+    thread_safe: bool = True
+    default_base_url: str | None = None
+    accepted_params: frozenset[str] = frozenset()
+
+    def __init__(self, base_url: str | None = None, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.accepted_params))
+        if unknown:
+            accepted = ", ".join(sorted(self.accepted_params)) or "none"
+            raise ConfigError(
+                f"client '{self.client_id}' does not take the parameter(s) {', '.join(unknown)}",
+                hint=f"it accepts: {accepted}",
+            )
+        self.base_url = base_url or self.default_base_url
+        self.params: dict[str, Any] = dict(params)
+
+    # -- the contract --------------------------------------------------------
+    def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
+        """Yield ``Chunk``s as they arrive, then exactly one ``Completion``.
+
+        ``gen`` holds generation params: temperature, max_tokens, seed, top_p,
+        stop, and whatever else the backend understands.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement stream()")
+
+    def health(self) -> bool:
+        """Whether the service answers now. Never raises."""
+        try:
+            self.list_models()
+        except ClientError:
+            return False
+        return True
+
+    def list_models(self) -> list[str]:
+        """Names of the models the service can serve now."""
+        return []
+
+    def describe(self, model: str | None = None) -> dict[str, Any]:
+        """What this client is, for ``run_started.config``; never holds a secret."""
+        return {
+            "id": self.client_id,
+            "name": self.client_name,
+            "base_url": self.base_url,
+            "thread_safe": self.thread_safe,
+            "params": redact(self.params),
+        }
+
+    def close(self) -> None:
+        """Release connections or engines the client holds (base: holds none)."""
+        return None
+
+    # -- conveniences --------------------------------------------------------
+    def complete(self, model: str, prompt: str, gen: dict[str, Any] | None = None) -> tuple[str, Completion]:
+        """Run ``stream`` to the end: the whole text and its ``Completion``."""
+        parts: list[str] = []
+        completion: Completion | None = None
+        for item in self.stream(model, prompt, dict(gen or {})):
+            if isinstance(item, Completion):
+                completion = item
+            else:
+                parts.append(item.text)
+        if completion is None:
+            raise client_error(
+                ClientError,
+                f"client '{self.client_id}' ended its stream without a completion",
+                retryable=False,
+            )
+        return "".join(parts), completion
+
+    def __enter__(self) -> InferenceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+
+def param(params: Mapping[str, Any], name: str, kind: type, default: Any, client_id: str) -> Any:
+    """Read one client param, coerced to ``kind``, or raise a ``ConfigError`` naming it.
+
+    Values from ``--client-param k=v`` arrive JSON-decoded or as strings, so
+    ``"30"`` becomes 30 and ``"yes"`` True; a bool is never taken for a number.
+    """
+    value = params.get(name, default)
+    if value is None:
+        return None
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if isinstance(value, bool):
+            raise TypeError("bool")
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"client '{client_id}' parameter {name}={value!r} is not a valid {kind.__name__}",
+            hint=f"pass it as --client-param {name}=<{kind.__name__}>",
+        ) from None

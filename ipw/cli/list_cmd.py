@@ -1,0 +1,51 @@
+"""``ipw list``: the registry, with what is unavailable and the extra that enables it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..registry import KINDS, REGISTRY
+
+
+@click.command("list")
+@click.argument("what", type=click.Choice(["all", *KINDS]), default="all")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def list_components(what: str, as_json: bool) -> None:
+    """List clients, datasets, judges, analyses, visualizations and collectors.
+
+    Components whose optional backend is missing are listed as unavailable,
+    with the extra that installs it.
+
+    Example:
+
+        ipw list clients
+    """
+    kinds = KINDS if what == "all" else (what,)
+    out: dict[str, list[dict[str, object]]] = {}
+    for kind in kinds:
+        out[kind] = [
+            {
+                "id": c.id,
+                "summary": c.summary,
+                "available": c.available,
+                "extra": c.extra,
+                "missing": c.missing_modules(),
+            }
+            for c in REGISTRY.components(kind)
+        ]
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    for kind, items in out.items():
+        ready = [i for i in items if i["available"]]
+        missing = [i for i in items if not i["available"]]
+        click.echo(f"Available {kind}:")
+        for item in ready:
+            click.echo(f"  {item['id']:<16} {item['summary']}")
+        if missing:
+            click.echo(f"Unavailable {kind}:")
+            for item in missing:
+                click.echo(f"  {item['id']:<16} {item['summary']}  (install: pip install 'ipw[{item['extra']}]')")
+        click.echo("")

@@ -1,0 +1,118 @@
+"""``ipw replay`` / ``ipw analyze``: run one projection over a run's ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import UsageError
+from ._options import parse_kv
+from .capture_cmd import eval_options
+
+
+def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
+    from ..registry import REGISTRY
+    from ..replay import load_run, write_analysis
+
+    if not (run / "events").is_dir():
+        raise UsageError(f"{run} is not a run directory (no events/ folder)", hint="pass a directory written by 'ipw record' or 'ipw profile'")
+    projection = REGISTRY.load("analyses", analysis_id)()
+    view = load_run(run)
+    if view.problem is not None:
+        click.echo(f"warning: {view.problem.one_line()}; replaying the valid prefix", err=True)
+    if getattr(projection, "needs_judging", False) and not kw.get("no_eval"):
+        judge = _judge_for(view, kw)
+        if judge is not None:
+            from ..judging.apply import judge_run
+
+            report = judge_run(run, judge)
+            if report.calls:
+                click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
+            if judge_spec is None:
+                judge_spec = judge.spec
+            view = load_run(run)
+    if judge_spec is not None:
+        options = {**options, "judge": judge_spec}
+    result = projection.compute(view, options)
+    path = write_analysis(run, analysis_id, result)
+    return {"path": str(path), "result": result}
+
+
+def _judge_for(view: Any, kw: dict[str, Any]) -> Any:
+    from ..judging.apply import default_judge_for, make_judge
+
+    if any(kw.get(k) for k in ("eval_client", "eval_base_url", "eval_model")):
+        return make_judge(kw.get("eval_client") or "openai", kw.get("eval_base_url"), kw.get("eval_model"))
+    if kw.get("judge"):
+        return None  # choose among the judges present; judge nothing new
+    if view.verdicts:
+        return None  # already judged: the rerun is a pure replay
+    return default_judge_for(view)
+
+
+def _emit(out: dict[str, Any], as_json: bool, analysis_id: str) -> None:
+    from ..replay import dumps_result
+
+    if as_json:
+        click.echo(dumps_result(out["result"]), nl=False)
+        return
+    if analysis_id == "summary":
+        from ..analyses.summary import format_summary
+
+        click.echo(format_summary(out["result"]))
+    elif analysis_id == "accuracy":
+        r = out["result"]
+        acc = r.get("accuracy")
+        click.echo(
+            f"accuracy {acc:.3f}" if isinstance(acc, float) else "accuracy n/a (nothing evaluated)",
+        )
+        click.echo(f"correct {r['correct']}, incorrect {r['incorrect']}, unevaluated {r['unevaluated']} (judge {r.get('judge')})")
+    click.echo(f"wrote {out['path']}")
+
+
+_common = [
+    click.argument("run", type=click.Path(path_type=Path)),
+    click.option("--analysis", "analysis_id", required=True, help="Analysis id (see 'ipw list analyses')."),
+    click.option("--judge", default=None, help="Judge spec to report among those present in the run."),
+    click.option("--option", "option", multiple=True, metavar="K=V", help="Analysis option, e.g. policy=tokens (repeatable)."),
+    click.option("--json", "as_json", is_flag=True, help="Print the analysis JSON."),
+]
+
+
+def _with_common(fn: Any) -> Any:
+    for decorator in reversed(_common):
+        fn = decorator(fn)
+    return eval_options(fn)
+
+
+@click.command("replay")
+@_with_common
+def replay(run: Path, analysis_id: str, judge: str | None, option: tuple[str, ...], as_json: bool, **kw: Any) -> None:
+    """Replay a run's ledger through one analysis and write RUN/analysis/ID.json.
+
+    Judging happens only where the analysis needs it and only for answers the
+    chosen judge has not judged yet, so reruns are free and idempotent.
+
+    Example:
+
+        ipw replay runs/my-run --analysis energy --option policy=tokens --json
+    """
+    kw["judge"] = judge
+    out = _run_analysis(run, analysis_id, judge, parse_kv(option, "--option"), kw)
+    _emit(out, as_json, analysis_id)
+
+
+@click.command("analyze")
+@_with_common
+def analyze(run: Path, analysis_id: str, judge: str | None, option: tuple[str, ...], as_json: bool, **kw: Any) -> None:
+    """The upstream spelling of 'ipw replay'.
+
+    Example:
+
+        ipw analyze runs/my-run --analysis accuracy --option model=gemma-3-270m
+    """
+    kw["judge"] = judge
+    out = _run_analysis(run, analysis_id, judge, parse_kv(option, "--option"), kw)
+    _emit(out, as_json, analysis_id)

