@@ -38,7 +38,8 @@ class BuiltinDataset(DatasetProvider):
     """The questions shipped with ipw (CC0-1.0, written by the ipw authors).
 
     Parameters: ``subjects=a,b`` keeps only those subjects, ``shuffle_seed=N``
-    shuffles reproducibly (file order otherwise), ``limit=N`` keeps the first N.
+    shuffles reproducibly, ``limit=N`` keeps the first N. The file interleaves the
+    subjects round-robin, so any prefix (``--max-queries 20``) covers all of them.
     """
 
     dataset_id: ClassVar[str] = "builtin"

@@ -1,0 +1,439 @@
+"""The ipw side of the energy monitor: start (or reuse) it, and turn its stream into events.
+
+:class:`MonitorLauncher` reuses a monitor already serving at an address
+(``endpoint=`` or ``$IPW_ENERGY_MONITOR``) or starts ``python -m
+ipw_energy_monitor.server`` in its own process group, waits until it answers
+Health, and stops it on exit, Ctrl-C or SIGTERM without leaving it orphaned
+(the monitor also exits by itself when its parent is gone).
+
+:class:`TelemetrySession` streams from a monitor on a background thread and
+hands ``sink`` the events of :mod:`ipw.events`: ``DeviceSeen`` per device,
+``TelemetryStatus`` (``connected``, ``lost``, ``reconnected``,
+``device_lost``, ``device_error``, ``device_ok``, ``stopped``) and a
+``PowerSample`` per reading, its ``t_ns`` mapped onto this process's
+``time.monotonic_ns()`` by the offset measured with the Clock rpc. A monitor
+that dies becomes a ``lost`` event and periodic reconnection attempts, never an
+exception in the caller.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+from ..errors import TelemetryError, UsageError
+from ..events import DeviceSeen, Event, PowerSample, TelemetryStatus
+
+__all__ = ["ENV_ENDPOINT", "MonitorLauncher", "TelemetrySession", "launch_monitor", "monitor_health", "read_live"]
+
+ENV_ENDPOINT = "IPW_ENERGY_MONITOR"
+_SOURCES = {1: "measured", 2: "derived", 3: "estimated"}
+_OPTIONAL = ("power_w", "energy_j", "temperature_c", "memory_used_bytes")
+_LIVE: set[MonitorLauncher] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def _rpc() -> tuple[Any, Any, Any]:
+    import grpc
+
+    from ipw_energy_monitor import energy_monitor_pb2, energy_monitor_pb2_grpc
+
+    return grpc, energy_monitor_pb2, energy_monitor_pb2_grpc
+
+
+@contextlib.contextmanager
+def _signals_to_main_thread() -> Iterator[None]:
+    """Threads started inside inherit a mask blocking SIGINT and SIGTERM.
+
+    The kernel hands a process-wide signal to any thread not blocking it; when
+    that is a helper thread, Python's handler waits until the main thread next
+    runs bytecode, which a main thread asleep in a system call may not do for
+    a long time. Threads born here (ours and grpc's) leave those signals to it.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _channel(endpoint: str) -> Any:
+    with _signals_to_main_thread():  # the first channel starts grpc's own threads
+        return _rpc()[0].insecure_channel(endpoint)
+
+
+def monitor_health(endpoint: str, timeout_s: float = 2.0) -> dict[str, Any] | None:
+    """The Health answer of the monitor at ``endpoint``, or None when nothing answers."""
+    grpc, pb2, pb2_grpc = _rpc()
+    with _channel(endpoint) as channel:
+        try:
+            reply = pb2_grpc.EnergyMonitorStub(channel).Health(pb2.HealthRequest(), timeout=timeout_s, wait_for_ready=True)
+        except grpc.RpcError:
+            return None
+    return {"status": reply.status, "version": reply.version, "collectors": list(reply.collectors),
+            "interval_ms": reply.interval_ms, "notes": list(reply.notes)}
+
+
+def _stop_all_launched() -> None:
+    with _LIVE_LOCK:
+        launchers = list(_LIVE)
+    for launcher in launchers:
+        launcher.stop()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Stop our monitors, then die of SIGTERM exactly as without this handler.
+    _stop_all_launched()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+atexit.register(_stop_all_launched)
+
+
+class MonitorLauncher:
+    """A running energy monitor: reused when one answers at the given address, else started."""
+
+    def __init__(self, *, bind: str = "127.0.0.1", port: int | None = None, interval_ms: int = 100,
+                 collectors: str = "auto", cpu_tdp_w: float | None = None, endpoint: str | None = None,
+                 rapl_root: str | None = None, start_timeout_s: float = 30.0) -> None:
+        self.bind, self.port, self.interval_ms = bind, port, interval_ms
+        self.collectors, self.cpu_tdp_w, self.rapl_root = collectors, cpu_tdp_w, rapl_root
+        self.start_timeout_s = start_timeout_s
+        self._given_endpoint = endpoint
+        self.endpoint: str | None = None
+        self.reused = False
+        self.health: dict[str, Any] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> str:
+        """Reuse or start the monitor; return its ``host:port``. Raises TelemetryError."""
+        given, origin = self._given_endpoint, "endpoint argument"
+        if given is None and os.environ.get(ENV_ENDPOINT):
+            given, origin = os.environ[ENV_ENDPOINT], f"${ENV_ENDPOINT}"
+        if given:
+            self.health = monitor_health(given)
+            if self.health is None:
+                raise TelemetryError(f"no energy monitor answers at {given} (from the {origin})",
+                                     hint=f"start one there with 'ipw-energy-monitor --port {given.rpartition(':')[2]}', "
+                                     f"or unset {ENV_ENDPOINT} to let ipw start its own")
+            self.endpoint, self.reused = given, True
+            return given
+        self._spawn()
+        return self.endpoint  # type: ignore[return-value]
+
+    def _command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "ipw_energy_monitor.server", "--bind", self.bind, "--port", str(self.port or 0),
+               "--interval-ms", str(self.interval_ms), "--collectors", self.collectors, "--parent-pid", str(os.getpid())]
+        if self.cpu_tdp_w is not None:
+            cmd += ["--cpu-tdp-w", str(self.cpu_tdp_w)]
+        if self.rapl_root is not None:
+            cmd += ["--rapl-root", str(self.rapl_root)]
+        return cmd
+
+    def _spawn(self) -> None:
+        self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: the monitor can never block on it
+        # Its own session: a Ctrl-C at the terminal reaches ipw only, and ipw stops the monitor in order.
+        self.process = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=self._stderr, start_new_session=True)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        lines: queue.Queue[bytes] = queue.Queue()
+        stdout = self.process.stdout
+        assert stdout is not None
+
+        def pump() -> None:  # first line to the queue, the rest drained so the pipe never fills
+            for line in iter(stdout.readline, b""):
+                lines.put(line)
+            lines.put(b"")
+
+        with _signals_to_main_thread():
+            threading.Thread(target=pump, name="ipw-monitor-stdout", daemon=True).start()
+        try:
+            line = lines.get(timeout=self.start_timeout_s)
+        except queue.Empty:
+            self.stop()
+            raise TelemetryError(f"the energy monitor did not start within {self.start_timeout_s:g} s",
+                                 hint="run 'ipw-energy-monitor --port 0' by hand to see what it waits for") from None
+        text = line.decode(errors="replace").strip()
+        if not text.startswith("listening on "):
+            self.process.wait(timeout=self.start_timeout_s)
+            code = self.process.returncode
+            reason = self._stderr_tail() or text or f"exit code {code}"
+            self.stop()
+            if code == UsageError.exit_code:  # a bad option: the monitor's message already says what to pass
+                raise UsageError(f"the energy monitor could not start: {reason}")
+            raise TelemetryError(f"the energy monitor could not start: {reason}",
+                                 hint="fix what it says, choose collectors with --energy / --collectors, or pass --energy none")
+        self.endpoint = text.removeprefix("listening on ")
+        self.health = monitor_health(self.endpoint, timeout_s=self.start_timeout_s)
+        if self.health is None:
+            self.stop()
+            raise TelemetryError(f"the energy monitor at {self.endpoint} started but does not answer Health",
+                                 hint="check that nothing blocks loopback connections")
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        lines = [ln for ln in self._stderr.read().decode(errors="replace").splitlines() if ln.strip()]
+        return lines[-1].removeprefix("ipw-energy-monitor: error: ") if lines else ""
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop a monitor this launcher started (terminate, wait, kill). Idempotent."""
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+        process, self.process = self.process, None
+        if process is not None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):  # its process group: anything it started goes too
+                if process.poll() is not None:
+                    break
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=timeout_s)
+            process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __enter__(self) -> MonitorLauncher:
+        if self.endpoint is None:  # launch_monitor() has started it already
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def launch_monitor(bind: str = "127.0.0.1", port: int | None = None, interval_ms: int = 100,
+                   collectors: str = "auto", cpu_tdp_w: float | None = None, *, endpoint: str | None = None,
+                   rapl_root: str | None = None, start_timeout_s: float = 30.0) -> MonitorLauncher:
+    """A started :class:`MonitorLauncher` (use it as a context manager to stop it)."""
+    launcher = MonitorLauncher(bind=bind, port=port, interval_ms=interval_ms, collectors=collectors,
+                               cpu_tdp_w=cpu_tdp_w, endpoint=endpoint, rapl_root=rapl_root,
+                               start_timeout_s=start_timeout_s)
+    launcher.start()
+    return launcher
+
+
+class _StreamEnded(Exception):
+    """The monitor ended the stream on its own."""
+
+
+class TelemetrySession:
+    """Streams a monitor's samples into ``sink`` on a background thread; see the module docstring."""
+
+    def __init__(self, endpoint: str, sink: Callable[[Event], None], interval_ms: int = 100, *,
+                 reconnect_interval_s: float = 1.0, clock_probes: int = 5, flush_ms: int = 100,
+                 max_batch: int = 512, clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self.endpoint, self.sink, self.interval_ms = endpoint, sink, interval_ms
+        self.reconnect_interval_s, self.clock_probes = reconnect_interval_s, clock_probes
+        self.flush_ms, self.max_batch, self.clock = flush_ms, max_batch, clock
+        self.samples_received = 0
+        self.dropped = 0
+        self.lost = False
+        self.lost_count = 0
+        self.reconnects = 0
+        self.connected_once = False
+        self.clock_offset_ns: int | None = None
+        self.clock_rtt_ns: int | None = None
+        self.devices: dict[str, DeviceSeen] = {}
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._attempted = threading.Event()
+        self._lock = threading.Lock()
+        self._call: Any = None
+        self._channel: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, wait_s: float = 10.0) -> TelemetrySession:
+        """Start streaming; wait up to ``wait_s`` for the first connection attempt to conclude."""
+        self._thread = threading.Thread(target=self._run, name="ipw-telemetry", daemon=True)
+        with _signals_to_main_thread():
+            self._thread.start()
+        self._attempted.wait(wait_s)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """End the stream and the thread; the last event is ``status="stopped"``."""
+        self._stop.set()
+        with self._lock:
+            if self._call is not None:
+                self._call.cancel()
+            if self._channel is not None:
+                self._channel.close()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def __enter__(self) -> TelemetrySession:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self.sink(event)
+        except Exception as exc:  # the sink is the caller's; its failure ends the session, not the caller
+            self.error = f"the telemetry sink failed: {type(exc).__name__}: {exc}"
+            self._stop.set()
+            raise _StreamEnded(self.error) from exc
+
+    def _status(self, status: str, message: str = "", offset_ns: int | None = None, t_ns: int | None = None) -> None:
+        self._emit(TelemetryStatus(t_ns=self.clock() if t_ns is None else t_ns, status=status, message=message,
+                                   clock_offset_ns=offset_ns, endpoint=self.endpoint))
+
+    def _run(self) -> None:
+        grpc = _rpc()[0]
+        while not self._stop.is_set():
+            try:
+                self._stream_once()
+            except Exception as exc:  # whatever breaks the stream is reported as an event, never raised
+                if self._stop.is_set() or self.lost:
+                    continue
+                self.lost, self.lost_count = True, self.lost_count + 1
+                detail = exc.details() if isinstance(exc, grpc.RpcError) else str(exc)
+                verb = "stopped answering" if self.connected_once else "cannot be reached"
+                try:
+                    self._status("lost", f"energy monitor at {self.endpoint} {verb} ({detail or type(exc).__name__}); "
+                                 f"power samples are missing until it answers again, retrying every "
+                                 f"{self.reconnect_interval_s:g} s")
+                except _StreamEnded:
+                    break
+            finally:
+                self._attempted.set()
+                with self._lock:
+                    if self._channel is not None:
+                        self._channel.close()
+                    self._call = self._channel = None
+                if not self._stop.is_set():
+                    self._stop.wait(self.reconnect_interval_s)
+        if self.error is None:
+            try:
+                self._status("stopped", f"{self.samples_received} samples received")
+            except _StreamEnded:
+                return
+
+    def _stream_once(self) -> None:
+        grpc, pb2, pb2_grpc = _rpc()
+        channel = _channel(self.endpoint)
+        with self._lock:
+            self._channel = channel
+        stub = pb2_grpc.EnergyMonitorStub(channel)
+        devices = stub.ListDevices(pb2.ListDevicesRequest(), timeout=5, wait_for_ready=True).devices
+        offset_ns = self._measure_offset(stub, pb2)
+        for d in devices:
+            if d.device not in self.devices:
+                metadata: dict[str, Any] = dict(d.metadata)
+                if d.status and d.status != "ok":
+                    metadata.update(status=d.status, message=d.message)
+                caps = {k: getattr(d.capabilities, k) for k in ("energy_counter", "power", "temperature", "memory")}
+                seen = DeviceSeen(device=d.device, device_type=d.device_type, name=d.name, vendor=d.vendor,
+                                  capabilities=caps, t_ns=self.clock(), collector=d.collector, metadata=metadata)
+                self.devices[d.device] = seen
+                self._emit(seen)
+        status = "reconnected" if self.connected_once else "connected"
+        if self.connected_once:
+            self.reconnects += 1
+        self._status(status, f"{len(devices)} device(s); clock offset from the best of {self.clock_probes} round trips "
+                     f"({(self.clock_rtt_ns or 0) / 1000:.0f} us)", offset_ns=offset_ns)
+        self.connected_once, self.lost = True, False
+        self._attempted.set()
+        call = stub.StreamSamples(pb2.StreamRequest(interval_ms=self.interval_ms, max_batch=self.max_batch,
+                                                    flush_ms=self.flush_ms))
+        with self._lock:
+            self._call = call
+        if self._stop.is_set():
+            call.cancel()
+        for batch in call:
+            for s in batch.samples:
+                optional = {f: getattr(s, f) for f in _OPTIONAL if s.HasField(f)}
+                self._emit(PowerSample(device=s.device, t_ns=s.t_ns + offset_ns,
+                                       source=_SOURCES.get(s.source, "measured"), **optional))
+            self.samples_received += len(batch.samples)
+            self.dropped += batch.dropped
+            for st in batch.statuses:
+                self._status(f"device_{st.status}", f"{st.device}: {st.message}", t_ns=st.t_ns + offset_ns)
+        if not self._stop.is_set():
+            raise _StreamEnded("the monitor ended the stream")
+
+    def _measure_offset(self, stub: Any, pb2: Any) -> int:
+        probes = []  # (round trip, offset): the midpoint of the fastest round trip errs least
+        for _ in range(max(self.clock_probes, 1)):
+            t0_ns = self.clock()
+            server_ns = stub.Clock(pb2.ClockRequest(), timeout=5).monotonic_ns
+            t1_ns = self.clock()
+            probes.append((t1_ns - t0_ns, (t0_ns + t1_ns) // 2 - server_ns))
+        self.clock_rtt_ns, self.clock_offset_ns = min(probes)
+        return self.clock_offset_ns
+
+
+def read_live(endpoint: str, duration_s: float, interval_ms: int = 100) -> dict[str, Any]:
+    """Read a monitor for ``duration_s``; per device: source, mean watts, joules over the window."""
+    events: list[Event] = []
+    lock = threading.Lock()
+
+    def sink(event: Event) -> None:
+        with lock:
+            events.append(event)
+
+    session = TelemetrySession(endpoint, sink, interval_ms, flush_ms=min(100, max(interval_ms, 10)))
+    with session:
+        if session.connected_once:
+            time.sleep(duration_s)
+    with lock:
+        statuses = [e for e in events if isinstance(e, TelemetryStatus)]
+        samples = [e for e in events if isinstance(e, PowerSample)]
+    if not session.connected_once:
+        reason = next((s.message for s in statuses if s.status == "lost"), "no answer")
+        raise TelemetryError(f"could not read the energy monitor: {reason}", hint="check that the monitor is running")
+    devices = [_summarise(seen, [s for s in samples if s.device == name]) for name, seen in session.devices.items()]
+    return {
+        "endpoint": endpoint,
+        "duration_s": duration_s,
+        "interval_ms": interval_ms,
+        "clock_offset_ns": session.clock_offset_ns,
+        "devices": devices,
+        "events": [{"status": s.status, "message": s.message} for s in statuses if s.status not in ("connected", "stopped")],
+    }
+
+
+def _summarise(seen: DeviceSeen, samples: list[PowerSample]) -> dict[str, Any]:
+    counters = [s for s in samples if s.energy_j is not None]
+    power = [s for s in samples if s.power_w is not None]
+    if len(counters) >= 2:  # a counter that went back to zero means the monitor restarted: skip that step
+        energy_j = sum(max(0.0, b.energy_j - a.energy_j) for a, b in zip(counters, counters[1:]))  # type: ignore[operator]
+        window_s = (counters[-1].t_ns - counters[0].t_ns) / 1e9
+    else:
+        energy_j = sum((a.power_w + b.power_w) / 2 * (b.t_ns - a.t_ns) / 1e9 for a, b in zip(power, power[1:]))  # type: ignore[operator]
+        window_s = (power[-1].t_ns - power[0].t_ns) / 1e9 if power else 0.0
+    mean_power_w = energy_j / window_s if window_s > 0 else (power[-1].power_w if power else None)
+    return {
+        "device": seen.device, "device_type": seen.device_type, "name": seen.name, "vendor": seen.vendor,
+        "source": samples[-1].source if samples else None, "mean_power_w": mean_power_w,
+        "energy_j": energy_j, "window_s": window_s, "samples": len(samples),
+        "status": seen.metadata.get("status", "ok"),
+    }

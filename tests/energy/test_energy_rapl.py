@@ -1,0 +1,147 @@
+"""RAPL against a powercap tree laid out as the kernel does, through a real monitor process."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ipw.capture.telemetry import MonitorLauncher, TelemetrySession
+from ipw.events import DeviceSeen
+from ipw_energy_monitor.collectors.base import CounterTotal
+from ipw_energy_monitor.collectors.rapl import RaplCollector, find_zones
+
+from .conftest import EventLog
+from .fakes import FakePowercap, Zone
+
+MAX_UJ = 3_000_000  # small on purpose: the counters wrap many times per test
+
+
+def _two_socket_tree(root: Path) -> FakePowercap:
+    return FakePowercap(root, [
+        Zone("intel-rapl:0", "package-0", 30.0, MAX_UJ, counter_uj=MAX_UJ - 200_000),
+        Zone("intel-rapl:0:0", "core", 18.0, MAX_UJ),
+        Zone("intel-rapl:0:1", "uncore", 4.0, MAX_UJ),
+        Zone("intel-rapl:0:2", "dram", 6.0, MAX_UJ, counter_uj=MAX_UJ - 10),
+        Zone("intel-rapl:1", "package-1", 25.0, MAX_UJ),
+        Zone("intel-rapl:1:0", "core", 15.0, MAX_UJ),
+        Zone("intel-rapl:1:1", "dram", 5.0, MAX_UJ),
+        Zone("intel-rapl:2", "psys", 90.0, MAX_UJ),
+    ])
+
+
+DEVICES = {  # device id -> zone it must follow
+    "rapl:package-0": "intel-rapl:0",
+    "rapl:dram-0": "intel-rapl:0:2",
+    "rapl:package-1": "intel-rapl:1",
+    "rapl:dram-1": "intel-rapl:1:1",
+}
+
+
+def test_streamed_joules_match_the_counters_within_0_1_percent(tmp_path):
+    tree = _two_socket_tree(tmp_path)
+    log = EventLog()
+    with MonitorLauncher(collectors="rapl", rapl_root=str(tmp_path), interval_ms=10) as launcher:
+        assert launcher.health["collectors"] == ["rapl"]
+        with TelemetrySession(launcher.endpoint, log, 10, flush_ms=20):
+            for device in DEVICES:
+                assert log.wait_samples(device, 3)
+            tree.run()
+            time.sleep(2.0)
+            tree.halt()
+            counts = {d: len(log.samples(d)) for d in DEVICES}
+            for device in DEVICES:  # a few readings after the counters stopped
+                assert log.wait_samples(device, counts[device] + 5)
+    seen = {e.device: e for e in log.snapshot() if isinstance(e, DeviceSeen)}
+    # core and uncore are inside their package, psys contains everything: none is a device
+    assert set(seen) == set(DEVICES)
+    assert seen["rapl:dram-0"].device_type == "dram" and seen["rapl:package-0"].device_type == "cpu"
+    for device, zone in DEVICES.items():
+        samples = log.samples(device)
+        assert {s.source for s in samples} == {"measured"}
+        truth_j = tree.truth_j(zone)
+        assert truth_j > 2 * MAX_UJ / 1e6  # wrapped more than once
+        assert samples[-1].energy_j - samples[0].energy_j == pytest.approx(truth_j, rel=1e-3)
+    total_j = sum(log.samples(d)[-1].energy_j for d in DEVICES)
+    not_counted_j = sum(tree.truth_j(z) for z in ("intel-rapl:0:0", "intel-rapl:0:1", "intel-rapl:1:0", "intel-rapl:2"))
+    assert total_j == pytest.approx(sum(tree.truth_j(z) for z in DEVICES.values()), rel=1e-3)
+    assert total_j < sum(tree.truth_j(z) for z in DEVICES.values()) + not_counted_j * 0.5
+    # power is the counter's slope between readings: weighted by time, it averages to the written power
+    samples = log.samples("rapl:package-0")
+    active = [i for i, s in enumerate(samples) if s.power_w]
+    window = samples[active[0] - 1 : active[-1] + 1]
+    weighted_j = sum(b.power_w * (b.t_ns - a.t_ns) / 1e9 for a, b in zip(window, window[1:]))
+    assert weighted_j / ((window[-1].t_ns - window[0].t_ns) / 1e9) == pytest.approx(30.0, rel=0.05)
+
+
+def test_zones_are_found_once_whether_linked_or_nested(tmp_path):
+    _two_socket_tree(tmp_path)
+    zones = find_zones(tmp_path)
+    assert [z.key for z in zones] == [
+        "intel-rapl:0", "intel-rapl:0:0", "intel-rapl:0:1", "intel-rapl:0:2",
+        "intel-rapl:1", "intel-rapl:1:0", "intel-rapl:1:1", "intel-rapl:2",
+    ]
+    nested_only = tmp_path / "nested"
+    FakePowercap(nested_only, [Zone("intel-rapl:0", "package-0", 10.0, MAX_UJ), Zone("intel-rapl:0:0", "dram", 2.0, MAX_UJ)])
+    for link in nested_only.glob("intel-rapl:0:*"):
+        link.unlink()  # some kernels list only the top-level zones in the class folder
+    assert [z.name for z in find_zones(nested_only)] == ["package-0", "dram"]
+
+
+def test_subzones_when_asked_are_marked_nested(tmp_path):
+    _two_socket_tree(tmp_path)
+    collector = RaplCollector(tmp_path, include_subzones=True)
+    collector.require()
+    by_id = {d.device: d for d in collector.devices()}
+    assert by_id["rapl:core-0"].metadata["nested_in"] == "rapl:package-0"
+    assert by_id["rapl:uncore-0"].metadata["nested_in"] == "rapl:package-0"
+    assert "nested_in" not in by_id["rapl:dram-0"].metadata
+    assert any("psys" in note for note in collector.notes)
+
+
+def test_wraparound_arithmetic():
+    counter = CounterTotal(range_max=1000)
+    assert counter.update(990) == 0
+    assert counter.update(5) == 16  # 990 -> 1000 is 10, 1000 -> 0 is 1, 0 -> 5 is 5
+    assert counter.update(500) == 511
+    reset = CounterTotal()  # no range: going backwards is a reset to zero
+    reset.update(100)
+    assert reset.update(30) == 30
+
+
+def test_missing_tree_is_explained(tmp_path):
+    collector = RaplCollector(tmp_path / "absent")
+    assert not collector.probe()
+    assert "no powercap tree" in collector.unavailable_reason and "modprobe intel_rapl_msr" in collector.unavailable_reason
+
+
+def _without_dac_override() -> None:
+    # Root reads any file. Dropping CAP_DAC_OVERRIDE (1) and CAP_DAC_READ_SEARCH (2)
+    # from the bounding set before exec makes root meet a real EACCES, as an
+    # unprivileged user does on a kernel that keeps energy_uj root-only.
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def test_unreadable_counter_says_the_exact_fix(tmp_path):
+    FakePowercap(tmp_path, [Zone("intel-rapl:0", "package-0", 10.0, MAX_UJ), Zone("intel-rapl:0:0", "dram", 2.0, MAX_UJ)])
+    for energy in tmp_path.resolve().rglob("energy_uj"):
+        energy.chmod(0o000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ipw_energy_monitor.server", "--collectors", "rapl", "--rapl-root", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+        preexec_fn=_without_dac_override if os.geteuid() == 0 else None,
+    )
+    assert proc.returncode == 7, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "permission denied" in line
+    assert f"sudo chmod a+r {tmp_path}/intel-rapl:*/energy_uj {tmp_path}/intel-rapl:*/intel-rapl:*/energy_uj" in line
+    assert "run the energy monitor as root" in line
