@@ -58,3 +58,58 @@ def test_profile_openai_client_concurrency_4(tmp_path: Path, cli, llama_server_u
     power = [e for e in events if isinstance(e, PowerSample)]
     assert len(power) >= 5
     assert {p.source for p in power} <= {"measured", "derived", "estimated"}
+
+
+UPSTREAM_ROWS = [
+    {"problem": "What is the capital of France?", "answer": "Paris", "subject": "geography",
+     "dataset_metadata": {"source": "handwritten for ipw tests"}},
+    {"problem": "How many legs does a spider have?", "answer": "8", "subject": "science",
+     "dataset_metadata": "{}"},
+    {"problem": "Name the largest planet in the Solar System.", "answer": "Jupiter", "subject": "science",
+     "dataset_metadata": {}},
+]
+
+
+def _upstream_dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "ipw.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in UPSTREAM_ROWS))
+    return path
+
+
+def test_upstream_flow_with_an_llm_judge(tmp_path: Path, cli, llama_server_url: str) -> None:
+    """The upstream README's typical flow: profile with --eval-* flags on the ipw dataset, then re-analyze."""
+    data = _upstream_dataset(tmp_path)
+    result = cli(
+        "profile", "--client", "openai", "--client-base-url", llama_server_url, "--client-param", "api=completions",
+        "--model", "gemma", "--gen-param", "max_tokens=6", "--energy", "none",
+        "--eval-client", "openai", "--eval-base-url", llama_server_url, "--eval-model", "gemma",
+        "--dataset", "ipw", "--dataset-param", f"path={data}", "--output-dir", str(tmp_path), "--run-name", "up",
+    )
+    assert result.exit_code == 0, result.stderr
+    run = tmp_path / "up"
+    first = (run / "analysis" / "accuracy.json").read_text()
+    accuracy = json.loads(first)
+    assert accuracy["judge"] == "llm:openai:gemma:ipw-judge/v1"
+    assert accuracy["correct"] + accuracy["incorrect"] + accuracy["unevaluated"] == len(UPSTREAM_ROWS)
+    # the upstream re-run spelling judges nothing new and rewrites the same file
+    again = cli("analyze", str(run), "--analysis", "accuracy", "--option", "model=gemma")
+    assert again.exit_code == 0, again.stderr
+    assert "judged" not in again.stderr
+    assert (run / "analysis" / "accuracy.json").read_text() == first
+
+
+def test_llm_judged_dataset_fails_fast_without_a_key(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch,
+                                                     llama_server_url: str) -> None:
+    from tests.conftest import assert_one_clean_line
+
+    monkeypatch.delenv("IPW_EVAL_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    data = _upstream_dataset(tmp_path)
+    result = cli("profile", "--client", "openai", "--client-base-url", llama_server_url, "--model", "gemma",
+                 "--dataset", "ipw", "--dataset-param", f"path={data}", "--output-dir", str(tmp_path),
+                 "--run-name", "nokey")
+    assert result.exit_code == 2
+    assert_one_clean_line(result.stderr)
+    assert "IPW_EVAL_API_KEY" in result.stderr
+    assert not (tmp_path / "nokey").exists()  # failed before the first query

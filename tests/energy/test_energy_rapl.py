@@ -19,19 +19,26 @@ from ipw_energy_monitor.collectors.rapl import RaplCollector, find_zones
 from .conftest import EventLog
 from .fakes import FakePowercap, Zone
 
-MAX_UJ = 3_000_000  # small on purpose: the counters wrap many times per test
+MAX_UJ = 3_000_000  # for the layout-only tests below, where nothing is sampled over time
+WRAP_S = 0.8  # each counter wraps about every 0.8 s: several times per test, yet far slower than the sampling
+# (a real package counter wraps after hours; a monitor stalled longer than a whole wrap period could not
+# tell one wrap from two, so the period must stay well above any scheduling stall on a loaded machine)
+
+
+def _range_uj(power_w: float) -> int:
+    return int(power_w * WRAP_S * 1e6)
 
 
 def _two_socket_tree(root: Path) -> FakePowercap:
     return FakePowercap(root, [
-        Zone("intel-rapl:0", "package-0", 30.0, MAX_UJ, counter_uj=MAX_UJ - 200_000),
-        Zone("intel-rapl:0:0", "core", 18.0, MAX_UJ),
-        Zone("intel-rapl:0:1", "uncore", 4.0, MAX_UJ),
-        Zone("intel-rapl:0:2", "dram", 6.0, MAX_UJ, counter_uj=MAX_UJ - 10),
-        Zone("intel-rapl:1", "package-1", 25.0, MAX_UJ),
-        Zone("intel-rapl:1:0", "core", 15.0, MAX_UJ),
-        Zone("intel-rapl:1:1", "dram", 5.0, MAX_UJ),
-        Zone("intel-rapl:2", "psys", 90.0, MAX_UJ),
+        Zone("intel-rapl:0", "package-0", 30.0, _range_uj(30.0), counter_uj=_range_uj(30.0) - 200_000),
+        Zone("intel-rapl:0:0", "core", 18.0, _range_uj(18.0)),
+        Zone("intel-rapl:0:1", "uncore", 4.0, _range_uj(4.0)),
+        Zone("intel-rapl:0:2", "dram", 6.0, _range_uj(6.0), counter_uj=_range_uj(6.0) - 10),
+        Zone("intel-rapl:1", "package-1", 25.0, _range_uj(25.0)),
+        Zone("intel-rapl:1:0", "core", 15.0, _range_uj(15.0)),
+        Zone("intel-rapl:1:1", "dram", 5.0, _range_uj(5.0)),
+        Zone("intel-rapl:2", "psys", 90.0, _range_uj(90.0)),
     ])
 
 
@@ -41,6 +48,10 @@ DEVICES = {  # device id -> zone it must follow
     "rapl:package-1": "intel-rapl:1",
     "rapl:dram-1": "intel-rapl:1:1",
 }
+
+
+def tree_zone_range_j(tree: FakePowercap, key: str) -> float:
+    return tree.zones[key].max_range_uj / 1e6
 
 
 def test_streamed_joules_match_the_counters_within_0_1_percent(tmp_path):
@@ -65,7 +76,7 @@ def test_streamed_joules_match_the_counters_within_0_1_percent(tmp_path):
         samples = log.samples(device)
         assert {s.source for s in samples} == {"measured"}
         truth_j = tree.truth_j(zone)
-        assert truth_j > 2 * MAX_UJ / 1e6  # wrapped more than once
+        assert truth_j > 2 * tree_zone_range_j(tree, zone)  # wrapped more than once
         assert samples[-1].energy_j - samples[0].energy_j == pytest.approx(truth_j, rel=1e-3)
     total_j = sum(log.samples(d)[-1].energy_j for d in DEVICES)
     not_counted_j = sum(tree.truth_j(z) for z in ("intel-rapl:0:0", "intel-rapl:0:1", "intel-rapl:1:0", "intel-rapl:2"))

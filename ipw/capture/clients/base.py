@@ -23,6 +23,7 @@ instead, raised before or at the first query, so the run stops at once.
 
 from __future__ import annotations
 
+import abc
 import re
 from typing import Any, Iterator, Mapping, NamedTuple, TypeVar
 
@@ -91,7 +92,7 @@ def excerpt(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-class InferenceClient:
+class InferenceClient(abc.ABC):
     """Base of every inference client: holds the base URL and the client params.
 
     Subclasses set ``client_id`` and ``client_name``, list the params they
@@ -118,13 +119,13 @@ class InferenceClient:
         self.params: dict[str, Any] = dict(params)
 
     # -- the contract --------------------------------------------------------
+    @abc.abstractmethod
     def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
         """Yield ``Chunk``s as they arrive, then exactly one ``Completion``.
 
         ``gen`` holds generation params: temperature, max_tokens, seed, top_p,
         stop, and whatever else the backend understands.
         """
-        raise NotImplementedError(f"{type(self).__name__} does not implement stream()")
 
     def health(self) -> bool:
         """Whether the service answers now. Never raises."""
