@@ -14,8 +14,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,100 +24,13 @@ from ..ledger import LedgerWriter
 from ..registry import REGISTRY
 from .clients.base import Chunk, Completion, InferenceClient
 from .datasets.base import DatasetRecord, prompt_for
+from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
 from .host import host_info, package_versions
+from .lifecycle import CaptureTelemetry, terminate_as_interrupt
 from .redact import redact, scrub
 
-DEFAULT_GEN = {"temperature": 0.0, "max_tokens": 16, "seed": 0}
-
-
-@dataclass
-class CaptureConfig:
-    """Everything that decides what a capture does; stored (redacted) in ``run_started``."""
-
-    client: str
-    model: str
-    dataset: str = "builtin"
-    output_dir: str = "runs"
-    run_name: str | None = None
-    max_queries: int | None = None
-    max_concurrency: int = 1
-    request_rate: float | None = None
-    warmup_queries: int = 0
-    client_base_url: str | None = None
-    client_params: dict[str, Any] = field(default_factory=dict)
-    dataset_params: dict[str, Any] = field(default_factory=dict)
-    gen_params: dict[str, Any] = field(default_factory=dict)
-    energy: str = "auto"
-    sample_interval_ms: int = 100
-    cpu_tdp_w: float | None = None
-    max_retries: int = 2
-    retry_backoff_s: float = 0.5
-    seed: int = 0
-    eval: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> None:
-        if self.max_concurrency < 1:
-            raise UsageError("--max-concurrency must be at least 1")
-        if self.request_rate is not None and self.request_rate <= 0:
-            raise UsageError("--request-rate must be a positive number of requests per second")
-        if self.max_queries is not None and self.max_queries < 1:
-            raise UsageError("--max-queries must be at least 1")
-        if self.warmup_queries < 0:
-            raise UsageError("--warmup-queries cannot be negative")
-        if self.max_retries < 0:
-            raise UsageError("the number of retries cannot be negative")
-
-    def to_record(self) -> dict[str, Any]:
-        return redact(asdict(self))
-
-
-@dataclass
-class Progress:
-    """What a progress display shows; updated by the runner as it goes."""
-
-    total: int
-    done: int = 0
-    failed: int = 0
-    tokens: int = 0
-    started_s: float = field(default_factory=time.monotonic)
-    last_power_w: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started_s
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def watts(self) -> float | None:
-        return sum(self.last_power_w.values()) if self.last_power_w else None
-
-    @property
-    def eta_s(self) -> float | None:
-        finished = self.done + self.failed
-        if not finished:
-            return None
-        return self.elapsed_s / finished * (self.total - finished)
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    run_id: str
-    status: str
-    completed: int
-    failed: int
-    resumed: bool = False
-    energy_note: str | None = None
-
-
-def default_run_name(config: CaptureConfig) -> str:
-    model = "".join(c if c.isalnum() or c in "-._" else "-" for c in Path(config.model).name)[:60]
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"profile_{config.client}_{model}_{stamp}"
-
+__all__ = ["CaptureConfig", "Progress", "RunResult", "Runner", "CaptureTelemetry", "DEFAULT_GEN",
+           "default_run_name", "load_records", "make_client"]
 
 def load_records(config: CaptureConfig) -> tuple[list[DatasetRecord], dict[str, Any]]:
     provider_cls = REGISTRY.load("datasets", config.dataset)
@@ -165,7 +76,7 @@ class Runner:
 
     def run(self, *, resume: bool = False) -> RunResult:
         """Capture the run; SIGTERM finishes it cleanly like Ctrl-C (status ``interrupted``)."""
-        previous = _terminate_as_interrupt()
+        previous = terminate_as_interrupt()
         try:
             return self._run(resume)
         finally:
@@ -466,48 +377,6 @@ class Runner:
             self._progress_cb(progress)
 
 
-class CaptureTelemetry:
-    """The energy monitor for one capture: launched (or reused), streamed into the ledger, stopped."""
-
-    def __init__(self, *, sink: Callable[[Any], None], collectors: str, interval_ms: int, cpu_tdp_w: float | None) -> None:
-        self.sink = sink
-        self.collectors = collectors
-        self.interval_ms = interval_ms
-        self.cpu_tdp_w = cpu_tdp_w
-        self.launcher: Any = None
-        self.session: Any = None
-
-    def __enter__(self) -> "CaptureTelemetry":
-        from .telemetry import TelemetrySession, launch_monitor
-
-        self.launcher = launch_monitor(interval_ms=self.interval_ms, collectors=self.collectors, cpu_tdp_w=self.cpu_tdp_w)
-        try:
-            self.session = TelemetrySession(self.launcher.endpoint, self.sink, self.interval_ms).start()
-        except BaseException:
-            self.launcher.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self.session is not None:
-                self.session.stop()
-        finally:
-            if self.launcher is not None:
-                self.launcher.stop()
-
-
-def _terminate_as_interrupt() -> Any:
-    """Make SIGTERM raise KeyboardInterrupt in the main thread; returns the old handler."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def _raise(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    return signal.signal(signal.SIGTERM, _raise)
-
-
 def _fatal(exc: ClientError) -> bool:
     """Errors that will fail every query the same way: stop instead of recording each."""
     from ..errors import BackendMissingError
@@ -519,7 +388,3 @@ def _with_t(event: QueryStarted, t_ns: int) -> QueryStarted:
     import msgspec
 
     return msgspec.structs.replace(event, t_ns=t_ns)
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat()

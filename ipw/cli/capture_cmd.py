@@ -8,7 +8,6 @@ from typing import Any, Callable
 
 import click
 
-from ..errors import UsageError
 from ._options import parse_kv
 from ._progress import ProgressLine
 

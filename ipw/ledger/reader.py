@@ -31,33 +31,26 @@ class LedgerReader:
 
     def batches(self, *, start: Position | None = None) -> Iterator[tuple[Position, list[Event]]]:
         """Yield ``(position, events)`` for each valid frame, in order."""
-        result = ScanResult()
-        self.last_scan = result
-        for frame in iter_frames(self.run_dir, result, start=start):
-            try:
-                events = decode_batch(frame.payload, frame.schema_version)
-            except ValueError as exc:
-                # checksum-valid but undecodable: treat like any other break
-                seg = f"events/{frame.position.segment:06d}.ipwl"
-                result.problem = LedgerCorruptError(str(exc), segment=seg, offset=frame.position.offset)
-                break
-            yield frame.position, events
-        self._check_manifest(result)
-        if self.strict and result.problem is not None:
-            raise result.problem
+        for position, cols in self._decoded(start):
+            yield position, cols.events()
 
     def columns(self, *, start: Position | None = None) -> Iterator[Columns]:
         """Yield each valid frame decoded to columns (the fast path used by replay)."""
+        for _position, cols in self._decoded(start):
+            yield cols
+
+    def _decoded(self, start: Position | None) -> Iterator[tuple[Position, Columns]]:
         result = ScanResult()
         self.last_scan = result
         for frame in iter_frames(self.run_dir, result, start=start):
             try:
                 cols = decode_columns(frame.payload, frame.schema_version)
             except ValueError as exc:
+                # checksum-valid but undecodable: a break like any other
                 seg = f"events/{frame.position.segment:06d}.ipwl"
                 result.problem = LedgerCorruptError(str(exc), segment=seg, offset=frame.position.offset)
                 break
-            yield cols
+            yield frame.position, cols
         self._check_manifest(result)
         if self.strict and result.problem is not None:
             raise result.problem

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ipw import events as ev
-from ipw.ledger import LedgerReader, LedgerWriter, read_events, repair, scan, verify
+from ipw.ledger import LedgerReader, LedgerWriter, read_events, repair, scan
 
 from tests.conftest import assert_one_clean_line
 

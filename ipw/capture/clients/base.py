@@ -24,7 +24,6 @@ instead, raised before or at the first query, so the run stops at once.
 from __future__ import annotations
 
 import abc
-import re
 from typing import Any, Iterator, Mapping, NamedTuple, TypeVar
 
 from ...errors import ClientError, ConfigError

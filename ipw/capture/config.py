@@ -1,0 +1,105 @@
+"""What decides a capture: its settings, its progress, its result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .redact import redact
+
+__all__ = ["DEFAULT_GEN", "CaptureConfig", "Progress", "RunResult", "default_run_name"]
+
+DEFAULT_GEN = {"temperature": 0.0, "max_tokens": 16, "seed": 0}
+
+
+@dataclass
+class CaptureConfig:
+    """Everything that decides what a capture does; stored (redacted) in ``run_started``."""
+
+    client: str
+    model: str
+    dataset: str = "builtin"
+    output_dir: str = "runs"
+    run_name: str | None = None
+    max_queries: int | None = None
+    max_concurrency: int = 1
+    request_rate: float | None = None
+    warmup_queries: int = 0
+    client_base_url: str | None = None
+    client_params: dict[str, Any] = field(default_factory=dict)
+    dataset_params: dict[str, Any] = field(default_factory=dict)
+    gen_params: dict[str, Any] = field(default_factory=dict)
+    energy: str = "auto"
+    sample_interval_ms: int = 100
+    cpu_tdp_w: float | None = None
+    max_retries: int = 2
+    retry_backoff_s: float = 0.5
+    seed: int = 0
+    eval: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.max_concurrency < 1:
+            raise UsageError("--max-concurrency must be at least 1")
+        if self.request_rate is not None and self.request_rate <= 0:
+            raise UsageError("--request-rate must be a positive number of requests per second")
+        if self.max_queries is not None and self.max_queries < 1:
+            raise UsageError("--max-queries must be at least 1")
+        if self.warmup_queries < 0:
+            raise UsageError("--warmup-queries cannot be negative")
+        if self.max_retries < 0:
+            raise UsageError("the number of retries cannot be negative")
+
+    def to_record(self) -> dict[str, Any]:
+        return redact(asdict(self))
+
+
+@dataclass
+class Progress:
+    """What a progress display shows; updated by the runner as it goes."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    tokens: int = 0
+    started_s: float = field(default_factory=time.monotonic)
+    last_power_w: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started_s
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def watts(self) -> float | None:
+        return sum(self.last_power_w.values()) if self.last_power_w else None
+
+    @property
+    def eta_s(self) -> float | None:
+        finished = self.done + self.failed
+        if not finished:
+            return None
+        return self.elapsed_s / finished * (self.total - finished)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    run_id: str
+    status: str
+    completed: int
+    failed: int
+    resumed: bool = False
+    energy_note: str | None = None
+
+
+def default_run_name(config: CaptureConfig) -> str:
+    model = "".join(c if c.isalnum() or c in "-._" else "-" for c in Path(config.model).name)[:60]
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"profile_{config.client}_{model}_{stamp}"

@@ -1,0 +1,51 @@
+"""The parts of a capture's life that touch processes and signals: the energy monitor, SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any, Callable
+
+__all__ = ["CaptureTelemetry", "terminate_as_interrupt"]
+
+
+class CaptureTelemetry:
+    """The energy monitor for one capture: launched (or reused), streamed into the ledger, stopped."""
+
+    def __init__(self, *, sink: Callable[[Any], None], collectors: str, interval_ms: int, cpu_tdp_w: float | None) -> None:
+        self.sink = sink
+        self.collectors = collectors
+        self.interval_ms = interval_ms
+        self.cpu_tdp_w = cpu_tdp_w
+        self.launcher: Any = None
+        self.session: Any = None
+
+    def __enter__(self) -> "CaptureTelemetry":
+        from .telemetry import TelemetrySession, launch_monitor
+
+        self.launcher = launch_monitor(interval_ms=self.interval_ms, collectors=self.collectors, cpu_tdp_w=self.cpu_tdp_w)
+        try:
+            self.session = TelemetrySession(self.launcher.endpoint, self.sink, self.interval_ms).start()
+        except BaseException:
+            self.launcher.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.session is not None:
+                self.session.stop()
+        finally:
+            if self.launcher is not None:
+                self.launcher.stop()
+
+
+def terminate_as_interrupt() -> Any:
+    """Make SIGTERM raise KeyboardInterrupt in the main thread; returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, _raise)
