@@ -73,14 +73,13 @@ result says ``measured: false`` and every energy number is ``None``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
 from ..replay.engine import RunView
+from ._devices import choose_total, device_type_of, select_devices
 from ._stats import (
     Activity,
     EnergyCurve,
@@ -107,7 +106,6 @@ ENERGY_OPTIONS: tuple[str, ...] = ("policy", "idle_baseline", "devices")
 NOT_MEASURED_NOTE = "energy was not measured: the run has no usable power samples"
 WINDOW_NOTE = "legacy window policy: each query is charged its whole window, so overlapping queries are double counted"
 
-_RAPL_SUBDOMAIN = re.compile(r"^rapl:(?:(?P<pkg>package-\d+)[:/.])?(?:core|uncore|pp0|pp1)(?:-(?P<idx>\d+))?$")
 
 
 @dataclass
@@ -226,81 +224,6 @@ class EnergyAttribution:
         }
 
 
-def device_type_of(view: RunView, device: str) -> str:
-    """The device's type from ``device_seen``, else guessed from its id."""
-    seen = view.devices.get(device)
-    if seen is not None and seen.device_type:
-        return seen.device_type.lower()
-    d = device.lower()
-    if "psys" in d or d.startswith(("system", "wall")):
-        return "system"
-    if "dram" in d:
-        return "dram"
-    if d.startswith(("nvidia", "amd", "gpu", "cuda", "rocm")):
-        return "gpu"
-    if d.startswith(("rapl", "cpu")):
-        return "cpu"
-    return "unknown"
-
-
-def _parents(view: RunView, ids: list[str]) -> dict[str, str]:
-    """Which device is inside which (metadata ``parent`` / ``includes``, RAPL subdomains)."""
-    parents: dict[str, str] = {}
-    for d in ids:
-        meta = view.devices[d].metadata if d in view.devices else {}
-        parent = meta.get("parent")
-        if isinstance(parent, str) and parent in ids and parent != d:
-            parents[d] = parent
-            continue
-        m = _RAPL_SUBDOMAIN.match(d)
-        if m:
-            package = f"rapl:{m['pkg'] or 'package-' + (m['idx'] or '0')}"
-            if package in ids:
-                parents[d] = package
-    for d in ids:
-        meta = view.devices[d].metadata if d in view.devices else {}
-        for child in meta.get("includes") or ():
-            if child in ids and child != d:
-                parents.setdefault(child, d)
-    return parents
-
-
-def _choose_total(view: RunView, devices: dict[str, DeviceEnergy]) -> None:
-    """Mark the devices whose energies add up without double counting (see module docstring)."""
-    usable = sorted(d for d, info in devices.items() if info.method is not None)
-    parents = _parents(view, usable)
-    for child, parent in parents.items():
-        devices[child].nested_in = parent
-    top = [d for d in usable if d not in parents]
-    components = [d for d in top if devices[d].device_type != "system"]
-    measured_types = {devices[d].device_type for d in components if devices[d].source != "estimated"}
-    for d in components:
-        if devices[d].source == "estimated" and devices[d].device_type in measured_types:
-            devices[d].note = f"left out of the total: a {devices[d].device_type} device was measured"
-    chosen = [d for d in components if devices[d].note is None] or top
-    for d in top:
-        if devices[d].device_type == "system" and components:
-            devices[d].note = "system meter: includes the components, so it is not added to them"
-    for d in chosen:
-        devices[d].in_total = True
-
-
-def _select(view: RunView, wanted: list[str] | None) -> list[str]:
-    ids = sorted(view.power)
-    if wanted is None:
-        return ids
-    known = set(view.power) | set(view.devices)
-    types = {device_type_of(view, d) for d in known}
-    unknown = [w for w in wanted if w not in known and w.lower() not in types]
-    if unknown:
-        raise UsageError(
-            f"unknown device(s) {', '.join(unknown)}",
-            hint=f"devices in this run: {', '.join(sorted(known)) or 'none'}; or a type: {', '.join(sorted(types)) or 'none'}",
-        )
-    lowered = {w.lower() for w in wanted}
-    return [d for d in ids if d in wanted or device_type_of(view, d) in lowered]
-
-
 @dataclass
 class _Split:
     query_j: np.ndarray  # every activity interval, measured first
@@ -388,7 +311,7 @@ def per_query_energy(
     span = act.span()
     info: dict[str, DeviceEnergy] = {}
     curves: dict[str, EnergyCurve] = {}
-    for d in _select(view, list_option(devices)):
+    for d in select_devices(view, list_option(devices)):
         trace = view.power[d]
         curve = build_curve(trace, span)
         t = trace.t_ns
@@ -403,7 +326,7 @@ def per_query_energy(
         )
         if curve is not None:
             curves[d] = curve
-    _choose_total(view, info)
+    choose_total(view, info)
     total_ids = [d for d in sorted(info) if info[d].in_total]
     result = EnergyAttribution(
         policy=policy,
