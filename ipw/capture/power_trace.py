@@ -107,6 +107,7 @@ def import_power_trace(
                 writer.append(PowerSample(device=device, t_ns=t_ns, power_w=value, source="imported"))
             else:
                 writer.append(PowerSample(device=device, t_ns=t_ns, energy_j=value, source="imported"))
-        writer.append(Annotation(t_ns=time.monotonic_ns(), key="power_trace_imported",
+        # on the run's clock, through its wall-time anchor (this machine's monotonic clock may differ)
+        writer.append(Annotation(t_ns=anchor.t_ns + (time.time_ns() - anchor.wall_time_ns), key="power_trace_imported",
                                  value=f"{Path(trace).name} sha256={digest} samples={len(rows)} device={device}"))
     return len(rows)

@@ -45,8 +45,12 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     return sorted({v for k, v in env.items() if is_secret_name(k) and len(v) >= 8}, key=len, reverse=True)
 
 
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/?#@\s]+@")
+
+
 def scrub(text: str, extra: list[str] | None = None) -> str:
-    """``text`` with any secret value (from the environment or ``extra``) replaced."""
+    """``text`` with URL credentials and any secret value (from the environment or ``extra``) replaced."""
+    text = _URL_CREDENTIALS.sub(REDACTED + "@", text)
     for secret in [*(extra or []), *secret_values()]:
         if secret and secret in text:
             text = text.replace(secret, REDACTED)

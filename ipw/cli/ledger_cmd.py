@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+from typing import Any
 from pathlib import Path
 
 import click
@@ -129,8 +131,9 @@ def export_cmd(run: Path, output: Path | None, kinds: tuple[str, ...]) -> None:
     _require_run(run)
     selected = set(kinds) or None
     if output is None:
-        export_jsonl(run, sys.stdout.buffer, kinds=selected)
-        sys.stdout.buffer.flush()
+        out = _binary_stdout()
+        export_jsonl(run, out, kinds=selected)
+        out.flush()
         return
     with open(output, "wb") as fh:
         n = export_jsonl(run, fh, kinds=selected)
@@ -149,7 +152,7 @@ def import_cmd(source: Path, run: Path, run_id: str | None) -> None:
         ipw ledger import events.jsonl -o runs/handmade
     """
     if str(source) == "-":
-        n = import_jsonl(sys.stdin.buffer, run, run_id=run_id)
+        n = import_jsonl(getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode()), run, run_id=run_id)
     else:
         if not source.is_file():
             raise UsageError(f"{source} does not exist", hint="pass a JSON-lines file of events, or - for stdin")
@@ -179,6 +182,24 @@ def repair_cmd(run: Path) -> None:
             click.echo(f"first problem was: {report.problem.one_line()}")
     else:
         click.echo(f"nothing to cut: {report.frames} frames ({report.events} events); manifest rewritten")
+
+
+class _TextAsBinary:
+    """Bytes onto a text stream (stdout replaced by a StringIO, as in embedding hosts)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> int:
+        return self.stream.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _binary_stdout() -> Any:
+    buffer = getattr(sys.stdout, "buffer", None)
+    return buffer if buffer is not None else _TextAsBinary(sys.stdout)
 
 
 def _require_run(run: Path) -> None:

@@ -98,6 +98,15 @@ def _read_members(pack_file: Path) -> dict[str, bytes]:
     return members
 
 
+def _check_complete(pack_file: Path, manifest: dict, report: VerifyReport) -> None:
+    """A pack's manifest must name exactly the chain it carries, not an earlier head."""
+    if int(manifest.get("frames", -1)) != report.frames or manifest.get("head_hash") != report.head_hash:
+        raise PackError(
+            f"{pack_file}: manifest.json lists {manifest.get('frames')} frames but the segments hold {report.frames}",
+            hint="the pack was altered or made from an unrepaired run; nothing was written",
+        )
+
+
 def _check_hashes(pack_file: Path, members: dict[str, bytes]) -> dict:
     raw = members.get(MANIFEST_NAME)
     if raw is None:
@@ -124,7 +133,7 @@ def _check_hashes(pack_file: Path, members: dict[str, bytes]) -> dict:
 def verify_pack(pack_file: Path) -> VerifyReport:
     """Check a pack without unpacking it anywhere it could be mistaken for a run."""
     members = _read_members(pack_file)
-    _check_hashes(pack_file, members)
+    manifest = _check_hashes(pack_file, members)
     with tempfile.TemporaryDirectory(prefix="ipw-verify-") as tmp:
         run = Path(tmp) / "run"
         _write_members(run, members)
@@ -132,6 +141,7 @@ def verify_pack(pack_file: Path) -> VerifyReport:
     if not report.ok:
         assert report.problem is not None
         raise PackError(f"{pack_file}: {report.problem.message}", hint="the pack does not verify; nothing was written")
+    _check_complete(pack_file, manifest, report)
     return report
 
 
@@ -141,7 +151,7 @@ def unpack(pack_file: Path, target: Path) -> Path:
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} already exists and is not empty", hint="choose a new folder with -o")
     members = _read_members(pack_file)
-    _check_hashes(pack_file, members)
+    manifest = _check_hashes(pack_file, members)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent))
     try:
@@ -150,6 +160,7 @@ def unpack(pack_file: Path, target: Path) -> Path:
         if not report.ok:
             assert report.problem is not None
             raise PackError(f"{pack_file}: {report.problem.message}", hint="the pack does not verify; nothing was written")
+        _check_complete(pack_file, manifest, report)
         if target.exists():
             target.rmdir()
         os.replace(staging, target)

@@ -102,3 +102,17 @@ def test_existing_run_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(LedgerExistsError):
         LedgerWriter.create(run, run_id="b")
     assert len(read_events(run)) == 1
+
+
+def test_cli_export_to_stdout_and_import_from_stdin(tmp_path: Path, cli, monkeypatch) -> None:
+    golden = Path(__file__).resolve().parents[1] / "golden" / "v1" / "run"
+    result = cli("ledger", "export", str(golden))
+    assert result.exit_code == 0, result.stderr
+    expected = (Path(__file__).resolve().parents[1] / "golden" / "v1" / "events.jsonl").read_bytes()
+    from ipw.ledger import parse_jsonl
+
+    assert list(parse_jsonl(result.stdout.encode().splitlines())) == list(parse_jsonl(expected.splitlines()))
+    monkeypatch.setattr("sys.stdin", io.StringIO(result.stdout))
+    again = cli("ledger", "import", "-", "-o", str(tmp_path / "from-stdin"))
+    assert again.exit_code == 0, again.stderr
+    assert read_events(tmp_path / "from-stdin") == list(parse_jsonl(expected.splitlines()))

@@ -1,0 +1,75 @@
+"""Compare two runs that differ in one setting with ``ipw diff``.
+
+What it shows: two ``ipw profile`` runs over the same dataset records, the
+second allowed twice as many output tokens, then ``ipw diff`` — which
+settings differ, which answers flipped between right and wrong, and the
+change in accuracy, energy per query and latency with bootstrap 95 %
+intervals paired over the shared records. The diff is also saved as
+``diff.json`` in the output folder.
+
+How to run it (with any OpenAI-compatible server on this machine, e.g.
+``python -m llama_cpp.server`` serving the packaged gemma-3-270m on port 8000):
+
+    IPW_EXAMPLE_BASE_URL=http://127.0.0.1:8000/v1 python examples/compare_runs.py out/
+
+Settings (environment): ``IPW_EXAMPLE_BASE_URL`` (default
+http://127.0.0.1:8000/v1), ``IPW_EXAMPLE_MODEL`` (default ``gemma``),
+``IPW_EXAMPLE_ENERGY`` (``auto``, the default, or ``none``). The output
+folder (first argument, default ``runs/examples``) must not already hold the
+runs ``short-answers`` and ``long-answers``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SETTINGS = {"short-answers": 4, "long-answers": 8}  # run name -> max_tokens
+
+
+def ipw(*args: str) -> str:
+    """Run one ``ipw`` command and return its stdout; on failure, exit with its code (it printed why)."""
+    proc = subprocess.run([sys.executable, "-m", "ipw.cli", *args], stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.exit(proc.returncode)
+    return proc.stdout
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/examples")
+    base_url = os.environ.get("IPW_EXAMPLE_BASE_URL", "http://127.0.0.1:8000/v1")
+    model = os.environ.get("IPW_EXAMPLE_MODEL", "gemma")
+    runs = []
+    for name, max_tokens in SETTINGS.items():
+        result = json.loads(ipw(
+            "profile", "--client", "openai", "--client-base-url", base_url, "--model", model,
+            "--client-param", "api=completions", "--max-queries", "4", "--gen-param", f"max_tokens={max_tokens}",
+            "--energy", os.environ.get("IPW_EXAMPLE_ENERGY", "auto"),
+            "--output-dir", str(out), "--run-name", name, "--json",
+        ))
+        runs.append(result["run_dir"])
+
+    diff = json.loads(ipw("diff", *runs, "--json"))
+    (out / "diff.json").write_text(json.dumps(diff, indent=2, sort_keys=True) + "\n")
+    print(f"compared {runs[0]} (A) with {runs[1]} (B)")
+    for change in diff["config"]:
+        print(f"  setting {change['key']}: {change['a']!r} -> {change['b']!r}")
+    flips = diff["accuracy_flips"]
+    print(f"  {flips['shared_records']} shared records: {flips['n_right_to_wrong']} right->wrong, "
+          f"{flips['n_wrong_to_right']} wrong->right")
+    for key, delta in sorted(diff["deltas"].items()):
+        if delta["delta"] is None:
+            print(f"  {key}: not compared ({delta['note']})")
+            continue
+        interval = "" if delta["ci_low"] is None else f" [{delta['ci_low']:+.4g}, {delta['ci_high']:+.4g}]"
+        print(f"  {key}: {delta['a']:.4g} -> {delta['b']:.4g}, delta {delta['delta']:+.4g}{interval}")
+    print(f"wrote {out / 'diff.json'}")
+    print()
+    print(ipw("diff", *runs), end="")  # the same comparison as a table
+
+
+if __name__ == "__main__":
+    main()
