@@ -134,7 +134,7 @@ for _id, _summary in (
     ("accuracy-energy", "accuracy against energy per query across runs"),
 ):
     _r("visualizations", _id, f"ipw.reports.plots:{_id.replace('-', '_')}", _summary,
-       extra="analysis", requires=("matplotlib",))
+       extra="analysis", requires=("matplotlib", "statsmodels") if _id == "regression" else ("matplotlib",))
 
 # collectors -----------------------------------------------------------------
 _r("collectors", "nvml", "ipw_energy_monitor.collectors.nvml:NvmlCollector",
