@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ipw.errors import BackendMissingError, CollectorError
 
 from .base import (
+    GpuState,
     Capabilities,
     Collector,
     CounterTotal,
     DeviceInfo,
     DevicePermissionError,
-    PowerIntegrator,
     Reading,
 )
 
@@ -64,15 +63,6 @@ def _first_number(info: dict[str, Any], fields: tuple[str, ...]) -> float | None
     return None
 
 
-@dataclass
-class _Gpu:
-    info: DeviceInfo
-    handle: Any
-    counter: CounterTotal | None
-    integrator: PowerIntegrator = field(default_factory=PowerIntegrator)
-    state: str = "ok"
-
-
 class AmdSmiCollector(Collector):
     """Energy (or power), temperature and memory of the AMD GPUs amdsmi sees."""
 
@@ -81,7 +71,7 @@ class AmdSmiCollector(Collector):
     def __init__(self) -> None:
         super().__init__()
         self._amdsmi: Any = None
-        self._gpus: list[_Gpu] = []
+        self._gpus: list[GpuState] = []
         self._aux_due_ns = 0
 
     def _open(self) -> None:
@@ -117,7 +107,7 @@ class AmdSmiCollector(Collector):
                 return None
             raise amdsmi_error(amdsmi, exc, call, device) from exc
 
-    def _describe(self, index: int, handle: Any) -> _Gpu:
+    def _describe(self, index: int, handle: Any) -> GpuState:
         device = f"amd:{index}"
         energy = self._try("amdsmi_get_energy_count", device, handle)
         power = self._try("amdsmi_get_power_info", device, handle)
@@ -140,7 +130,7 @@ class AmdSmiCollector(Collector):
             collector=self.name,
             metadata={"uuid": str(uuid), "index": str(index)},
         )
-        return _Gpu(info, handle, CounterTotal() if caps.energy_counter else None)
+        return GpuState(info, handle, CounterTotal() if caps.energy_counter else None)
 
     def _temperature(self, handle: Any, device: str) -> float | None:
         amdsmi = self._amdsmi
@@ -200,7 +190,7 @@ class AmdSmiCollector(Collector):
             out.append(Reading(device, t_ns, power_w, energy_j, source, temperature_c, memory_used))
         return out
 
-    def _fail(self, gpu: _Gpu, error: CollectorError, t_ns: int) -> None:
+    def _fail(self, gpu: GpuState, error: CollectorError, t_ns: int) -> None:
         if gpu.state != "error":
             gpu.state = "error"
             self._report(gpu.info.device, t_ns, "error", error.one_line())

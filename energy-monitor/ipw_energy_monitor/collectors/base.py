@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import threading
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ipw.errors import CollectorError, IpwError
 
@@ -30,6 +30,7 @@ __all__ = [
     "DeviceLostError",
     "DevicePermissionError",
     "DeviceStatus",
+    "GpuState",
     "PowerIntegrator",
     "Reading",
     "SOURCES",
@@ -142,6 +143,17 @@ class CounterTotal:
             self.total += delta
         self._last = raw
         return self.total
+
+
+@dataclass
+class GpuState:
+    """One GPU as a vendor collector tracks it: its description, handle, counter and health."""
+
+    info: DeviceInfo
+    handle: Any
+    counter: CounterTotal | None
+    integrator: PowerIntegrator = field(default_factory=PowerIntegrator)
+    state: str = "ok"
 
 
 class Collector(abc.ABC):

@@ -19,19 +19,18 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ipw.errors import BackendMissingError, CollectorError
 
 from .base import (
+    GpuState,
     Capabilities,
     Collector,
     CounterTotal,
     DeviceInfo,
     DeviceLostError,
     DevicePermissionError,
-    PowerIntegrator,
     Reading,
 )
 
@@ -90,15 +89,6 @@ def nvml_error(nvml: Any, exc: Exception, call: str, device: str = "NVML") -> Co
     return CollectorError(f"{device}: NVML {call} failed: {exc}")
 
 
-@dataclass
-class _Gpu:
-    info: DeviceInfo
-    handle: Any
-    counter: CounterTotal | None
-    integrator: PowerIntegrator = field(default_factory=PowerIntegrator)
-    state: str = "ok"
-
-
 class NvmlCollector(Collector):
     """Energy, power, temperature and memory of the visible NVIDIA GPUs."""
 
@@ -118,7 +108,7 @@ class NvmlCollector(Collector):
             visible_devices = os.environ.get("CUDA_VISIBLE_DEVICES")
         self._visible_spec = visible_devices
         self._nvml: Any = None
-        self._gpus: list[_Gpu] = []
+        self._gpus: list[GpuState] = []
         self._slow_due_ns = 0
 
     def _open(self) -> None:
@@ -157,7 +147,7 @@ class NvmlCollector(Collector):
             pynvml.nvmlShutdown()
             raise
 
-    def _describe(self, index: int, cuda_index: int, handle: Any, uuid: str) -> _Gpu:
+    def _describe(self, index: int, cuda_index: int, handle: Any, uuid: str) -> GpuState:
         nvml = self._nvml
         device = f"nvidia:{index}"
 
@@ -187,7 +177,7 @@ class NvmlCollector(Collector):
             collector=self.name,
             metadata={"uuid": uuid, "nvml_index": str(index), "cuda_index": str(cuda_index)},
         )
-        return _Gpu(info, handle, CounterTotal() if caps.energy_counter else None)
+        return GpuState(info, handle, CounterTotal() if caps.energy_counter else None)
 
     def devices(self) -> list[DeviceInfo]:
         return [gpu.info for gpu in self._gpus]
@@ -226,7 +216,7 @@ class NvmlCollector(Collector):
             out.append(Reading(gpu.info.device, t_ns, power_w, energy_j, source, temperature_c, memory_used))
         return out
 
-    def _fail(self, gpu: _Gpu, error: CollectorError, t_ns: int) -> None:
+    def _fail(self, gpu: GpuState, error: CollectorError, t_ns: int) -> None:
         # A lost GPU stays lost; other errors are reported once and retried each tick.
         status = "lost" if isinstance(error, DeviceLostError) else "error"
         if gpu.state != status:
