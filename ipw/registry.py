@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -31,7 +32,7 @@ class Component:
     requires: tuple[str, ...] = ()  # importable module names the component needs
 
     def missing_modules(self) -> list[str]:
-        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+        return [m for m in self.requires if not _importable(m)]
 
     @property
     def available(self) -> bool:
@@ -44,6 +45,16 @@ class Component:
         module_name, _, attr = self.target.partition(":")
         module = importlib.import_module(module_name)
         return getattr(module, attr) if attr else module
+
+
+def _importable(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @dataclass
