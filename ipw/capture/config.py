@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -65,8 +66,21 @@ class Progress:
     done: int = 0
     failed: int = 0
     tokens: int = 0
+    measured_completed: int = 0  # what run_finished reports: warm-up queries excluded
+    measured_failed: int = 0
     started_s: float = field(default_factory=time.monotonic)
     last_power_w: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, *, ok: bool, warmup: bool) -> None:
+        """One query ended for good (queries run on several threads)."""
+        with self._lock:
+            if ok:
+                self.done += 1
+                self.measured_completed += not warmup
+            else:
+                self.failed += 1
+                self.measured_failed += not warmup
 
     @property
     def elapsed_s(self) -> float:

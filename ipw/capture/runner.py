@@ -118,7 +118,6 @@ class Runner:
         )
         progress = Progress(total=len(plan) + len(warmups))
         status = "failed"
-        completed = failed = 0
         telemetry = None
         energy_note = None
         try:
@@ -143,7 +142,7 @@ class Runner:
             writer.flush()
             telemetry, energy_note = self._start_telemetry(writer, progress)
             try:
-                completed, failed = self._execute(client, writer, warmups, plan, next_qid, progress)
+                self._execute(client, writer, warmups, plan, next_qid, progress)
                 status = "interrupted" if self._stop.is_set() else "completed"
             except KeyboardInterrupt:
                 self._stop.set()
@@ -156,14 +155,15 @@ class Runner:
                 RunFinished(
                     t_ns=time.monotonic_ns(),
                     status=status,
-                    queries_completed=completed,
-                    queries_failed=failed,
+                    queries_completed=progress.measured_completed,
+                    queries_failed=progress.measured_failed,
                 )
             )
             writer.close()
             if self._client is None:
                 client.close()
-        return RunResult(run_dir, run_id, status, completed, failed, resume, energy_note)
+        return RunResult(run_dir, run_id, status, progress.measured_completed, progress.measured_failed, resume,
+                         energy_note)
 
     def stop(self) -> None:
         """Ask the runner to stop after the queries in flight."""
@@ -228,25 +228,18 @@ class Runner:
         plan: list[DatasetRecord],
         next_qid: int,
         progress: Progress,
-    ) -> tuple[int, int]:
+    ) -> None:
         config = self.config
         jobs = [(r, True) for r in warmups] + [(r, False) for r in plan]
         concurrency = config.max_concurrency if client.thread_safe else 1
         rng = random.Random(config.seed)
-        completed = failed = 0
         gen = {**DEFAULT_GEN, **config.gen_params}
 
-        def one(qid: int, record: DatasetRecord, warmup: bool) -> tuple[bool, bool]:
-            return self._run_query(client, writer, qid, record, warmup, gen, progress), warmup
-
-        def tally(fut: Future[tuple[bool, bool]]) -> None:
-            nonlocal completed, failed
-            ok, warmup = fut.result()
-            if not warmup:
-                completed, failed = completed + ok, failed + (not ok)
+        def tally(fut: Future[None]) -> None:
+            fut.result()  # re-raises what stopped a query thread (a ConfigError, say)
 
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ipw-query") as pool:
-            pending: set[Future[tuple[bool, bool]]] = set()
+            pending: set[Future[None]] = set()
             next_arrival = time.monotonic()
             try:
                 for i, (record, warmup) in enumerate(jobs):
@@ -263,13 +256,12 @@ class Runner:
                         delay = next_arrival - time.monotonic()
                         if delay > 0:
                             self._stop.wait(delay)
-                    pending.add(pool.submit(one, next_qid + i, record, warmup))
+                    pending.add(pool.submit(self._run_query, client, writer, next_qid + i, record, warmup, gen, progress))
                 for fut in pending:
                     tally(fut)
             except BaseException:
                 self._stop.set()
                 raise
-        return completed, failed
 
     def _run_query(
         self,
@@ -280,7 +272,7 @@ class Runner:
         warmup: bool,
         gen: dict[str, Any],
         progress: Progress,
-    ) -> bool:
+    ) -> None:
         config = self.config
         prompt = prompt_for(record)
         started = QueryStarted(
@@ -340,16 +332,16 @@ class Runner:
                     )
                 )
                 writer.flush()
-                progress.done += 1
+                progress.count(ok=True, warmup=warmup)
                 self._report(progress)
-                return True
+                return
             except KeyboardInterrupt:
                 writer.append(
                     QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted",
                                 message="the run was interrupted", attempt=attempt, will_retry=False)
                 )
                 writer.flush()
-                return False
+                return  # neither completed nor failed: a resume runs it again
             except (ClientError, ConfigError) as exc:
                 retryable = bool(getattr(exc, "retryable", False))
                 will_retry = retryable and attempt <= config.max_retries and not self._stop.is_set()
@@ -367,9 +359,9 @@ class Runner:
                 if isinstance(exc, ConfigError) or (not retryable and attempt == 1 and _fatal(exc)):
                     raise
                 if not will_retry:
-                    progress.failed += 1
+                    progress.count(ok=False, warmup=warmup)
                     self._report(progress)
-                    return False
+                    return
                 self._stop.wait(config.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
 
     def _report(self, progress: Progress) -> None:
