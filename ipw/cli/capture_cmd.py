@@ -9,7 +9,7 @@ from typing import Any, Callable
 import click
 
 from ._options import parse_kv
-from ._progress import ProgressLine
+from ._progress import JudgeProgress, ProgressLine
 
 
 def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,6 +47,7 @@ def eval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--eval-client", default=None, help="Judge client: openai (an LLM judge) or a scorer: auto, letter, numeric, exact."),
         click.option("--eval-base-url", default=None, help="OpenAI-compatible judge endpoint (default https://api.openai.com/v1)."),
         click.option("--eval-model", default=None, help="Judge model (default gpt-5-nano-2025-08-07)."),
+        click.option("--eval-param", multiple=True, metavar="K=V", help="Extra judge request field, e.g. max_tokens=64 (repeatable)."),
         click.option("--no-eval", is_flag=True, help="Skip judging; accuracy is reported as unevaluated."),
     ]
     for option in reversed(options):
@@ -161,13 +162,20 @@ def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:
 
     explicit = any(kw[k] for k in ("eval_client", "eval_base_url", "eval_model"))
     if explicit:
-        return make_judge(kw["eval_client"] or "openai", kw["eval_base_url"], kw["eval_model"])
+        return make_judge(kw["eval_client"] or "openai", kw["eval_base_url"], kw["eval_model"], **judge_params(kw))
     if kw["resume"]:
         return None  # decided after capture from what the run holds
     records, _info = load_records(config)
     if all(r.scorer for r in records):
         return make_judge(deterministic=True)
-    return make_judge("openai", None, None)
+    return make_judge("openai", None, None, **judge_params(kw))
+
+
+def judge_params(kw: dict[str, Any]) -> dict[str, Any]:
+    """``--eval-param`` pairs as the LLM judge's extra request fields (none for a scorer)."""
+    params = parse_kv(kw.get("eval_param") or (), "--eval-param")
+    client = (kw.get("eval_client") or "openai").lower()
+    return {"params": params} if params and client == "openai" else {}
 
 
 ANALYSES_AFTER_PROFILE = ("accuracy", "energy", "latency", "summary")
@@ -181,7 +189,11 @@ def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False) -> dic
 
     if judge is None:
         judge = default_judge_for(load_run(run_dir))
-    report = judge_run(run_dir, judge)
+    progress = JudgeProgress(enabled=False if quiet else None)
+    try:
+        report = judge_run(run_dir, judge, progress=progress)
+    finally:
+        progress.close()
     if not quiet and report.calls:
         click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
     view = load_run(run_dir)

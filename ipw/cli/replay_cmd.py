@@ -9,7 +9,7 @@ import click
 
 from ..errors import UsageError
 from ._options import parse_kv
-from .capture_cmd import eval_options
+from .capture_cmd import eval_options, judge_params
 
 
 def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
@@ -26,8 +26,13 @@ def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: 
         judge = _judge_for(view, kw)
         if judge is not None:
             from ..judging.apply import judge_run
+            from ._progress import JudgeProgress
 
-            report = judge_run(run, judge)
+            progress = JudgeProgress(enabled=False if kw.get("as_json") else None)
+            try:
+                report = judge_run(run, judge, progress=progress)
+            finally:
+                progress.close()
             if report.calls:
                 click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
             if judge_spec is None:
@@ -44,12 +49,13 @@ def _judge_for(view: Any, kw: dict[str, Any]) -> Any:
     from ..judging.apply import default_judge_for, make_judge
 
     if any(kw.get(k) for k in ("eval_client", "eval_base_url", "eval_model")):
-        return make_judge(kw.get("eval_client") or "openai", kw.get("eval_base_url"), kw.get("eval_model"))
+        return make_judge(kw.get("eval_client") or "openai", kw.get("eval_base_url"), kw.get("eval_model"),
+                          **judge_params(kw))
     if kw.get("judge"):
         return None  # choose among the judges present; judge nothing new
     if view.verdicts:
         return None  # already judged: the rerun is a pure replay
-    return default_judge_for(view)
+    return default_judge_for(view, **judge_params(kw))
 
 
 def _emit(out: dict[str, Any], as_json: bool, analysis_id: str) -> None:
@@ -100,6 +106,7 @@ def replay(run: Path, analysis_id: str, judge: str | None, option: tuple[str, ..
         ipw replay runs/my-run --analysis energy --option policy=tokens --json
     """
     kw["judge"] = judge
+    kw["as_json"] = as_json
     out = _run_analysis(run, analysis_id, judge, parse_kv(option, "--option"), kw)
     _emit(out, as_json, analysis_id)
 
@@ -114,5 +121,6 @@ def analyze(run: Path, analysis_id: str, judge: str | None, option: tuple[str, .
         ipw analyze runs/my-run --analysis accuracy --option model=gemma-3-270m
     """
     kw["judge"] = judge
+    kw["as_json"] = as_json
     out = _run_analysis(run, analysis_id, judge, parse_kv(option, "--option"), kw)
     _emit(out, as_json, analysis_id)

@@ -83,6 +83,7 @@ def test_upstream_flow_with_an_llm_judge(tmp_path: Path, cli, llama_server_url: 
         "profile", "--client", "openai", "--client-base-url", llama_server_url, "--client-param", "api=completions",
         "--model", "gemma", "--gen-param", "max_tokens=6", "--energy", "none",
         "--eval-client", "openai", "--eval-base-url", llama_server_url, "--eval-model", "gemma",
+        "--eval-param", "max_tokens=16",
         "--dataset", "ipw", "--dataset-param", f"path={data}", "--output-dir", str(tmp_path), "--run-name", "up",
     )
     assert result.exit_code == 0, result.stderr
