@@ -27,7 +27,7 @@ from .datasets.base import DatasetRecord, prompt_for
 from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
 from .host import host_info, package_versions
 from .lifecycle import CaptureTelemetry, terminate_as_interrupt
-from .redact import redact, scrub
+from .redact import REDACTED, redact, scrub
 
 __all__ = ["CaptureConfig", "Progress", "RunResult", "Runner", "CaptureTelemetry", "DEFAULT_GEN",
            "default_run_name", "load_records", "make_client"]
@@ -181,11 +181,11 @@ class Runner:
             raise UsageError(f"{run_dir} has no run_started event to resume from", hint="start a new run instead")
         stored = dict(view.runs_started[0].config)
         known = {f for f in CaptureConfig.__dataclass_fields__}
-        kwargs = {k: v for k, v in stored.items() if k in known}
-        # secrets were never stored: take them from this invocation's config
+        # secrets were never stored: drop their placeholders and take them from this invocation
+        kwargs = {k: _without_redacted(v) for k, v in stored.items() if k in known}
         for key in ("client_params", "eval"):
             live = getattr(self.config, key)
-            kwargs[key] = {**kwargs.get(key, {}), **{k: v for k, v in live.items()}}
+            kwargs[key] = {**kwargs.get(key, {}), **live}
         kwargs["output_dir"] = self.config.output_dir
         kwargs["run_name"] = run_dir.name
         config = CaptureConfig(**kwargs)
@@ -367,6 +367,15 @@ class Runner:
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:
             self._progress_cb(progress)
+
+
+def _without_redacted(value: Any) -> Any:
+    """``value`` with every ``<redacted>`` placeholder left out, at any depth."""
+    if isinstance(value, dict):
+        return {k: _without_redacted(v) for k, v in value.items() if v != REDACTED}
+    if isinstance(value, list):
+        return [_without_redacted(v) for v in value if v != REDACTED]
+    return value
 
 
 def _fatal(exc: ClientError) -> bool:
