@@ -117,7 +117,10 @@ class AccuracyProjection:
             )
         judge = options.get("judge")
         counts = accuracy_counts(view, None if judge is None else str(judge))
-        not_completed = sum(1 for q in view.queries.values() if not q.warmup and not q.completed)
+        # records never answered: an attempt cut short and later completed (by a retry or a resume) does not count
+        answered = {q.record_id for q in view.measured_queries()}
+        not_completed = len({q.record_id for q in view.queries.values()
+                             if not q.warmup and not q.completed and q.record_id not in answered})
         judges_present = sorted({v.judge for v in view.verdicts})
         return {
             "analysis": self.analysis_id,

@@ -81,6 +81,8 @@ import numpy as np
 from ..replay.engine import RunView
 from ._devices import choose_total, device_type_of, select_devices
 from ._stats import (
+    session_windows_ns,
+    sessions_span_s,
     Activity,
     EnergyCurve,
     Gap,
@@ -156,6 +158,7 @@ class EnergyAttribution:
     by_device_j: dict[int, dict[str, float | None]]
     devices: dict[str, DeviceEnergy]
     window_ns: tuple[int, int] | None
+    active_s: float | None = None  # the window less the pauses between capture sessions
     total_energy_j: float | None = None
     attributed_energy_j: float | None = None
     idle_energy_j: float | None = None
@@ -167,6 +170,8 @@ class EnergyAttribution:
 
     @property
     def window_s(self) -> float | None:
+        if self.active_s is not None:
+            return self.active_s
         return (self.window_ns[1] - self.window_ns[0]) / 1e9 if self.window_ns else None
 
     @property
@@ -340,6 +345,7 @@ def per_query_energy(
         by_device_j={q: {} for q in qids},
         devices=info,
         window_ns=window,
+        active_s=sessions_span_s(view, act.start_ns[act.measured], act.end_ns[act.measured]),
         provenance=weakest(info[d].source for d in total_ids),
     )
     if not result.measured:
@@ -349,6 +355,7 @@ def per_query_energy(
         result.notes.append("no completed measured queries: nothing to attribute")
         return result
     bounds_q = sorted_unique(act.start_ns, act.first_ns, act.end_ns)
+    sessions = session_windows_ns(view, act.start_ns[act.measured], act.end_ns[act.measured])
     tokens = _token_columns(act) if policy == "tokens" else None
     totals = dict.fromkeys(("total", "idle", "busy", "baseline"), 0.0)
     query_j = np.zeros(n_meas)
@@ -366,8 +373,8 @@ def per_query_energy(
             inside = curve.sample_t_ns[(curve.sample_t_ns > span[0]) & (curve.sample_t_ns < span[1])]
             bounds = sorted_unique(bounds_q, inside)
         part = _split(curve, act, bounds, policy, base_w if idle_baseline == "subtract" else None, tokens, window)
-        e_win = curve.energy_at(np.asarray(window, dtype=np.int64))
-        dev.energy_j = float(e_win[1] - e_win[0])
+        e_win = curve.energy_at(np.asarray(sessions, dtype=np.int64).ravel())
+        dev.energy_j = float((e_win[1::2] - e_win[0::2]).sum())  # within the capture sessions only
         for qi, qid in enumerate(qids):
             result.by_device_j[qid][d] = float(part.query_j[qi])
         gaps.extend(sample_gaps(curve, span))

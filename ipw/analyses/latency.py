@@ -11,7 +11,8 @@ Pooled:
     itl_s    inter-token latency: the differences between consecutive token
              events of the same query, pooled over every measured query (a
              token event carrying several tokens counts as one step)
-Throughput over the wall span (first measured start → last measured end):
+Throughput over the wall span (first measured start → last measured end, summed
+per capture session so the pause before a ``--resume`` is not counted):
     throughput_tokens_per_s = Σ completion_tokens / span; queries_per_s = n / span.
 
 Each distribution reports n, mean, p50, p90, p99, min and max; percentiles use
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..replay.engine import RunView
-from ._stats import check_options, concat_tokens, describe, finite
+from ._stats import check_options, concat_tokens, describe, finite, sessions_span_s
 
 __all__ = ["LatencyProjection", "per_query_latency", "PERCENTILE_METHOD"]
 
@@ -83,9 +84,8 @@ class LatencyProjection:
         check_options(self.analysis_id, options, ())
         per_query = per_query_latency(view)
         rows = list(per_query.values())
-        starts = [r["start_ns"] for r in rows if r["start_ns"] is not None]
-        ends = [r["end_ns"] for r in rows if r["end_ns"] is not None]
-        span_s = (max(ends) - min(starts)) / 1e9 if starts and ends else None
+        timed = [r for r in rows if r["start_ns"] is not None and r["end_ns"] is not None]
+        span_s = sessions_span_s(view, [r["start_ns"] for r in timed], [r["end_ns"] for r in timed])
         completion = sum(r["completion_tokens"] for r in rows)
         prompts = [r["prompt_tokens"] for r in rows if r["prompt_tokens"] is not None]
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -53,6 +54,40 @@ class CaptureConfig:
             raise UsageError("--warmup-queries cannot be negative")
         if self.max_retries < 0:
             raise UsageError("the number of retries cannot be negative")
+        if self.sample_interval_ms < 1:
+            raise UsageError("--sample-interval-ms must be at least 1")
+        if self.cpu_tdp_w is not None and not (math.isfinite(self.cpu_tdp_w) and self.cpu_tdp_w > 0):
+            raise UsageError("--cpu-tdp-w must be a positive number of watts", hint="e.g. --cpu-tdp-w 65")
+        self._validate_energy()
+        self._validate_gen()
+
+    def _validate_energy(self) -> None:
+        from ..registry import REGISTRY
+
+        if self.energy in ("auto", "none"):
+            return
+        known = REGISTRY.ids("collectors")
+        names = [n.strip() for n in self.energy.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise UsageError(
+                f"--energy {self.energy!r} names no known collector" if not names
+                else f"--energy: unknown collector(s) {', '.join(unknown)}",
+                hint=f"use auto, none, or a comma list of: {', '.join(known)}",
+            )
+
+    def _validate_gen(self) -> None:
+        gen = self.gen_params
+        for name in ("max_tokens", "seed", "top_k"):
+            value = gen.get(name)
+            least = 1 if name == "max_tokens" else 0
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise UsageError(f"--gen-param {name}={value!r} must be a whole number of at least {least}",
+                                 hint=f"e.g. --gen-param {name}=16")
+        for name in ("temperature", "top_p", "min_p", "repeat_penalty", "presence_penalty", "frequency_penalty"):
+            value = gen.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise UsageError(f"--gen-param {name}={value!r} must be a number", hint=f"e.g. --gen-param {name}=0")
 
     def to_record(self) -> dict[str, Any]:
         return redact(asdict(self))

@@ -17,8 +17,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable
 
+import msgspec
+
 from .. import __version__
-from ..errors import ClientError, ConfigError, IpwError, LedgerExistsError, ServerUnreachableError, UsageError
+from ..errors import (
+    ClientError,
+    ConfigError,
+    IpwError,
+    LedgerExistsError,
+    ServerUnreachableError,
+    TelemetryError,
+    UsageError,
+)
 from ..events import QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
 from ..ledger import LedgerWriter
 from ..registry import REGISTRY
@@ -28,6 +38,8 @@ from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run
 from .host import host_info, package_versions
 from .lifecycle import CaptureTelemetry, terminate_as_interrupt
 from .redact import REDACTED, redact, scrub
+
+STOP_GRACE_S = 2.0  # how long a stop waits for queries in flight to notice it
 
 __all__ = ["CaptureConfig", "Progress", "RunResult", "Runner", "CaptureTelemetry", "DEFAULT_GEN",
            "default_run_name", "load_records", "make_client"]
@@ -71,6 +83,8 @@ class Runner:
         self._telemetry_factory = telemetry
         self._stop = threading.Event()
         self._serial = threading.Lock()
+        self._inflight: set[int] = set()
+        self._inflight_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------
 
@@ -102,15 +116,39 @@ class Runner:
             self.config = config
         records, dataset_info = load_records(config)
         client = self._client or make_client(config)
-        if not client.health():
+        plan = [r for r in records if r.record_id not in done_records]
+        warmups = records[: config.warmup_queries] if not resume else []
+        try:
+            healthy = _healthy(client)
+            # everything that can fail about the client or the host fails here, before a ledger exists
+            started = RunStarted(
+                run_id=run_id,
+                t_ns=0,
+                wall_time_ns=0,
+                ipw_version=__version__,
+                config={
+                    **config.to_record(),
+                    "gen": {**DEFAULT_GEN, **config.gen_params},
+                    "client_info": redact(client.describe(config.model)),
+                    "dataset_info": redact(dataset_info),
+                    "planned_records": [r.record_id for r in records],
+                },
+                host=host_info(),
+                packages=package_versions(),
+                resumed=resume,
+            )
+        except BaseException:
+            if self._client is None:
+                client.close()
+            raise
+        if healthy is not True:
             if self._client is None:
                 client.close()
             raise ServerUnreachableError(
-                f"the {config.client} service at {client.base_url or 'its default address'} does not answer",
+                f"the {config.client} service at {client.base_url or 'its default address'} does not answer"
+                + (f" ({healthy})" if healthy else ""),
                 hint="start the server, or point --client-base-url at it; nothing was recorded",
             )
-        plan = [r for r in records if r.record_id not in done_records]
-        warmups = records[: config.warmup_queries] if not resume else []
         writer = (
             LedgerWriter.open_append(run_dir, run_id=run_id)
             if resume
@@ -121,24 +159,7 @@ class Runner:
         telemetry = None
         energy_note = None
         try:
-            writer.append(
-                RunStarted(
-                    run_id=run_id,
-                    t_ns=time.monotonic_ns(),
-                    wall_time_ns=time.time_ns(),
-                    ipw_version=__version__,
-                    config={
-                        **config.to_record(),
-                        "gen": {**DEFAULT_GEN, **config.gen_params},
-                        "client_info": redact(client.describe(config.model)),
-                        "dataset_info": redact(dataset_info),
-                        "planned_records": [r.record_id for r in records],
-                    },
-                    host=host_info(),
-                    packages=package_versions(),
-                    resumed=resume,
-                )
-            )
+            writer.append(msgspec.structs.replace(started, t_ns=time.monotonic_ns(), wall_time_ns=time.time_ns()))
             writer.flush()
             telemetry, energy_note = self._start_telemetry(writer, progress)
             try:
@@ -213,7 +234,7 @@ class Runner:
                 cpu_tdp_w=config.cpu_tdp_w,
             )
             session.__enter__()
-        except IpwError as exc:
+        except TelemetryError as exc:
             from ..events import TelemetryStatus
 
             writer.append(TelemetryStatus(t_ns=time.monotonic_ns(), status="unavailable", message=exc.one_line()))
@@ -238,32 +259,66 @@ class Runner:
         def tally(fut: Future[None]) -> None:
             fut.result()  # re-raises what stopped a query thread (a ConfigError, say)
 
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ipw-query") as pool:
-            pending: set[Future[None]] = set()
-            next_arrival = time.monotonic()
-            try:
-                for i, (record, warmup) in enumerate(jobs):
-                    if self._stop.is_set():
-                        break
-                    while len(pending) >= concurrency:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in finished:
-                            tally(fut)
-                    if config.request_rate and not warmup:
-                        # Poisson arrivals: exponential gaps at the requested mean rate
-                        next_arrival = max(next_arrival, time.monotonic()) if i == len(warmups) else next_arrival
-                        next_arrival += rng.expovariate(config.request_rate)
-                        delay = next_arrival - time.monotonic()
-                        if delay > 0:
-                            self._stop.wait(delay)
-                    pending.add(pool.submit(self._run_query, client, writer, next_qid + i, record, warmup, gen, progress))
-                for fut in pending:
-                    tally(fut)
-            except BaseException:
-                self._stop.set()
-                raise
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ipw-query")
+        pending: set[Future[None]] = set()
+        next_arrival = time.monotonic()
+        try:
+            for i, (record, warmup) in enumerate(jobs):
+                if self._stop.is_set():
+                    break
+                while len(pending) >= concurrency:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        tally(fut)
+                if config.request_rate and not warmup:
+                    # Poisson arrivals: exponential gaps at the requested mean rate
+                    next_arrival = max(next_arrival, time.monotonic()) if i == len(warmups) else next_arrival
+                    next_arrival += rng.expovariate(config.request_rate)
+                    delay = next_arrival - time.monotonic()
+                    if delay > 0:
+                        self._stop.wait(delay)
+                if self._stop.is_set():
+                    break
+                pending.add(pool.submit(self._run_query, client, writer, next_qid + i, record, warmup, gen, progress))
+            for fut in pending:
+                tally(fut)
+        except BaseException:
+            self._stop.set()
+            if client.thread_safe:
+                # an HTTP client: closing it ends what it can of the requests in flight
+                client.close()
+            # queries see the stop between chunks; a server that says nothing at all is not waited for
+            wait(pending, timeout=STOP_GRACE_S)
+            pool.shutdown(wait=False, cancel_futures=True)
+            with self._inflight_lock:
+                stuck = sorted(self._inflight)
+                self._inflight.clear()
+            for qid in stuck:
+                writer.append(QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted",
+                                          message="the run was interrupted while the service was silent",
+                                          will_retry=False))
+            raise
+        pool.shutdown(wait=True)
 
     def _run_query(
+        self,
+        client: InferenceClient,
+        writer: LedgerWriter,
+        qid: int,
+        record: DatasetRecord,
+        warmup: bool,
+        gen: dict[str, Any],
+        progress: Progress,
+    ) -> None:
+        with self._inflight_lock:
+            self._inflight.add(qid)
+        try:
+            self._query_attempts(client, writer, qid, record, warmup, gen, progress)
+        finally:
+            with self._inflight_lock:
+                self._inflight.discard(qid)
+
+    def _query_attempts(
         self,
         client: InferenceClient,
         writer: LedgerWriter,
@@ -343,6 +398,14 @@ class Runner:
                 writer.flush()
                 return  # neither completed nor failed: a resume runs it again
             except (ClientError, ConfigError) as exc:
+                if self._stop.is_set() and isinstance(exc, ClientError):
+                    # the run is stopping and the request was cut short on purpose
+                    writer.append(
+                        QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted",
+                                    message="the run was interrupted", attempt=attempt, will_retry=False)
+                    )
+                    writer.flush()
+                    return
                 retryable = bool(getattr(exc, "retryable", False))
                 will_retry = retryable and attempt <= config.max_retries and not self._stop.is_set()
                 writer.append(
@@ -363,6 +426,23 @@ class Runner:
                     self._report(progress)
                     return
                 self._stop.wait(config.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            except IpwError:
+                raise
+            except Exception as exc:  # a client library failing in a way it does not document
+                stopping = self._stop.is_set()
+                writer.append(
+                    QueryFailed(query_id=qid, t_ns=time.monotonic_ns(),
+                                error_type="Interrupted" if stopping else type(exc).__name__,
+                                message="the run was interrupted" if stopping
+                                else scrub(f"the {config.client} client failed: {exc}"),
+                                attempt=attempt, will_retry=False)
+                )
+                writer.flush()
+                if stopping:
+                    return
+                progress.count(ok=False, warmup=warmup)
+                self._report(progress)
+                return
 
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:
@@ -376,6 +456,16 @@ def _without_redacted(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_redacted(v) for v in value if v != REDACTED]
     return value
+
+
+def _healthy(client: InferenceClient) -> bool | str:
+    """True when the service answers; otherwise False or why not."""
+    try:
+        return bool(client.health())
+    except IpwError:
+        raise
+    except Exception as exc:  # a client library failing in an unforeseen way is still "not healthy"
+        return f"{type(exc).__name__}: {exc}"
 
 
 def _fatal(exc: ClientError) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ..errors import UsageError
@@ -20,7 +21,15 @@ def parse_kv(pairs: tuple[str, ...] | list[str], flag: str) -> dict[str, Any]:
                 hint=f"write it as {flag} name=value, e.g. {flag} temperature=0",
             )
         try:
-            out[key] = json.loads(value)
+            parsed = json.loads(value, parse_constant=_no_constant)
         except ValueError:
-            out[key] = value
+            parsed = value
+        if isinstance(parsed, float) and not math.isfinite(parsed):
+            raise UsageError(f"{flag} {key}={value} is not a finite number", hint=f"pass a number like {flag} {key}=0.5")
+        out[key] = parsed
     return out
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not values any backend takes: read them as plain strings
+    raise ValueError(name)

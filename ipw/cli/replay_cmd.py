@@ -35,9 +35,9 @@ def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: 
                 progress.close()
             if report.calls:
                 click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
-            if judge_spec is None:
-                judge_spec = judge.spec
             view = load_run(run)
+            if judge_spec is None and any(v.judge == judge.spec for v in view.verdicts):
+                judge_spec = judge.spec
     if judge_spec is not None:
         options = {**options, "judge": judge_spec}
     result = projection.compute(view, options)
@@ -54,8 +54,36 @@ def _judge_for(view: Any, kw: dict[str, Any]) -> Any:
     if kw.get("judge"):
         return None  # choose among the judges present; judge nothing new
     if view.verdicts:
-        return None  # already judged: the rerun is a pure replay
+        # judged before: the same judge takes the answers it has not seen (e.g. after --resume)
+        return _rebuild_judge(view, kw)
     return default_judge_for(view, **judge_params(kw))
+
+
+def _rebuild_judge(view: Any, kw: dict[str, Any]) -> Any:
+    """The judge behind the spec the run reports under, or None when it cannot be rebuilt here."""
+    from ..analyses.accuracy import select_judge
+    from ..errors import ConfigError
+    from ..judging.apply import ScorerJudge, make_judge
+    from ..judging.scorers import get_scorer
+
+    spec = select_judge(view)
+    if spec is None:
+        return None
+    judged = view.verdicts_by_judge().get(spec, {})
+    if all(q.query_id in judged for q in view.measured_queries()):
+        return None  # nothing new: the rerun is a pure replay
+    if spec.startswith("scorer:"):
+        return ScorerJudge(get_scorer(spec))
+    configured = view.config.get("eval") if isinstance(view.config.get("eval"), dict) else {}
+    if configured.get("judge") != spec:
+        return None  # an LLM judge this run was not configured with: name it with the --eval-* flags
+    try:
+        judge = make_judge(configured.get("client") or "openai", configured.get("base_url"), configured.get("model"),
+                           **judge_params(kw))
+    except ConfigError as exc:
+        click.echo(f"warning: answers not yet judged stay unevaluated: {exc.one_line()}", err=True)
+        return None
+    return judge if judge.spec == spec else None
 
 
 def _emit(out: dict[str, Any], as_json: bool, analysis_id: str) -> None:

@@ -204,8 +204,8 @@ class RunView:
         return dict(self.runs_started[0].host) if self.runs_started else {}
 
     def measured_queries(self) -> list[QueryRecord]:
-        """Completed, non-warmup queries, in query-id order: what results are computed over."""
-        return [q for _, q in sorted(self.queries.items()) if q.completed and not q.warmup]
+        """Completed, non-warmup queries (with a start on record), in query-id order: what results are computed over."""
+        return [q for _, q in sorted(self.queries.items()) if q.completed and q.started is not None and not q.warmup]
 
     def verdicts_by_judge(self) -> dict[str, dict[int, Verdict]]:
         """The latest verdict of each judge for each query."""

@@ -39,6 +39,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.rfile.read(length)
         if self.mode == "slow":
             time.sleep(3)
+        if self.mode == "hang":  # accepts the request and says nothing, for longer than the test waits
+            time.sleep(30)
         body = b'{"error": {"message": "internal failure"}}'
         try:
             self.send_response(500)
@@ -135,3 +137,35 @@ def test_existing_run_name_is_refused_without_resume(tmp_path: Path, cli) -> Non
     assert result.exit_code == 2
     assert_one_clean_line(result.stderr)
     assert "--resume" in result.stderr
+
+
+@pytest.mark.parametrize("bad_server", ["hang"], indirect=True)
+def test_sigterm_ends_a_run_stalled_on_a_silent_server(tmp_path: Path, bad_server: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from ipw.events import QueryStarted
+
+    run = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "ipw.cli", *_record_args(tmp_path, "--client", "openai", "--model", "m",
+                             "--client-base-url", bad_server, "--client-param", "timeout_s=120")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if any(isinstance(e, QueryStarted) for e in read_events(run)):
+                break
+        except Exception:  # not written yet
+            pass
+        time.sleep(0.05)
+    time.sleep(0.3)  # the request is in flight, and the server is silent
+    stopped_at = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - stopped_at < 10, "the stalled request held the run after SIGTERM"
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    events = read_events(run)
+    assert [e.status for e in events if isinstance(e, RunFinished)] == ["interrupted"]
+    assert [f.error_type for f in events if isinstance(f, QueryFailed)] == ["Interrupted"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -49,6 +50,10 @@ def test_resume_after_sigkill(tmp_path: Path, cli, llama_server_url: str) -> Non
     proc.wait()
     done_before = {q.record_id for q in load_run(run).measured_queries()}
     assert 3 <= len(done_before) < N
+    # judging the partial run first: after the resume, a replay must judge only what was added
+    judged = cli("replay", str(run), "--analysis", "accuracy", "--json")
+    assert judged.exit_code == 0, judged.stderr
+    assert f"judged {len(done_before)} answers" in judged.stderr
 
     resumed = cli(*_args(llama_server_url, tmp_path, "killed"), "--resume")
     assert resumed.exit_code == 0, resumed.stderr
@@ -62,3 +67,12 @@ def test_resume_after_sigkill(tmp_path: Path, cli, llama_server_url: str) -> Non
     rerun = {e.record_id for e in events if isinstance(e, QueryStarted) and e.t_ns > resume_t}
     assert rerun == expected - done_before
     assert {q.record_id for q in load_run(run).measured_queries()} == expected
+    replayed = cli("replay", str(run), "--analysis", "accuracy", "--json")
+    assert replayed.exit_code == 0, replayed.stderr
+    assert f"judged {N - len(done_before)} answers" in replayed.stderr
+    result = json.loads(replayed.stdout)
+    assert result["unevaluated"] == 0 and result["correct"] + result["incorrect"] == N
+    assert result["queries_not_completed"] == 0  # the attempt cut by the kill was completed by the resume
+    rerun = cli("replay", str(run), "--analysis", "accuracy", "--json")
+    assert "judged" not in rerun.stderr and rerun.stdout == replayed.stdout
+
