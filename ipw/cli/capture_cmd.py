@@ -82,6 +82,10 @@ def _config(kw: dict[str, Any]) -> Any:
 def _record(config: Any, kw: dict[str, Any]) -> Any:
     from ..capture.runner import Runner
 
+    if kw.get("power_trace") is not None:
+        from ..capture.power_trace import read_power_csv
+
+        read_power_csv(kw["power_trace"])  # a bad trace is refused before anything runs
     progress = ProgressLine(enabled=False if kw["as_json"] else None)
     runner = Runner(config, progress=progress)
     try:

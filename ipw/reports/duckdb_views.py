@@ -121,10 +121,13 @@ def _rows(view: RunView, name: str) -> dict[str, list[Any]] | Iterable[dict[str,
             "started_at_utc": wall,
             "wall_time_ns": wall,
             "status": finished.status if finished else "unfinished",
-            "queries_completed": finished.queries_completed if finished else sum(q.completed for q in view.queries.values()),
-            "queries_failed": finished.queries_failed if finished else sum(
-                1 for q in view.queries.values() if not q.completed and q.failures and not q.failures[-1].will_retry
-            ),
+            # derived from the queries, so a run finished over several sessions (--resume) counts them all
+            "queries_completed": len(view.measured_queries()),
+            "queries_failed": len({
+                q.record_id for q in view.queries.values()
+                if not q.completed and not q.warmup and q.failures and q.failures[-1].error_type != "Interrupted"
+                and not q.failures[-1].will_retry
+            } - {q.record_id for q in view.measured_queries()}),
             "host": host_summary(view.host),
             "config": json.dumps(view.config, sort_keys=True, default=str),
             "events": view.events_total,
