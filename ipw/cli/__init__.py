@@ -3,7 +3,8 @@
 Exit codes (documented in the README):
 
     0   success
-    1   an ipw error without a more specific code
+    1   an ipw error without a more specific code, or an operating-system
+        error (OSError: a path that cannot be created, read or written)
     2   bad usage: unknown id, malformed k=v, a setting that cannot work
     3   a ledger is damaged or cannot be written
     4   a dataset cannot be read
@@ -17,6 +18,7 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -75,6 +77,42 @@ def error_line(exc: IpwError) -> str:
     return f"ipw: error: {exc.one_line()}"
 
 
+def _exit_interrupted() -> None:
+    """Exit 130; without waiting for a query thread stuck on a silent server (its run is already closed)."""
+    import threading
+
+    stuck = [t for t in threading.enumerate()
+             if t is not threading.main_thread() and not t.daemon and t.name.startswith("ipw-query")]
+    if stuck:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(130)
+
+
+# errno -> (what failed, what to do), for an OSError that reached the boundary
+_OS_ERRORS = {
+    errno.ENOENT: ("a file or folder does not exist", "check the path; its parent folder must exist"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose another --output-dir, --run-name or -o"),
+    errno.EISDIR: ("a folder is in the way of a file", "choose another output path"),
+    errno.EEXIST: ("a file or folder is already there", "choose another name or remove it"),
+    errno.EACCES: ("permission denied", "choose a path you can write to"),
+    errno.EPERM: ("the operation is not permitted", "choose a path you can write to"),
+    errno.EROFS: ("the file system is read-only", "choose a path on a writable disk"),
+    errno.ENOSPC: ("the disk is full", "free some space, then run the command again"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space, then run the command again"),
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """An ``OSError`` as one line: what failed, the OS's words and the path, what to do."""
+    what, hint = _OS_ERRORS.get(exc.errno or -1, ("a file operation failed", "check the path and its permissions"))
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    detail = f"{reason}: {' -> '.join(paths)}" if paths else reason
+    return " ".join(f"ipw: error: {what} ({detail}); {hint}".split())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ipw`` console script: the single error boundary."""
     try:
@@ -83,16 +121,19 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(error_line(exc), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("ipw: interrupted", err=True)
-        sys.exit(130)
+        click.echo("ipw: interrupted; everything acknowledged so far is kept in the ledger", err=True)
+        _exit_interrupted()
     except click.ClickException as exc:
         click.echo(f"ipw: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("ipw: interrupted; everything acknowledged so far is kept in the ledger", err=True)
-        sys.exit(130)
+        _exit_interrupted()
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:
+        click.echo(os_error_line(exc), err=True)
+        sys.exit(1)
     except Exception as exc:  # the last line of defence: a bug, still one line
         if os.environ.get("IPW_DEBUG"):
             raise

@@ -12,20 +12,34 @@ stored whole, as its tagged map, with its position in the batch::
      "tn": [int, ...] | nil}    # token n_tokens, nil when every one is 1
 
 Decoding restores the exact sequence of events.
+
+Encoding never writes what decoding would refuse. Non-token events (a few per
+batch) are encoded once and decoded back with the reader's typed decoder;
+token columns are checked for type and int64 range as whole lists. When any
+check fails the batch is taken event by event: good events are kept, a bad
+one is replaced by a cleaned copy or by an ``event_dropped`` annotation (see
+:mod:`._sanitise`), so one bad value never costs the events around it.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 import numpy as np
 import zstandard
 
 from ..events import SCHEMA_VERSION, AnyEvent, Event, Token, upcast
+from ._sanitise import I64_MAX, I64_MIN, dropped, sanitised
 
 ZSTD_LEVEL = 3
+
+# a token column the reader can decode into int64 / str
+_Int64s = list[Annotated[int, msgspec.Meta(ge=I64_MIN, le=I64_MAX)]]
+_Texts = list[str]
+# what encoding or checking an event that the reader would refuse raises
+_INVALID = (TypeError, ValueError, OverflowError, msgspec.MsgspecError)
 
 _local = threading.local()
 
@@ -33,6 +47,20 @@ _local = threading.local()
 class _Payload(msgspec.Struct, omit_defaults=True):
     e: list[AnyEvent] = []
     i: list[int] = []
+    tq: list[int] = []
+    td: list[int] = []
+    tx: list[str] = []
+    tn: list[int] | None = None
+
+
+class _CheckedPayload(msgspec.Struct, omit_defaults=True):
+    """``_Payload`` for encoding, with the non-token events already encoded and checked.
+
+    Same fields in the same order, so it encodes to the same bytes.
+    """
+
+    e: msgspec.Raw
+    i: list[int]
     tq: list[int] = []
     td: list[int] = []
     tx: list[str] = []
@@ -96,38 +124,84 @@ def _tools() -> Any:
             zstandard.ZstdCompressor(level=ZSTD_LEVEL),
             zstandard.ZstdDecompressor(),
             msgspec.msgpack.Decoder(_RawPayload),
+            msgspec.msgpack.Decoder(list[AnyEvent]),
         )
     return tools
 
 
 def encode_batch(events: list[Event]) -> bytes:
-    """Encode and compress a batch of events into one frame payload."""
-    enc, _dec, cctx, _dctx, _raw = _tools()
+    """Encode and compress a batch of events into one frame payload.
+
+    An event the reader would refuse is replaced by a cleaned copy or by an
+    ``event_dropped`` annotation; the batch keeps its length and order.
+    """
+    try:
+        return _encode_checked(events)
+    except _INVALID:
+        pass
+    return _encode_checked([_storable(e) for e in events])
+
+
+def _encode_checked(events: list[Event]) -> bytes:
+    """Encode a batch, raising one of ``_INVALID`` when any event would not read back."""
+    enc, _dec, cctx, _dctx, _raw, check_others = _tools()
     positions = [i for i, e in enumerate(events) if type(e) is not Token]
+    payload: _Payload | _CheckedPayload
     if positions:
-        others = [events[i] for i in positions]
+        others = enc.encode([events[i] for i in positions])
+        check_others.decode(others)  # the reader's own typed decoder
+        payload = _CheckedPayload(e=msgspec.Raw(others), i=positions)
         tokens: list[Token] = [e for e in events if type(e) is Token]  # type: ignore[misc]
     else:
-        others = []
+        payload = _Payload()
         tokens = events  # type: ignore[assignment]
-    payload = _Payload(e=others, i=positions)
     if tokens:
-        ts = np.fromiter((e.t_ns for e in tokens), dtype=np.int64, count=len(tokens))
+        t_ns = msgspec.convert([e.t_ns for e in tokens], _Int64s)
+        ts = np.fromiter(t_ns, dtype=np.int64, count=len(t_ns))
         deltas = np.empty_like(ts)
         deltas[0] = ts[0]
         np.subtract(ts[1:], ts[:-1], out=deltas[1:])
-        payload.tq = [e.query_id for e in tokens]
+        payload.tq = msgspec.convert([e.query_id for e in tokens], _Int64s)
         payload.td = deltas.tolist()
-        payload.tx = [e.text for e in tokens]
+        payload.tx = msgspec.convert([e.text for e in tokens], _Texts)
         counts = [e.n_tokens for e in tokens]
-        if any(n != 1 for n in counts):
-            payload.tn = counts
+        if counts.count(1) != len(counts):
+            payload.tn = msgspec.convert(counts, _Int64s)
     return cctx.compress(enc.encode(payload))
+
+
+def _problem(event: Event) -> str | None:
+    """Why the reader would refuse ``event`` alone, or ``None`` when it would not."""
+    enc, _dec, _cctx, _dctx, _raw, check_others = _tools()
+    if type(event) is Token:
+        for name, kind in (("query_id", _Int64s), ("t_ns", _Int64s), ("n_tokens", _Int64s), ("text", _Texts)):
+            value = getattr(event, name)
+            try:
+                enc.encode(msgspec.convert([value], kind))
+            except _INVALID as exc:
+                return f"{name}={value!r}: {str(exc).replace(' - at `$[0]`', '')}"
+        return None
+    try:
+        check_others.decode(enc.encode([event]))
+    except _INVALID as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _storable(event: Event) -> Event:
+    """``event`` itself, a cleaned copy of it, or the annotation that replaces it."""
+    problem = _problem(event)
+    if problem is None:
+        return event
+    copy = sanitised(event)
+    if copy is not None and _problem(copy) is None:
+        return copy
+    return dropped(event, problem.replace("$[0].", "").replace("$[0]", "event"))
 
 
 def decode_columns(payload: bytes | memoryview, schema_version: int = SCHEMA_VERSION) -> Columns:
     """Decode one frame payload into columns; raises ``ValueError`` when invalid."""
-    _enc, dec, _cctx, dctx, raw_dec = _tools()
+    _enc, dec, _cctx, dctx, raw_dec, _check = _tools()
     try:
         raw = dctx.decompress(payload)
     except zstandard.ZstdError as exc:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import LedgerError
+from ..errors import LedgerCorruptError, LedgerError
 from ..events import SCHEMA_VERSION
 from ._scan import ScanResult
 
@@ -69,3 +69,20 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("format") != LEDGER_FORMAT:
         raise LedgerError(f"{path} is not an ipw ledger manifest", hint="'ipw ledger repair RUN' rewrites it from the segments")
     return data
+
+
+def _manifest_frames(manifest: dict[str, Any]) -> int:
+    """The number of frames ``manifest.json`` lists: a whole number >= 0, or a clear error.
+
+    A manifest is edited, copied and shared by hand, so its values are checked
+    before use; JSON ``true`` is not a frame count.
+    """
+    frames = manifest.get("frames", 0)
+    if type(frames) is not int or frames < 0:
+        raise LedgerCorruptError(
+            f'its "frames" is {json.dumps(frames)[:40]}, not a whole number >= 0',
+            segment=MANIFEST_NAME,
+            offset=0,
+            hint="the manifest was altered; 'ipw ledger repair RUN' rewrites it from the segments",
+        )
+    return frames

@@ -22,8 +22,9 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from ..errors import PackError, UsageError
-from .manifest import MANIFEST_NAME, read_manifest
+from ..errors import LedgerCorruptError, PackError, UsageError
+from ._scan import segment_paths
+from .manifest import MANIFEST_NAME, _manifest_frames, read_manifest
 from .recovery import VerifyReport, verify
 
 _SEGMENT = re.compile(r"^events/\d{6}\.ipwl$")
@@ -40,10 +41,17 @@ def pack(run_dir: Path, out_file: Path, *, include_derived: bool = False) -> lis
         raise PackError(f"refusing to pack a damaged ledger: {report.problem.message}",
                         hint=f"run 'ipw ledger repair {run_dir}' first")
     manifest = read_manifest(run_dir)
-    if manifest is None or int(manifest.get("frames", -1)) != report.frames:
+    if manifest is None or _pack_frames(run_dir, manifest) != report.frames:
         raise PackError(f"{run_dir}/manifest.json is missing or behind the ledger",
                         hint=f"run 'ipw ledger repair {run_dir}' to rewrite it, then pack again")
-    members = [MANIFEST_NAME] + [s["name"] for s in manifest["segments"]]
+    try:
+        members = [MANIFEST_NAME] + [str(s["name"]) for s in manifest["segments"]]
+    except (KeyError, TypeError) as exc:
+        raise PackError(f"{run_dir}/manifest.json does not list its segments properly",
+                        hint=f"run 'ipw ledger repair {run_dir}' to rewrite it, then pack again") from exc
+    if sorted(members[1:]) != [f"events/{p.name}" for p in segment_paths(run_dir)]:
+        raise PackError(f"{run_dir}/manifest.json lists other segments than events/ holds",
+                        hint=f"run 'ipw ledger repair {run_dir}' to rewrite it, then pack again")
     if include_derived:
         for sub, pattern in (("analysis", "*.json"), ("plots", "*.png")):
             members += sorted(f"{sub}/{p.name}" for p in (run_dir / sub).glob(pattern))
@@ -98,9 +106,17 @@ def _read_members(pack_file: Path) -> dict[str, bytes]:
     return members
 
 
+def _pack_frames(where: Path, manifest: dict) -> int:
+    """The manifest's frame count, or a ``PackError`` saying it is not one."""
+    try:
+        return _manifest_frames(manifest)
+    except LedgerCorruptError as exc:
+        raise PackError(f"{where}: {exc.message}", hint="the manifest was altered; nothing was written") from exc
+
+
 def _check_complete(pack_file: Path, manifest: dict, report: VerifyReport) -> None:
     """A pack's manifest must name exactly the chain it carries, not an earlier head."""
-    if int(manifest.get("frames", -1)) != report.frames or manifest.get("head_hash") != report.head_hash:
+    if _pack_frames(pack_file, manifest) != report.frames or manifest.get("head_hash") != report.head_hash:
         raise PackError(
             f"{pack_file}: manifest.json lists {manifest.get('frames')} frames but the segments hold {report.frames}",
             hint="the pack was altered or made from an unrepaired run; nothing was written",
@@ -116,6 +132,8 @@ def _check_hashes(pack_file: Path, members: dict[str, bytes]) -> dict:
         listed = {s["name"]: s for s in manifest["segments"]}
     except (ValueError, KeyError, TypeError) as exc:
         raise PackError(f"{pack_file}: manifest.json is not valid", hint="get a fresh copy of the pack") from exc
+    if not listed:
+        raise PackError(f"{pack_file}: manifest.json lists no segments", hint="pack a run that holds events")
     present = {n for n in members if _SEGMENT.match(n)}
     if present != set(listed):
         missing = sorted(set(listed) - present)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import LedgerCorruptError
 from ._scan import ScanResult, events_dir, fsync_dir, scan, segment_paths
-from .manifest import manifest_from_scan, read_manifest, write_manifest
+from .manifest import _manifest_frames, manifest_from_scan, read_manifest, write_manifest
 
 QUARANTINE = "quarantine"
 
@@ -56,7 +56,7 @@ def verify(run_dir: Path) -> VerifyReport:
         report.ok = False
         report.problem = problem
         return report
-    listed = int(manifest.get("frames", 0))
+    listed = _manifest_frames(manifest)  # manifest_problem found it valid
     if listed < result.frames:
         report.notes.append(
             f"manifest.json lists {listed} of {result.frames} frames (written before a crash); 'ipw ledger repair' updates it"
@@ -70,7 +70,10 @@ def manifest_problem(manifest: dict, result: ScanResult) -> LedgerCorruptError |
     A manifest behind the chain is normal after a crash; one ahead of it means
     frames were removed or the file was cut at a frame boundary.
     """
-    listed = int(manifest.get("frames", 0))
+    try:
+        listed = _manifest_frames(manifest)
+    except LedgerCorruptError as exc:
+        return exc
     end = result.end
     seg_name = f"events/{end.segment:06d}.ipwl"
     if listed > result.frames:
@@ -109,7 +112,7 @@ class RepairReport:
 
     @property
     def changed(self) -> bool:
-        return self.cut_bytes > 0
+        return self.cut_bytes > 0 or bool(self.quarantined)
 
 
 def repair(run_dir: Path) -> RepairReport:
@@ -124,15 +127,18 @@ def repair(run_dir: Path) -> RepairReport:
         state = valid_paths.get(path)
         keep = state.valid_bytes if state is not None else 0
         size = path.stat().st_size
-        if size <= keep:
+        if state is not None and size <= keep:
             continue
+        # from here on: bytes past the valid prefix, or a file with no valid
+        # header at all (even 0 bytes: a crash between creating a segment and
+        # writing its header), which must go or it stops every later scan
         qdir.mkdir(exist_ok=True)
         target = qdir / f"{path.name}.from-{keep}"
         with open(path, "rb") as src:
             src.seek(keep)
             target.write_bytes(src.read())
         quarantined.append(str(target.relative_to(run_dir)))
-        cut += size - keep
+        cut += max(size - keep, 0)
         if keep == 0 or state is None or state.frames == 0:
             os.remove(path)
             # a header alone carries no events; drop an empty segment too
@@ -143,7 +149,7 @@ def repair(run_dir: Path) -> RepairReport:
                 fh.truncate(keep)
                 fh.flush()
                 os.fsync(fh.fileno())
-    if cut:
+    if quarantined:
         fsync_dir(events_dir(run_dir))
     old = None
     try:

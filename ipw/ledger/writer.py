@@ -9,6 +9,7 @@ per ``flush_interval_s``.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import signal
 import threading
@@ -66,6 +67,7 @@ class LedgerWriter:
         self._closed = False
         self._last_flush = time.monotonic()
         self._error: BaseException | None = None
+        self._torn: Path | None = None  # a segment left with a partial frame at its end
         if self._segments:
             self._open_segment_fd(self._segments[-1])
         else:
@@ -88,7 +90,10 @@ class LedgerWriter:
                 f"{run_dir} already holds a ledger",
                 hint="choose another run name, or pass --resume to continue it",
             )
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _io_error(f"cannot create the ledger folder {directory}", exc) from exc
         return cls(run_dir, run_id=run_id, state=ScanResult(), **kwargs)
 
     @classmethod
@@ -191,6 +196,11 @@ class LedgerWriter:
             raise LedgerError(f"writing the ledger failed in the background: {error}") from error
         if self._closed:
             raise LedgerError(f"the ledger in {self.run_dir} is already closed")
+        if self._torn is not None:
+            raise LedgerError(
+                f"{self._torn} ends in a partly written frame that could not be cut off",
+                hint=f"run 'ipw ledger repair {self.run_dir}', then continue the run with --resume",
+            )
         self._last_flush = time.monotonic()
         pending = self._pending
         n = len(pending)
@@ -198,18 +208,18 @@ class LedgerWriter:
             return
         popleft = pending.popleft
         batch = [popleft() for _ in range(n)]
-        try:
-            payload = encode_batch(batch)
-        except (TypeError, ValueError, OverflowError) as exc:
-            pending.extendleft(reversed(batch))
-            raise LedgerError(f"an event could not be encoded: {exc}") from exc
+        # encode_batch replaces an event the reader would refuse, so bad data
+        # never gets here as an exception; what can fail below is the disk
+        payload = encode_batch(batch)
         frame, digest = fmt.encode_frame(payload, len(batch), self._head)
         seg = self._segments[-1]
-        if seg.valid_bytes + len(frame) > self._segment_max_bytes and seg.frames > 0:
-            seg = self._new_segment()
-        self._write_all(frame)
-        if self._fsync:
-            os.fdatasync(self._fd)  # type: ignore[arg-type]
+        try:
+            if seg.valid_bytes + len(frame) > self._segment_max_bytes and seg.frames > 0:
+                seg = self._new_segment()
+            self._write_frame(seg, frame)
+        except LedgerError:
+            pending.extendleft(reversed(batch))  # kept for a later flush once the disk recovers
+            raise
         seg.sha256.update(frame)
         seg.valid_bytes += len(frame)
         seg.file_bytes = seg.valid_bytes
@@ -220,32 +230,63 @@ class LedgerWriter:
         self._acked += len(batch)
         self._write_manifest()
 
-    def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)  # type: ignore[arg-type]
-            view = view[written:]
+    def _write_frame(self, seg: SegmentState, frame: bytes) -> None:
+        """Write and sync one frame; on failure cut the segment back to its valid end."""
+        fd = self._fd
+        assert fd is not None
+        try:
+            _write_all(fd, frame)
+            if self._fsync:
+                os.fdatasync(fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, seg.valid_bytes)  # a partial frame must not sit before the next one
+            except OSError:
+                # it stays; writing after it would hide every later frame, so stop here
+                self._torn = seg.path
+            raise _io_error(f"cannot write to {seg.path}", exc) from exc
 
     def _new_segment(self) -> SegmentState:
         index = len(self._segments) + 1
         path = events_dir(self.run_dir) / fmt.segment_name(index)
+        header = fmt.encode_segment_header(SCHEMA_VERSION, index)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except OSError as exc:
+            raise _io_error(f"cannot create the segment {path}", exc) from exc
+        try:
+            _write_all(fd, header)
+            if self._fsync:
+                os.fsync(fd)
+                fsync_dir(path.parent)
+        except OSError as exc:
+            os.close(fd)
+            try:
+                os.remove(path)  # a header-less segment would stop every reader
+            except OSError:
+                pass  # 'ipw ledger repair' and open_append remove it instead
+            raise _io_error(f"cannot write the header of the segment {path}", exc) from exc
         if self._fd is not None:
             os.close(self._fd)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        header = fmt.encode_segment_header(SCHEMA_VERSION, index)
-        self._write_all(header)
-        if self._fsync:
-            os.fsync(self._fd)
-            fsync_dir(path.parent)
+        self._fd = fd
         state = SegmentState(index=index, path=path, valid_bytes=len(header), file_bytes=len(header))
         state.sha256.update(header)
         self._segments.append(state)
         return state
 
     def _open_segment_fd(self, seg: SegmentState) -> None:
-        self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:
+            raise _io_error(f"cannot open the segment {seg.path} to append", exc) from exc
 
     def _write_manifest(self) -> None:
+        try:
+            self._write_manifest_file()
+        except OSError as exc:
+            raise _io_error(f"cannot write {self.run_dir / 'manifest.json'}", exc) from exc
+
+    def _write_manifest_file(self) -> None:
         segments = [
             {
                 "name": f"events/{s.name}",
@@ -257,6 +298,27 @@ class LedgerWriter:
             for s in self._segments
         ]
         write_manifest(self.run_dir, build_manifest(self.run_id, segments, self._frames, self._acked, self._head))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _io_error(what: str, exc: OSError) -> LedgerError:
+    """A failed write as one line: what, the OS's reason, and what to do about it."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "the disk is full: free space (or choose another --output-dir) and resume the run with --resume"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "the folder is not writable: choose another --output-dir"
+    elif exc.errno in (errno.ENOTDIR, errno.ENOENT, errno.EEXIST):
+        hint = "a part of the path is missing or is a file: choose another --output-dir or --run-name"
+    else:
+        hint = "check the disk and the file system, then resume the run with --resume"
+    return LedgerError(f"{what}: {reason}", hint=hint)
 
 
 def _first_run_id(run_dir: Path) -> str:

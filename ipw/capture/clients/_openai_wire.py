@@ -12,7 +12,19 @@ from typing import Any, Iterable, Iterator, Mapping
 from ...errors import ServerResponseError
 from .base import Completion, client_error, excerpt
 
-__all__ = ["sse_events", "json_object", "choice_text", "completion_from_usage", "garbage", "stream_error"]
+__all__ = [
+    "sse_events",
+    "json_object",
+    "choice_text",
+    "completion_from_usage",
+    "usage_count",
+    "garbage",
+    "stream_error",
+]
+
+# A count a ledger can store: msgpack carries at most 64 bits and the reader
+# decodes counts into int64 columns.
+_MAX_COUNT = 2**63
 
 
 def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
@@ -61,17 +73,24 @@ def choice_text(choice: Any, api: str) -> str:
     return text if isinstance(text, str) else ""
 
 
+def usage_count(value: Any) -> int | None:
+    """A token count a server reported, or ``None`` when it is not one.
+
+    Only a whole number in ``0 <= n < 2**63`` counts: JSON ``true`` is not 1, a
+    negative count is not a count, and a huge one could not be stored.
+    """
+    if type(value) is int and 0 <= value < _MAX_COUNT:
+        return value
+    return None
+
+
 def completion_from_usage(usage: Mapping[str, Any] | None, finish_reason: Any, n_chunks: int) -> Completion:
     finish = str(finish_reason) if finish_reason else None
     if usage:
-        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if isinstance(prompt, int) or isinstance(completion, int):
-            return Completion(
-                prompt if isinstance(prompt, int) else None,
-                completion if isinstance(completion, int) else None,
-                finish,
-                "server",
-            )
+        prompt = usage_count(usage.get("prompt_tokens"))
+        completion = usage_count(usage.get("completion_tokens"))
+        if prompt is not None or completion is not None:
+            return Completion(prompt, completion, finish, "server")
     return Completion(None, n_chunks, finish, "counted")
 
 

@@ -226,6 +226,14 @@ class LlamaCppClient(InferenceClient):
                 f"llama.cpp does not take the generation parameter(s) {', '.join(unknown)}",
                 hint=f"use some of: {', '.join(sorted(_GEN_KEYS))}",
             )
+        stop = gen.get("stop")
+        if stop is not None and not (
+            isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(x, str) for x in stop))
+        ):
+            raise ConfigError(
+                f"llama.cpp generation parameter stop={stop!r} is not a string or a list of strings",
+                hint='pass e.g. --gen-param stop=\'["\\n\\n"]\'',
+            )
         kwargs = {**GEN_DEFAULTS, **{k: v for k, v in gen.items() if v is not None}}
         if "seed" not in kwargs and self.seed is not None:
             kwargs["seed"] = self.seed
@@ -258,6 +266,12 @@ class LlamaCppClient(InferenceClient):
                 f"llama.cpp refused the request: {excerpt(str(exc))}",
                 retryable=False,
                 hint=f"raise --client-param n_ctx (now {self.n_ctx}) or shorten the prompt",
+            ) from exc
+        except TypeError as exc:  # a generation parameter of the wrong type, e.g. max_tokens="abc"
+            given = ", ".join(f"{k}={v!r}" for k, v in sorted(gen.items())) or "(none)"
+            raise ConfigError(
+                f"llama.cpp cannot use the generation parameters {given}: {excerpt(str(exc))}",
+                hint="check the types in --gen-param (max_tokens and seed are whole numbers, temperature and top_p numbers)",
             ) from exc
         except RuntimeError as exc:  # llama_decode failed
             raise client_error(

@@ -18,7 +18,9 @@ from typing import Any, Iterator, Mapping
 import httpx
 
 from ...errors import BackendMissingError, ConfigError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
+from ._openai_wire import usage_count
 from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, package_version, param
+from .openai import timeout_param, transport_param
 
 __all__ = ["OllamaClient"]
 
@@ -44,8 +46,9 @@ class OllamaClient(InferenceClient):
         self.api = str(param(params, "api", str, "chat", cid)).lower()
         if self.api not in ("chat", "generate"):
             raise ConfigError(f"client 'ollama' api={self.api!r} is unknown", hint="use api=chat or api=generate")
-        self.timeout_s = param(params, "timeout_s", float, 120.0, cid)
-        self.connect_timeout_s = param(params, "connect_timeout_s", float, 5.0, cid)
+        self.timeout_s = timeout_param(params, "timeout_s", 120.0, cid)
+        self.connect_timeout_s = timeout_param(params, "connect_timeout_s", 5.0, cid)
+        transport = transport_param(params, cid)
         self.keep_alive = params.get("keep_alive")
         headers = params.get("headers") or {}
         if not isinstance(headers, Mapping):
@@ -56,8 +59,8 @@ class OllamaClient(InferenceClient):
             "timeout": httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
             "headers": {str(k): str(v) for k, v in headers.items()},
         }
-        if params.get("transport") is not None:
-            kwargs["transport"] = params["transport"]
+        if transport is not None:
+            kwargs["transport"] = transport
         self._client = ollama.Client(host=self.base_url, **kwargs)
 
     def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
@@ -114,10 +117,12 @@ class OllamaClient(InferenceClient):
                 hint="the server may have crashed; check its log",
             )
         finish = final.done_reason or None
-        if final.eval_count is None:
-            yield Completion(final.prompt_eval_count, n_chunks, finish, "counted")
+        prompt_tokens = usage_count(final.prompt_eval_count)
+        eval_count = usage_count(final.eval_count)
+        if eval_count is None:
+            yield Completion(prompt_tokens, n_chunks, finish, "counted")
         else:
-            yield Completion(final.prompt_eval_count, final.eval_count, finish, "server")
+            yield Completion(prompt_tokens, eval_count, finish, "server")
 
     def _response_error(self, exc: Any) -> ServerResponseError:
         status = int(getattr(exc, "status_code", -1))

@@ -30,16 +30,17 @@ never appears in ``describe()``.
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any, Iterable, Iterator, Mapping
 
 import httpx
 
 from ...errors import ConfigError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
-from ._openai_wire import choice_text, completion_from_usage, garbage, json_object, sse_events, stream_error
+from ._openai_wire import choice_text, completion_from_usage, garbage, json_object, sse_events, stream_error, usage_count
 from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param
 
-__all__ = ["OpenAIClient", "normalise_base_url"]
+__all__ = ["OpenAIClient", "normalise_base_url", "timeout_param", "transport_param"]
 
 _RESERVED_GEN = frozenset({"model", "messages", "prompt", "stream"})
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
@@ -64,6 +65,32 @@ def normalise_base_url(url: str) -> str:
     return url
 
 
+def timeout_param(params: Mapping[str, Any], name: str, default: float, client_id: str) -> float:
+    """A timeout in seconds: a finite number above zero, or a ``ConfigError`` naming it."""
+    value = param(params, name, float, default, client_id)
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise ConfigError(
+            f"client '{client_id}' parameter {name}={params.get(name)!r} is not a timeout",
+            hint=f"pass a number of seconds above zero, e.g. --client-param {name}={default:g}",
+        )
+    return value
+
+
+def transport_param(params: Mapping[str, Any], client_id: str) -> httpx.BaseTransport | None:
+    """The ``transport`` param: an ``httpx.BaseTransport`` given from Python, or ``None``.
+
+    It exists so tests and embedders can route requests in process; from the
+    command line it can only ever be a string or a number, which is refused.
+    """
+    transport = params.get("transport")
+    if transport is None or isinstance(transport, httpx.BaseTransport):
+        return transport
+    raise ConfigError(
+        f"client '{client_id}' parameter transport={transport!r} is not an httpx transport",
+        hint="drop --client-param transport; it can only be set from Python",
+    )
+
+
 class OpenAIClient(InferenceClient):
     """Streams completions from an OpenAI-compatible HTTP server (vLLM, llama.cpp, Ollama, OpenAI …)."""
 
@@ -81,8 +108,9 @@ class OpenAIClient(InferenceClient):
         self.api = str(param(params, "api", str, "chat", cid)).lower()
         if self.api not in ("chat", "completions"):
             raise ConfigError(f"client 'openai' api={self.api!r} is unknown", hint="use api=chat or api=completions")
-        self.timeout_s = param(params, "timeout_s", float, 120.0, cid)
-        self.connect_timeout_s = param(params, "connect_timeout_s", float, 5.0, cid)
+        self.timeout_s = timeout_param(params, "timeout_s", 120.0, cid)
+        self.connect_timeout_s = timeout_param(params, "connect_timeout_s", 5.0, cid)
+        transport = transport_param(params, cid)
         self.stream_usage = param(params, "stream_usage", bool, True, cid)
         self.usage_fallback = str(param(params, "usage_fallback", str, "auto", cid)).lower()
         if self.usage_fallback not in ("auto", "count"):
@@ -113,7 +141,7 @@ class OpenAIClient(InferenceClient):
             base_url=self.base_url,
             headers=headers,
             timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-            transport=params.get("transport"),
+            transport=transport,
         )
 
     # -- streaming -------------------------------------------------------------
@@ -210,7 +238,8 @@ class OpenAIClient(InferenceClient):
                 count = response.json().get("count")
             except (ValueError, AttributeError):
                 count = None
-        if not isinstance(count, int) or isinstance(count, bool):
+        count = usage_count(count)
+        if count is None:
             self._server_tokenizer = False
             return None
         self._server_tokenizer = True
@@ -229,8 +258,8 @@ class OpenAIClient(InferenceClient):
         content = message.get("content") if self.api == "chat" else choice.get("text")
         usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
         if content:
-            n_tokens = usage.get("completion_tokens") if usage else None
-            yield Chunk(str(content), n_tokens if isinstance(n_tokens, int) and n_tokens > 0 else 1)
+            n_tokens = usage_count(usage.get("completion_tokens")) if usage else None
+            yield Chunk(str(content), n_tokens if n_tokens else 1)
         yield completion_from_usage(usage, choice.get("finish_reason"), 1 if content else 0)
 
     # -- errors ----------------------------------------------------------------
