@@ -9,6 +9,7 @@ per ``flush_interval_s``.
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import os
 import signal
@@ -261,10 +262,9 @@ class LedgerWriter:
                 fsync_dir(path.parent)
         except OSError as exc:
             os.close(fd)
-            try:
-                os.remove(path)  # a header-less segment would stop every reader
-            except OSError:
-                pass  # 'ipw ledger repair' and open_append remove it instead
+            # a header-less segment would stop every reader; if it cannot go now, repair removes it
+            with contextlib.suppress(OSError):
+                os.remove(path)
             raise _io_error(f"cannot write the header of the segment {path}", exc) from exc
         if self._fd is not None:
             os.close(self._fd)
