@@ -294,9 +294,7 @@ class Runner:
                 stuck = sorted(self._inflight)
                 self._inflight.clear()
             for qid in stuck:
-                writer.append(QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted",
-                                          message="the run was interrupted while the service was silent",
-                                          will_retry=False))
+                writer.append(_interrupted(qid, message="the run was interrupted while the service was silent"))
             raise
         pool.shutdown(wait=True)
 
@@ -391,19 +389,13 @@ class Runner:
                 self._report(progress)
                 return
             except KeyboardInterrupt:
-                writer.append(
-                    QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted",
-                                message="the run was interrupted", attempt=attempt, will_retry=False)
-                )
+                writer.append(_interrupted(qid, attempt))
                 writer.flush()
                 return  # neither completed nor failed: a resume runs it again
             except (ClientError, ConfigError) as exc:
                 if self._stop.is_set() and isinstance(exc, ClientError):
                     # the run is stopping and the request was cut short on purpose
-                    writer.append(
-                        QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted",
-                                    message="the run was interrupted", attempt=attempt, will_retry=False)
-                    )
+                    writer.append(_interrupted(qid, attempt))
                     writer.flush()
                     return
                 retryable = bool(getattr(exc, "retryable", False))
@@ -419,8 +411,8 @@ class Runner:
                     )
                 )
                 writer.flush()
-                if isinstance(exc, ConfigError) or (not retryable and attempt == 1 and _fatal(exc)):
-                    raise
+                if isinstance(exc, ConfigError):
+                    raise  # the same setting would fail every query: stop here
                 if not will_retry:
                     progress.count(ok=False, warmup=warmup)
                     self._report(progress)
@@ -429,17 +421,16 @@ class Runner:
             except IpwError:
                 raise
             except Exception as exc:  # a client library failing in a way it does not document
-                stopping = self._stop.is_set()
+                if self._stop.is_set():
+                    writer.append(_interrupted(qid, attempt))
+                    writer.flush()
+                    return
                 writer.append(
-                    QueryFailed(query_id=qid, t_ns=time.monotonic_ns(),
-                                error_type="Interrupted" if stopping else type(exc).__name__,
-                                message="the run was interrupted" if stopping
-                                else scrub(f"the {config.client} client failed: {exc}"),
-                                attempt=attempt, will_retry=False)
+                    QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type=type(exc).__name__,
+                                message=scrub(f"the {config.client} client failed: {exc}"), attempt=attempt,
+                                will_retry=False)
                 )
                 writer.flush()
-                if stopping:
-                    return
                 progress.count(ok=False, warmup=warmup)
                 self._report(progress)
                 return
@@ -468,11 +459,10 @@ def _healthy(client: InferenceClient) -> bool | str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def _fatal(exc: ClientError) -> bool:
-    """Errors that will fail every query the same way: stop instead of recording each."""
-    from ..errors import BackendMissingError
-
-    return isinstance(exc, BackendMissingError)
+def _interrupted(qid: int, attempt: int = 1, message: str = "the run was interrupted") -> QueryFailed:
+    """The record of a query cut short by a stop: neither completed nor failed, so a resume runs it again."""
+    return QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted", message=message,
+                       attempt=attempt, will_retry=False)
 
 
 def _with_t(event: QueryStarted, t_ns: int) -> QueryStarted:
