@@ -6,8 +6,11 @@ base URL (``LLMJudge.__init__``) — together with the forms it takes on the
 wire, so that a server quoting it back is caught too: the Basic-auth base64 of
 ``user:password``, the URL-encoded and JSON-escaped spellings, the token after
 an auth scheme (``Bearer …``). Environment variables named like credentials
-(``*KEY*``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``) are secrets as well; they
-are read at each scrub, so a variable set after start-up still counts.
+(``*KEY*``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``) are secrets as well:
+:func:`register_env` takes them when the CLI starts and whenever a client or
+judge is built (where keys are read from the environment), and on first use.
+Scrubbing then only compares against what is registered: it never walks the
+environment, so it stays cheap enough for every ledger flush.
 
 :func:`scrub` replaces every registered form, and ``user:password@`` in any
 URL, with ``<redacted>``. It runs on messages, verdict metadata, configs,
@@ -36,6 +39,7 @@ __all__ = [
     "found_in",
     "is_secret_name",
     "register",
+    "register_env",
     "register_params",
     "register_url",
     "registered",
@@ -50,12 +54,14 @@ _SECRET_NAME = re.compile(r"key|secret|password|passwd|authoriz|auth(?!or)|cooki
 _TOKEN = re.compile(r"token", re.I)
 # counts and settings that merely mention tokens: max_tokens, prompt_tokens, tokenizer, …
 _TOKEN_COUNT = re.compile(r"tokens$|tokenizer|^(max|min|num|n|new)_?token", re.I)
-# user[:password]@ after a scheme, unless it is already the placeholder
-_URL_CREDENTIALS = re.compile(r"(?<=://)(?!<redacted>@)[^/?#@\s\"'<>]+@")
+# user[:password]@ after a scheme; "<" is left out, so the placeholder itself never matches
+_URL_CREDENTIALS = re.compile(r"://[^/?#@\s\"'<>]+@")
 _URL_CREDENTIALS_B = re.compile(_URL_CREDENTIALS.pattern.encode())
 
 _lock = threading.Lock()
 _forms: tuple[str, ...] = ()  # longest first, so a form never leaves a piece of a longer one behind
+_forms_b: tuple[bytes, ...] = ()
+_env_read = False
 
 
 def is_secret_name(name: str) -> bool:
@@ -71,11 +77,12 @@ def _spellings(value: str) -> set[str]:
 
 
 def _add(forms: Iterable[str]) -> None:
-    global _forms
+    global _forms, _forms_b
     new = {f for f in forms if len(f) >= MIN_SECRET_CHARS}
     with _lock:
         if new - set(_forms):
             _forms = tuple(sorted(set(_forms) | new, key=len, reverse=True))
+            _forms_b = tuple(f.encode("utf-8", "surrogatepass") for f in _forms)
 
 
 def register(value: Any, *, header: bool = False) -> None:
@@ -158,28 +165,29 @@ def _leaves(value: Any) -> Iterable[Any]:
         yield value
 
 
-def _env_forms() -> set[str]:
-    found: set[str] = set()
-    for name, value in os.environ.items():
+def register_env(env: Mapping[str, str] | None = None) -> None:
+    """Register the value of every environment variable named like a credential."""
+    global _env_read
+    _env_read = True
+    env = os.environ if env is None else env
+    for name, value in env.items():
         if is_secret_name(name) and len(value.strip()) >= MIN_SECRET_CHARS:
-            found |= _spellings(value.strip())
-    return found
+            _add(_spellings(value.strip()))
 
 
 def registered() -> tuple[str, ...]:
-    """Every form scrubbed now, longest first: the registered ones and the environment's."""
-    env = _env_forms()
-    forms = _forms
-    if not env - set(forms):
-        return forms
-    return tuple(sorted(set(forms) | env, key=len, reverse=True))
+    """Every form scrubbed now, longest first."""
+    if not _env_read:
+        register_env()
+    return _forms
 
 
 def scrub(text: str) -> str:
-    """``text`` with URL credentials and every registered or environment secret replaced."""
+    """``text`` with URL credentials and every registered secret replaced."""
     if not text:
         return text
-    text = _URL_CREDENTIALS.sub(REDACTED + "@", text)
+    if "://" in text:
+        text = _URL_CREDENTIALS.sub("://" + REDACTED + "@", text)
     for form in registered():
         if form in text:
             text = text.replace(form, REDACTED)
@@ -199,6 +207,7 @@ def scrub_value(value: Any) -> Any:
 
 def found_in(data: bytes) -> bool:
     """Whether encoded bytes (UTF-8 text, msgpack) hold a secret :func:`scrub` would replace."""
-    if _URL_CREDENTIALS_B.search(data):
+    if b"://" in data and _URL_CREDENTIALS_B.search(data):
         return True
-    return any(form.encode() in data for form in registered())
+    registered()
+    return any(form in data for form in _forms_b)

@@ -65,9 +65,14 @@ def test_short_values_are_not_searched_for_in_free_text() -> None:
     assert scrub("abc is on") == "abc is on"
 
 
-def test_environment_credentials_count_even_when_set_after_start(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_credentials_are_registered_when_a_client_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ipw.capture.clients.openai import OpenAIClient
+
+    secrets.register_env()
     monkeypatch.setenv("LATE_SERVICE_PASSWORD", "late-env-secret-9Mm8")
     monkeypatch.setenv("LATE_MAX_TOKENS", "late-env-not-a-secret")
+    assert scrub("late-env-secret-9Mm8") == "late-env-secret-9Mm8"  # set after the registry last looked
+    OpenAIClient("http://127.0.0.1:9/v1").close()
     assert scrub("late-env-secret-9Mm8 late-env-not-a-secret") == f"{REDACTED} late-env-not-a-secret"
     assert secrets.found_in(b"\xa5xx late-env-secret-9Mm8")
 

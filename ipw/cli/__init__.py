@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from ..errors import IpwError
-from ..secrets import scrub
+from ..secrets import register_env, scrub
 
 __all__ = ["main", "cli"]
 
@@ -136,6 +136,7 @@ class _ScrubbedStream:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ipw`` console script: the single error boundary."""
+    register_env()
     stderr = sys.stderr
     sys.stderr = _ScrubbedStream(stderr)
     try:

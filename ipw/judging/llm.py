@@ -90,7 +90,8 @@ class LLMJudge:
         rng: random.Random | None = None,
     ) -> None:
         # first, so that even a refusal below cannot quote a credential unregistered
-        secrets.register(api_key)
+        secrets.register_env()
+        secrets.register(api_key)  # it may come from a .env file, which is not the environment
         secrets.register_url(base_url)
         secrets.register_params(params)
         if client != "openai":

@@ -109,6 +109,7 @@ class InferenceClient(abc.ABC):
 
     def __init__(self, base_url: str | None = None, **params: Any) -> None:
         # first, so that even a refusal below cannot quote a credential unregistered
+        secrets.register_env()  # a client may take its key from there (IPW_API_KEY …)
         secrets.register_params(params)
         secrets.register_url(base_url)
         unknown = sorted(set(params) - set(self.accepted_params))
