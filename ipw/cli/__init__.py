@@ -27,6 +27,7 @@ from typing import Any
 import click
 
 from ..errors import IpwError
+from ..secrets import register_env, scrub
 
 __all__ = ["main", "cli"]
 
@@ -113,8 +114,38 @@ def os_error_line(exc: OSError) -> str:
     return " ".join(f"ipw: error: {what} ({detail}); {hint}".split())
 
 
+class _ScrubbedStream:
+    """A text stream that passes every write through :func:`ipw.secrets.scrub`.
+
+    Installed as ``sys.stderr`` for the whole command, so that error lines,
+    warnings and progress never print a credential, whoever writes them.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: Any) -> int:
+        if isinstance(text, str):
+            self._stream.write(scrub(text))
+            return len(text)
+        return self._stream.write(text)  # click probes for a binary stream with b""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ipw`` console script: the single error boundary."""
+    register_env()
+    stderr = sys.stderr
+    sys.stderr = _ScrubbedStream(stderr)
+    try:
+        _main(argv)
+    finally:
+        sys.stderr = stderr
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="ipw", standalone_mode=False)
     except IpwError as exc:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 import httpx
 
+from .. import secrets
 from ..errors import ConfigError, JudgeError, LedgerCorruptError, UsageError
 from ..events import Verdict
 from ..ledger import LedgerWriter
@@ -240,7 +241,8 @@ def _judge_all(
                 judge=judge.spec,
                 is_correct=result.is_correct,
                 score=result.score,
-                metadata=json.dumps(meta, sort_keys=True, ensure_ascii=False, default=str),
+                # a judge endpoint may quote a credential back in anything it answers
+                metadata=secrets.scrub(json.dumps(meta, sort_keys=True, ensure_ascii=False, default=str)),
             )
         )
         counts["appended"] += 1

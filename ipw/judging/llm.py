@@ -6,7 +6,10 @@ asks the endpoint, and parses the answer strictly. Its spec
 model and the template family; the base URL is left out (the same model
 behind a proxy is the same judge) and goes into each verdict's metadata
 instead, without credentials. The API key is only ever sent as the
-``Authorization`` header: it is in no spec, repr, message or metadata.
+``Authorization`` header: it is in no spec, repr, message or metadata. The
+key, the base URL's userinfo (sent as HTTP Basic) and every credential-named
+param are registered with :mod:`ipw.secrets`, so an endpoint that quotes them
+back in an error body or an answer is scrubbed too.
 
 What happens when asking fails:
 
@@ -37,8 +40,10 @@ from typing import Any, Callable, Mapping
 
 import httpx
 
+from .. import secrets
 from ..capture.clients.base import excerpt
 from ..capture.clients.openai import normalise_base_url
+from ..capture.redact import redact
 from ..errors import ConfigError, JudgeError
 from .keys import MISSING_KEY_HINT
 from .prompts import FAMILY_REF, JudgeItem, select_template
@@ -84,6 +89,11 @@ class LLMJudge:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
+        # first, so that even a refusal below cannot quote a credential unregistered
+        secrets.register_env()
+        secrets.register(api_key)  # it may come from a .env file, which is not the environment
+        secrets.register_url(base_url)
+        secrets.register_params(params)
         if client != "openai":
             raise ConfigError(
                 f"the judge client {client!r} is not supported",
@@ -136,7 +146,7 @@ class LLMJudge:
             "model": self.model,
             "base_url": _public_url(self.base_url),
             "templates": FAMILY_REF,
-            "params": dict(self.params),
+            "params": redact(dict(self.params)),
             "auth": "bearer" if self._key else None,
         }
 
@@ -267,8 +277,8 @@ class LLMJudge:
 
     def _scrub(self, text: str) -> str:
         if self._key:
-            text = text.replace(self._key, "<redacted>")
-        return _KEYISH.sub("<redacted>", text)
+            text = text.replace(self._key, "<redacted>")  # a key too short for the registry still goes
+        return _KEYISH.sub("<redacted>", secrets.scrub(text))
 
 
 def _content(response: httpx.Response) -> str:

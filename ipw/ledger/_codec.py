@@ -30,6 +30,7 @@ import msgspec
 import numpy as np
 import zstandard
 
+from .. import secrets
 from ..events import SCHEMA_VERSION, AnyEvent, Event, Token, upcast
 from ._sanitise import I64_MAX, I64_MIN, dropped, sanitised
 
@@ -149,6 +150,12 @@ def _encode_checked(events: list[Event]) -> bytes:
     payload: _Payload | _CheckedPayload
     if positions:
         others = enc.encode([events[i] for i in positions])
+        if secrets.found_in(others):
+            # the last line of defence: a credential a server echoed into a message, a config or
+            # metadata is rewritten here, before any byte reaches the disk. Token text is left
+            # alone: it is the hot path, and a server would have to feed the request's headers to
+            # the model for a credential to reach the generated text.
+            others = enc.encode([_scrubbed(events[i]) for i in positions])
         check_others.decode(others)  # the reader's own typed decoder
         payload = _CheckedPayload(e=msgspec.Raw(others), i=positions)
         tokens: list[Token] = [e for e in events if type(e) is Token]  # type: ignore[misc]
@@ -168,6 +175,18 @@ def _encode_checked(events: list[Event]) -> bytes:
         if counts.count(1) != len(counts):
             payload.tn = msgspec.convert(counts, _Int64s)
     return cctx.compress(enc.encode(payload))
+
+
+def _scrubbed(event: Event) -> Event:
+    """``event`` with every string in it, at any depth, passed through :func:`ipw.secrets.scrub`."""
+    changes = {}
+    for name in event.__struct_fields__:
+        value = getattr(event, name)
+        if isinstance(value, (str, dict, list)):
+            clean = secrets.scrub_value(value)
+            if clean != value:
+                changes[name] = clean
+    return msgspec.structs.replace(event, **changes) if changes else event
 
 
 def _problem(event: Event) -> str | None:

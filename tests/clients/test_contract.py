@@ -104,7 +104,8 @@ def test_public_surface_is_curated():
 def test_redact_hides_secret_looking_values_at_any_depth():
     given = {"api_key": "a", "headers": {"Authorization": "Bearer b", "X-Trace": "keep"},
              "nested": [{"refresh_token": "c"}], "model": "m", "empty_key": "", "Client-Secret": None}
-    assert redact(given) == {"api_key": REDACTED, "headers": {"Authorization": REDACTED, "X-Trace": "keep"},
+    # v2 (SPEC §8): every header value is a credential, whatever the header is called
+    assert redact(given) == {"api_key": REDACTED, "headers": {"Authorization": REDACTED, "X-Trace": REDACTED},
                              "nested": [{"refresh_token": REDACTED}], "model": "m", "empty_key": "",
                              "Client-Secret": None}
 

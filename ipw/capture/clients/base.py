@@ -26,6 +26,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Iterator, Mapping, NamedTuple, TypeVar
 
+from ... import secrets
 from ...errors import ClientError, ConfigError
 from ..redact import REDACTED, redact
 
@@ -107,6 +108,10 @@ class InferenceClient(abc.ABC):
     accepted_params: frozenset[str] = frozenset()
 
     def __init__(self, base_url: str | None = None, **params: Any) -> None:
+        # first, so that even a refusal below cannot quote a credential unregistered
+        secrets.register_env()  # a client may take its key from there (IPW_API_KEY …)
+        secrets.register_params(params)
+        secrets.register_url(base_url)
         unknown = sorted(set(params) - set(self.accepted_params))
         if unknown:
             accepted = ", ".join(sorted(self.accepted_params)) or "none"
