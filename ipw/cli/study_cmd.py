@@ -31,9 +31,10 @@ class _Observer:
         self.quiet = quiet
         self._progress: ProgressLine | None = None
 
-    def cell_started(self, index: int, total: int, cell: Any, resumed: bool) -> None:
+    def cell_started(self, index: int, total: int, cell: Any, resumed: bool, *, queued: bool = False) -> None:
         if not self.quiet:
-            click.echo(f"cell {index}/{total} {cell.name}: {'resuming' if resumed else 'starting'}", err=True)
+            what = "queued on Ray" if queued else "resuming" if resumed else "starting"
+            click.echo(f"cell {index}/{total} {cell.name}: {what}", err=True)
 
     def cell_finished(self, index: int, total: int, entry: dict[str, Any]) -> None:
         if self.quiet:

@@ -21,10 +21,12 @@ elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -115,6 +117,13 @@ def run_ray(spec: StudySpec, state: StudyState, todo: list[tuple[Cell, RunState]
             address: str | None, observer: Any) -> None:
     """Submit every pending cell as a task, then collect them as they finish."""
     ray = _ray()
+    # Ray prints its own notices (a worker that died, …) on stdout, where they would spoil --json: to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        _run_on_cluster(ray, spec, state, todo, address, observer)
+
+
+def _run_on_cluster(ray: Any, spec: StudySpec, state: StudyState, todo: list[tuple[Cell, RunState]],
+                    address: str | None, observer: Any) -> None:
     started_here = not ray.is_initialized()
     if started_here:
         if address:
@@ -144,7 +153,7 @@ def _run_tasks(ray: Any, spec: StudySpec, state: StudyState, todo: list[tuple[Ce
     try:
         for index, (cell, run) in enumerate(todo, start=1):
             options = task_options(cell)
-            observer.cell_started(index, len(todo), cell, run.state == "partial")
+            observer.cell_started(index, len(todo), cell, run.state == "partial", queued=True)
             fields = {"name": cell.name, "params": cell.params, "settings": cell.settings}
             refs[remote.options(**options).remote(fields, staging, shared)] = cell
             state.entry(cell.name).update(status="running", message=None)

@@ -86,7 +86,7 @@ def cell_metrics(run_dir: Path) -> dict[str, Any]:
 def study_rows(study_dir: Path) -> tuple[list[str], list[dict[str, Any]]]:
     """The matrix axes, and one row per cell in ``study.json`` order."""
     state = StudyState.load(study_dir)
-    axes: list[str] = []
+    axes: list[str] = list(state.data.get("axes") or [])
     for cell in state.cells:
         axes.extend(k for k in cell["params"] if k not in axes)
     rows = []

@@ -26,8 +26,8 @@ EXECUTORS = ("local", "ray")
 class StudyObserver:
     """What a study run reports as it goes; every method is optional to override."""
 
-    def cell_started(self, index: int, total: int, cell: Cell, resumed: bool) -> None:
-        """A cell begins (``index`` counts from 1 over the cells that run now)."""
+    def cell_started(self, index: int, total: int, cell: Cell, resumed: bool, *, queued: bool = False) -> None:
+        """A cell begins, or (``queued``) is handed to Ray; ``index`` counts from 1 over the cells run now."""
 
     def cell_finished(self, index: int, total: int, entry: dict[str, Any]) -> None:
         """A cell ended; ``entry`` is its ``study.json`` record."""

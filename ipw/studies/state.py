@@ -91,8 +91,10 @@ class StudyState:
             cells.append(entry)
         # cells of an earlier, larger matrix stay listed: their runs are still in runs/
         cells.extend(known.values())
+        # the keys are saved sorted: "axes" keeps the matrix's own order for reports
         state.data = {"format": FORMAT, "name": spec.name, "base": _jsonable(spec.base),
-                      "matrix": _jsonable(spec.matrix), "repeats": spec.repeats, "cells": cells}
+                      "matrix": _jsonable(spec.matrix), "axes": list(spec.matrix) + (["repeat"] if spec.repeats > 1 else []),
+                      "repeats": spec.repeats, "cells": cells}
         (study_dir / SPEC_NAME).write_text(spec.text, encoding="utf-8")
         state.save()
         return state

@@ -54,10 +54,18 @@ def test_grid_study_runs_each_cell_once_and_reports_four_rows(tmp_path: Path, ll
     assert [r["cell"] for r in report["rows"]] == GRID_CELLS
     for row in report["rows"]:
         assert row["queries"] == 3 and row["status"] == "completed"
-        assert 0.0 <= row["accuracy_ci_low"] <= row["accuracy"] <= row["accuracy_ci_high"] <= 1.0
+        summary = json.loads((study / "runs" / row["cell"] / "analysis" / "summary.json").read_text())["metrics"]
+        assert row["accuracy"] == summary["accuracy"]["value"]  # the cell's own summary, replayed again
+        assert row["intelligence_per_watt"] == summary["intelligence_per_watt"]["value"]
+        assert row["decided"] == summary["correct"]["value"] + summary["incorrect"]["value"]
+        if row["decided"]:
+            assert 0.0 <= row["accuracy_ci_low"] <= row["accuracy"] <= row["accuracy_ci_high"] <= 1.0
+        else:
+            assert row["accuracy"] is row["accuracy_ci_low"] is row["accuracy_ci_high"] is None
         assert row["energy_provenance"] == "estimated" and row["energy_j_per_query"] > 0
         assert row["e2e_p50_s"] <= row["e2e_p99_s"]
-    assert set(report["pareto_front"]) <= set(GRID_CELLS) and report["pareto_front"]
+    assert set(report["pareto_front"]) <= set(GRID_CELLS)
+    assert bool(report["pareto_front"]) == any(r["decided"] for r in report["rows"])
     figures = {p.name for p in (study / "report").glob("*.png")}
     assert figures == {"accuracy_vs_energy.png", "ipw_vs_max_concurrency.png", "ipw_vs_gen_param.max_tokens.png"}
     before = _report_bytes(study, csv_file, parquet_file)
