@@ -121,9 +121,9 @@ def bench_attribution() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--only", help="comma-separated: ledger,replay,runner,monitor,attribution")
+    parser.add_argument("--only", help="comma-separated: ledger,replay,runner,monitor,attribution,study")
     args = parser.parse_args()
-    selected = set(args.only.split(",")) if args.only else {"ledger", "replay", "runner", "monitor", "attribution"}
+    selected = set(args.only.split(",")) if args.only else {"ledger", "replay", "runner", "monitor", "attribution", "study"}
     result: dict[str, Any] = {}
     steps = [
         ("ledger", bench_ledger_append),
@@ -131,6 +131,7 @@ def main() -> None:
         ("runner", bench_runner),
         ("monitor", bench_monitor),
         ("attribution", bench_attribution),
+        ("study", lambda: __import__("bench_study").run_study_benchmark()),
     ]
     for name, fn in steps:
         if name in selected:

@@ -62,7 +62,8 @@ class SummaryProjection:
     analysis_id = "summary"
     needs_judging = True  # like accuracy: verdicts must exist before the ratios mean anything
 
-    def compute(self, view: RunView, options: dict[str, Any]) -> dict[str, Any]:
+    def compute(self, view: RunView, options: dict[str, Any], *, latency: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The summary; ``latency`` is the latency analysis of the same view when the caller already has it."""
         from .accuracy import accuracy_counts
 
         check_options(self.analysis_id, options, ("judge", "model", *ENERGY_OPTIONS))
@@ -80,7 +81,7 @@ class SummaryProjection:
             idle_baseline=options.get("idle_baseline", "none"),
             devices=options.get("devices"),
         )
-        latency = LatencyProjection().compute(view, {})
+        latency = latency if latency is not None else LatencyProjection().compute(view, {})
         acc = finite(accuracy.get("accuracy"))
         e_prov = energy.provenance
         mean_energy = energy.mean_energy_per_query_j

@@ -12,6 +12,7 @@ Exit codes (documented in the README):
     6   the judge could not be asked
     7   the energy monitor failed
     8   an optional backend is not installed
+    9   a study finished, but one or more of its cells failed (see study.json)
     70  an internal error (a bug: please report it with IPW_DEBUG=1 output)
     130 interrupted (Ctrl-C); everything acknowledged is kept
 """
@@ -43,6 +44,7 @@ _COMMANDS = {
     "energy": "ipw.cli.energy_cmd:energy",
     "list": "ipw.cli.list_cmd:list_components",
     "ledger": "ipw.cli.ledger_cmd:ledger",
+    "study": "ipw.cli.study_cmd:study",
 }
 
 

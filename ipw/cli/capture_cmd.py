@@ -80,23 +80,13 @@ def _config(kw: dict[str, Any]) -> Any:
 
 
 def _record(config: Any, kw: dict[str, Any]) -> Any:
-    from ..capture.runner import Runner
+    from .. import api
 
-    if kw.get("power_trace") is not None:
-        from ..capture.power_trace import read_power_csv
-
-        read_power_csv(kw["power_trace"])  # a bad trace is refused before anything runs
     progress = ProgressLine(enabled=False if kw["as_json"] else None)
-    runner = Runner(config, progress=progress)
     try:
-        result = runner.run(resume=kw["resume"])
+        return api.record(config, resume=kw["resume"], progress=progress, power_trace=kw.get("power_trace"))
     finally:
         progress.close()
-    if kw.get("power_trace") is not None:
-        from ..capture.power_trace import import_power_trace
-
-        import_power_trace(result.run_dir, kw["power_trace"])
-    return result
 
 
 def _announce(result: Any, as_json: bool) -> None:
@@ -161,18 +151,11 @@ def profile(**kw: Any) -> None:
 
 def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:
     """Build the judge before anything runs, so a missing key fails fast."""
-    from ..capture.runner import load_records
-    from ..judging.apply import make_judge
+    from .. import api
 
-    explicit = any(kw[k] for k in ("eval_client", "eval_base_url", "eval_model"))
-    if explicit:
-        return make_judge(kw["eval_client"] or "openai", kw["eval_base_url"], kw["eval_model"], **judge_params(kw))
-    if kw["resume"]:
-        return None  # decided after capture from what the run holds
-    records, _info = load_records(config)
-    if all(r.scorer for r in records):
-        return make_judge(deterministic=True)
-    return make_judge("openai", None, None, **judge_params(kw))
+    return api.profile_judge(config, eval_client=kw["eval_client"], eval_base_url=kw["eval_base_url"],
+                             eval_model=kw["eval_model"], eval_params=judge_params(kw).get("params"),
+                             resume=kw["resume"])
 
 
 def judge_params(kw: dict[str, Any]) -> dict[str, Any]:
@@ -182,32 +165,15 @@ def judge_params(kw: dict[str, Any]) -> dict[str, Any]:
     return {"params": params} if params and client == "openai" else {}
 
 
-ANALYSES_AFTER_PROFILE = ("accuracy", "energy", "latency", "summary")
-
-
 def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False) -> dict[str, Any]:
     """Judge what is unjudged, then write the profile's analyses; returns the summary."""
-    from ..judging.apply import default_judge_for, judge_run
-    from ..registry import REGISTRY
-    from ..replay import load_run, write_analysis
+    from .. import api
 
-    if judge is None:
-        judge = default_judge_for(load_run(run_dir))
     progress = JudgeProgress(enabled=False if quiet else None)
     try:
-        report = judge_run(run_dir, judge, progress=progress)
+        out = api.analyse(run_dir, api.PROFILE_ANALYSES, judge=judge, judge_progress=progress)
     finally:
         progress.close()
-    if not quiet and report.calls:
-        click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
-    view = load_run(run_dir)
-    options = {"judge": judge.spec} if judge is not None and any(v.judge == judge.spec for v in view.verdicts) else {}
-    results = {}
-    for analysis_id in ANALYSES_AFTER_PROFILE:
-        projection = REGISTRY.load("analyses", analysis_id)()
-        opts = dict(options) if analysis_id in ("accuracy", "summary") else {}
-        results[analysis_id] = projection.compute(view, opts)
-        write_analysis(run_dir, analysis_id, results[analysis_id])
-    return results["summary"]
-
-
+    if not quiet and out.judge_report is not None and out.judge_report.calls:
+        click.echo(f"judged {out.judge_report.calls} answers with {out.judge_report.judge_spec}", err=True)
+    return out.results["summary"]

@@ -28,7 +28,9 @@ def _jsonable(value: Any) -> Any:
 def query(args: tuple[str, ...], as_json: bool) -> None:
     """Run one SQL statement over the views runs, queries, tokens, power and
     verdicts of the given runs; the last argument is the SQL. Every view has a
-    run_id column, so several runs can be compared in one statement.
+    run_id column, so several runs can be compared in one statement. A study
+    folder stands for all its cells' runs, and adds the view cells: each
+    run's cell name and its parameters as columns.
 
     Example:
 
@@ -36,7 +38,7 @@ def query(args: tuple[str, ...], as_json: bool) -> None:
         ipw query runs/a runs/b "SELECT run_id, count(*) AS tokens FROM tokens GROUP BY 1"
     """
     from ..reports import damage_notes, format_table, load_views
-    from ..reports.duckdb_views import VIEW_NAMES, run_sql
+    from ..reports.duckdb_views import VIEW_NAMES, run_sql, study_cells
 
     if len(args) < 2:
         raise UsageError(
@@ -44,10 +46,12 @@ def query(args: tuple[str, ...], as_json: bool) -> None:
             hint=f'e.g. ipw query runs/my-run "SELECT * FROM queries LIMIT 5" (views: {", ".join(VIEW_NAMES)})',
         )
     *run_dirs, sql = args
-    views = load_views([Path(d) for d in run_dirs])
+    cells = [c for d in run_dirs for c in (study_cells(Path(d)) or [])]
+    paths = [c["run_dir"] for d in run_dirs for c in (study_cells(Path(d)) or [{"run_dir": Path(d)}])]
+    views = load_views(paths)
     for note in damage_notes(views):
         click.echo(f"ipw: warning: {note}", err=True)
-    columns, rows = run_sql(views, sql)
+    columns, rows = run_sql(views, sql, cells=cells if cells else None)
     if as_json:
         records = [{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows]
         click.echo(json.dumps(records, indent=2, default=str, allow_nan=False))

@@ -7,42 +7,35 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
 from ._options import parse_kv
 from .capture_cmd import eval_options, judge_params
 
 
 def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
-    from ..registry import REGISTRY
-    from ..replay import load_run, write_analysis
+    from .. import api
+    from ._progress import JudgeProgress
 
-    if not (run / "events").is_dir():
-        raise UsageError(f"{run} is not a run directory (no events/ folder)", hint="pass a directory written by 'ipw record' or 'ipw profile'")
-    projection = REGISTRY.load("analyses", analysis_id)()
-    view = load_run(run)
-    if view.problem is not None:
-        click.echo(f"warning: {view.problem.one_line()}; replaying the valid prefix", err=True)
-    if getattr(projection, "needs_judging", False) and not kw.get("no_eval"):
-        judge = _judge_for(view, kw)
-        if judge is not None:
-            from ..judging.apply import judge_run
-            from ._progress import JudgeProgress
+    warned: list[bool] = []
 
-            progress = JudgeProgress(enabled=False if kw.get("as_json") else None)
-            try:
-                report = judge_run(run, judge, progress=progress)
-            finally:
-                progress.close()
-            if report.calls:
-                click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
-            view = load_run(run)
-            if judge_spec is None and any(v.judge == judge.spec for v in view.verdicts):
-                judge_spec = judge.spec
-    if judge_spec is not None:
-        options = {**options, "judge": judge_spec}
-    result = projection.compute(view, options)
-    path = write_analysis(run, analysis_id, result)
-    return {"path": str(path), "result": result}
+    def warn(problem: Any) -> None:
+        if problem is not None and not warned:
+            click.echo(f"warning: {problem.one_line()}; replaying the valid prefix", err=True)
+        warned.append(True)
+
+    def choose(view: Any) -> Any:
+        warn(view.problem)  # before judging, which refuses a damaged ledger
+        return None if kw.get("no_eval") else _judge_for(view, kw)
+
+    progress = JudgeProgress(enabled=False if kw.get("as_json") else None)
+    try:
+        out = api.analyse(run, [analysis_id], options, judge_spec=judge_spec, choose_judge=choose,
+                          judge_progress=progress)
+    finally:
+        progress.close()
+    warn(out.problem)
+    if out.judge_report is not None and out.judge_report.calls:
+        click.echo(f"judged {out.judge_report.calls} answers with {out.judge_report.judge_spec}", err=True)
+    return {"path": str(out.paths[analysis_id]), "result": out.results[analysis_id]}
 
 
 def _judge_for(view: Any, kw: dict[str, Any]) -> Any:

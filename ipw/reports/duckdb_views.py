@@ -222,12 +222,17 @@ def _views_named_in(sql: str) -> list[str]:
     return named or list(VIEW_NAMES)
 
 
-def run_sql(views: list[RunView], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one SQL statement over the views of already replayed runs; returns (columns, rows)."""
+def run_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one SQL statement over the views of already replayed runs; returns (columns, rows).
+
+    ``cells`` (from :func:`study_cells`) adds the view ``cells`` of a study's runs.
+    """
     if not sql.strip():
         raise UsageError("the SQL statement is empty", hint='pass it as the last argument, e.g. "SELECT * FROM runs"')
     duckdb = _duckdb()
     con = connect(views, _views_named_in(sql))
+    if cells is not None:
+        con.register("cells", cells_table(cells, views))
     try:
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description] if cursor.description else []
@@ -249,3 +254,37 @@ def query_runs(run_dirs: list[Path] | tuple[Path, ...], sql: str) -> tuple[list[
     if not sql.strip():
         raise UsageError("the SQL statement is empty", hint='pass it as the last argument, e.g. "SELECT * FROM runs"')
     return run_sql(load_views(list(run_dirs)), sql)
+
+
+def study_cells(path: Path) -> list[dict[str, Any]] | None:
+    """The cells of a study folder (one with ``study.json``) that have a run, or None for any other folder.
+
+    Each is ``{"run_dir", "cell", "status", "params"}``; their runs are queried like
+    any other, and the view ``cells`` gives each run's cell and its parameters as columns.
+    """
+    path = Path(path)
+    if not (path / "study.json").is_file():
+        return None
+    from ..studies.state import StudyState
+
+    state = StudyState.load(path)
+    return [{"run_dir": state.run_dir(c["name"]), "cell": c["name"], "status": c["status"], "params": c["params"]}
+            for c in state.cells if (state.run_dir(c["name"]) / "events").is_dir()]
+
+
+def cells_table(cells: list[dict[str, Any]], views: list[RunView]) -> Any:
+    """The ``cells`` view: run_id, cell, status, then one column per matrix key (dots become ``_``)."""
+    pa = _pyarrow()
+    run_ids = {str(v.run_dir): v.run_id for v in views}
+    axes: list[str] = []
+    for cell in cells:
+        axes.extend(k for k in cell["params"] if k not in axes)
+    rows = []
+    for cell in cells:
+        row = {"run_id": run_ids.get(str(cell["run_dir"])), "cell": cell["cell"], "status": cell["status"]}
+        row.update({re.sub(r"\W", "_", a): cell["params"].get(a) for a in axes})
+        rows.append(row)
+    try:
+        return pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # an axis with values of several types: as text
+        return pa.Table.from_pylist([{k: (None if v is None else str(v)) for k, v in r.items()} for r in rows])

@@ -114,7 +114,30 @@ def check_query_sql(out: Path, stdout: str) -> None:
     assert "-- side_by_side" in stdout and "(3 rows)" in stdout
 
 
+def check_run_study(out: Path, stdout: str) -> None:
+    study = out / "example-study"
+    state = _load(study / "study.json")
+    names = ["mc1-max_tokens4", "mc1-max_tokens8", "mc2-max_tokens4", "mc2-max_tokens8"]
+    assert [c["name"] for c in state["cells"]] == names
+    assert all(c["status"] == "completed" and verify(study / c["run_dir"]).ok for c in state["cells"])
+    assert "first run: 4 cells run, 0 already complete" in stdout
+    assert "second run: 0 cells run, 4 already complete" in stdout
+    assert "4/4 cells complete" in stdout
+    report = _load(study / "report" / "report.json")
+    assert [r["cell"] for r in report["rows"]] == names and len(report["rows"]) == 4
+    with open(out / "cells.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["cell"] for r in rows] == names and {r["gen_param.max_tokens"] for r in rows} == {"4", "8"}
+    tokens = {n: sum(e.n_tokens for e in read_events(study / "runs" / n) if isinstance(e, Token)) for n in names}
+    sql_part = stdout.split("-- tokens per cell", 1)[1]
+    for name in names:
+        line = next(x for x in sql_part.splitlines() if x.startswith(name + " "))
+        assert line.split()[-1] == str(tokens[name])  # ipw query's per-cell sum matches the ledger
+        assert tokens[name] <= 3 * int(name.rsplit("max_tokens", 1)[1])
+
+
 CHECKS: dict[str, Callable[[Path, str], None]] = {
+    "run_study.py": check_run_study,
     "profile_local_server.py": check_profile_local_server,
     "compare_runs.py": check_compare_runs,
     "rejudge_run.py": check_rejudge_run,
@@ -124,7 +147,7 @@ CHECKS: dict[str, Callable[[Path, str], None]] = {
 
 
 def test_every_example_has_a_check() -> None:
-    assert len(SCRIPTS) >= 5
+    assert len(SCRIPTS) >= 6
     assert set(SCRIPTS) - set(CHECKS) == set(), "examples without a check: add one to CHECKS"
     assert set(CHECKS) - set(SCRIPTS) == set(), "CHECKS names examples that are gone"
 

@@ -1,0 +1,148 @@
+"""``ipw study run|status|report``: many runs as one experiment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ._progress import ProgressLine
+
+# a study that finished with one or more failed cells (documented in the README's exit-code table)
+EXIT_CELLS_FAILED = 9
+
+
+@click.group("study")
+def study() -> None:
+    """Run a matrix of settings as one study, see its state, compare its cells.
+
+    Example:
+
+        ipw study run examples/study.toml
+    """
+
+
+class _Observer:
+    """Cells done/total on stderr, and the usual query progress line inside a cell."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._progress: ProgressLine | None = None
+
+    def cell_started(self, index: int, total: int, cell: Any, resumed: bool, *, queued: bool = False) -> None:
+        if not self.quiet:
+            what = "queued on Ray" if queued else "resuming" if resumed else "starting"
+            click.echo(f"cell {index}/{total} {cell.name}: {what}", err=True)
+
+    def cell_finished(self, index: int, total: int, entry: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        if entry["status"] == "completed":
+            head = (entry.get("head_hash") or "")[:16]
+            click.echo(f"cells {index}/{total} done: {entry['name']} completed "
+                       f"({entry.get('queries_completed')} queries, head {head})", err=True)
+        else:
+            click.echo(f"cells {index}/{total} done: {entry['name']} FAILED: {entry.get('message')}", err=True)
+
+    def query_progress(self) -> Callable[[Any], None] | None:
+        self._progress = ProgressLine(enabled=False if self.quiet else None)
+        return self._progress
+
+    def close_query_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+
+
+@study.command("run")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: cells one after another here; ray: each cell a Ray task.")
+@click.option("--ray-address", default=None, help="Address of a running Ray cluster (default: start a local one).")
+@click.option("--json", "as_json", is_flag=True, help="Print study.json's cells as JSON; no progress lines.")
+def run(file: Path, executor: str, ray_address: str | None, as_json: bool) -> None:
+    """Run every cell of a study file that is not complete yet.
+
+    A cell is complete when its ledger verifies and its run finished, so a
+    rerun does no work twice and resumes a cell cut short. A cell that fails
+    is recorded with its message and the others go on; the exit code is 0
+    when every cell completed and 9 when one or more failed.
+
+    Example:
+
+        ipw study run examples/study.toml --executor local
+    """
+    from ..studies import load_spec, run_study
+
+    if ray_address and executor != "ray":
+        from ..errors import UsageError
+
+        raise UsageError("--ray-address needs --executor ray", hint="add --executor ray")
+    spec = load_spec(file)
+    outcome = run_study(spec, executor=executor, ray_address=ray_address, observer=_Observer(as_json))
+    if as_json:
+        click.echo(json.dumps({"study_dir": str(outcome.study_dir), "ran": outcome.ran, "skipped": outcome.skipped,
+                               "cells": outcome.cells}, indent=2, sort_keys=True))
+    else:
+        click.echo(f"study {spec.name}: {len(outcome.cells) - len(outcome.failed)}/{len(outcome.cells)} cells "
+                   f"completed ({outcome.ran} run now, {outcome.skipped} already complete) in {outcome.study_dir}",
+                   err=True)
+        click.echo(str(outcome.study_dir))
+    if not outcome.ok:
+        raise click.exceptions.Exit(EXIT_CELLS_FAILED)
+
+
+@study.command("status")
+@click.argument("study_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the cells as JSON.")
+def status(study_dir: Path, as_json: bool) -> None:
+    """Show each cell's state, checked against its ledger.
+
+    Example:
+
+        ipw study status studies/gemma-settings
+    """
+    from ..reports.tables import format_table
+    from ..studies import study_status
+
+    cells = study_status(study_dir)
+    if as_json:
+        click.echo(json.dumps(cells, indent=2, sort_keys=True))
+        return
+    rows = [[c["name"], c["status"], c["on_disk"], (c["head_hash"] or "")[:16], c["message"] or ""] for c in cells]
+    click.echo(format_table(["cell", "status", "on disk", "head", "message"], rows))
+    done = sum(1 for c in cells if c["on_disk"] == "completed")
+    click.echo(f"{done}/{len(cells)} cells complete")
+
+
+@study.command("report")
+@click.argument("study_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write one CSV row per cell to this file.")
+@click.option("--parquet", "parquet_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write one Parquet row per cell to this file.")
+def report(study_dir: Path, as_json: bool, csv_file: Path | None, parquet_file: Path | None) -> None:
+    """Compare the cells: accuracy (95 % Wilson interval), IPW, IPJ, J/query, J/token, latency.
+
+    Writes STUDY_DIR/report/report.json and the figures (accuracy vs joules
+    per query with the Pareto front, IPW against each matrix axis).
+
+    Example:
+
+        ipw study report studies/gemma-settings --csv cells.csv
+    """
+    from ..studies import build_report, format_report, write_csv, write_parquet
+
+    built = build_report(study_dir)
+    if csv_file is not None:
+        write_csv(built, csv_file)
+    if parquet_file is not None:
+        write_parquet(built, parquet_file)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in built.items() if k != "figures"}, indent=2, sort_keys=True))
+        return
+    click.echo(format_report(built))
+    click.echo(f"wrote {Path(study_dir) / 'report'}", err=True)

@@ -1,0 +1,121 @@
+"""Running a study: the cells not yet complete, one after another (``local``) or as Ray tasks (``ray``).
+
+Each cell is an ordinary ``ipw profile`` run (:func:`ipw.api.profile`) in
+``<study>/runs/<cell name>/``. A cell that fails — a server that does not
+answer, a setting that cannot work — is recorded in ``study.json`` with its
+one-line message and the others go on; a cell cut short is resumed on the
+next run. Nothing here prints: what happens is reported to a
+:class:`StudyObserver`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import IpwError, UsageError
+from .spec import Cell, StudySpec
+from .state import RunState, StudyState, pending, study_lock
+
+__all__ = ["StudyObserver", "StudyOutcome", "run_study", "run_cell", "EXECUTORS"]
+
+EXECUTORS = ("local", "ray")
+
+
+class StudyObserver:
+    """What a study run reports as it goes; every method is optional to override."""
+
+    def cell_started(self, index: int, total: int, cell: Cell, resumed: bool, *, queued: bool = False) -> None:
+        """A cell begins, or (``queued``) is handed to Ray; ``index`` counts from 1 over the cells run now."""
+
+    def cell_finished(self, index: int, total: int, entry: dict[str, Any]) -> None:
+        """A cell ended; ``entry`` is its ``study.json`` record."""
+
+    def query_progress(self) -> Callable[[Any], None] | None:
+        """A progress callback for the queries of the cell running here (local executor only)."""
+        return None
+
+    def close_query_progress(self) -> None:
+        """The cell's query progress is over."""
+
+
+@dataclass
+class StudyOutcome:
+    """What ``run_study`` did: how many cells ran, and the state of every cell."""
+
+    study_dir: Path
+    ran: int
+    skipped: int
+    cells: list[dict[str, Any]]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [c for c in self.cells if c["status"] != "completed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | None = None,
+              observer: StudyObserver | None = None) -> StudyOutcome:
+    """Run every cell of ``spec`` that is not complete yet; returns the state of all of them."""
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}", hint=f"use one of: {', '.join(EXECUTORS)}")
+    observer = observer or StudyObserver()
+    cells = spec.cells()
+    with study_lock(spec.study_dir):
+        state = StudyState.open(spec)
+        todo = list(pending(state, cells))
+        done = {c.name for c in cells} - {cell.name for cell, _ in todo}
+        for name in sorted(done):
+            if state.entry(name).get("status") != "completed" or not state.entry(name).get("head_hash"):
+                state.refresh(name)  # complete on disk (e.g. study.json was lost): say so
+        if executor == "local":
+            _run_local(state, todo, observer)
+        else:
+            from .ray_executor import run_ray
+
+            run_ray(spec, state, todo, address=ray_address, observer=observer)
+        return StudyOutcome(study_dir=spec.study_dir, ran=len(todo), skipped=len(done), cells=list(state.cells))
+
+
+def _run_local(state: StudyState, todo: list[tuple[Cell, RunState]], observer: StudyObserver) -> None:
+    for index, (cell, run) in enumerate(todo, start=1):
+        resume = run.state == "partial"
+        observer.cell_started(index, len(todo), cell, resume)
+        state.entry(cell.name).update(status="running", message=None)
+        state.save()
+        message = None
+        try:
+            message = run_cell(cell, state.study_dir / "runs", resume=resume, progress=observer.query_progress())
+        except KeyboardInterrupt:
+            state.refresh(cell.name, message="interrupted (Ctrl-C); the next 'ipw study run' resumes it", failed=True)
+            raise
+        finally:
+            observer.close_query_progress()
+        entry = state.refresh(cell.name, message=message, failed=message is not None)
+        observer.cell_finished(index, len(todo), entry)
+
+
+def run_cell(cell: Cell, runs_dir: Path, *, resume: bool, progress: Callable[[Any], None] | None = None) -> str | None:
+    """Record, judge and analyse one cell's run; returns None, or the one line saying why it failed."""
+    from .. import api
+
+    try:
+        config = cell.capture_config(runs_dir)
+        settings = cell.eval_settings()
+        if settings.pop("no_eval"):
+            result = api.record(config, resume=resume, progress=progress)
+            api.analyse(result.run_dir, api.PROFILE_ANALYSES, choose_judge=lambda view: None)
+        else:
+            judge = api.profile_judge(config, resume=resume, **settings)
+            api.profile(config, judge, resume=resume, progress=progress)
+    except IpwError as exc:
+        return exc.one_line()
+    except OSError as exc:
+        return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
+    except Exception as exc:  # a bug in one cell must not stop the others; it is reported as one
+        return f"internal error: {type(exc).__name__}: {exc} (please report it)"
+    return None

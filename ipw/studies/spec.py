@@ -1,0 +1,219 @@
+"""A study file (TOML) and the cells its matrix expands into.
+
+Keys are ``ipw profile`` option names with underscores. ``client_param``,
+``dataset_param``, ``gen_param``, ``eval_param`` and ``resources`` (what a
+Ray task asks for, e.g. ``{GPU = 1}``) are tables; a matrix key may name one
+entry as ``"gen_param.max_tokens"``. Every combination of the ``[matrix]``
+lists is one cell, each cell one ordinary run named after its parameters
+(``max_concurrency=4, gen_param.max_tokens=16`` is ``mc4-max_tokens16``), so
+the name is the same on every rerun and safe in any file system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..capture.config import CaptureConfig
+from ..errors import UsageError
+
+__all__ = ["StudySpec", "Cell", "load_spec", "parse_spec", "cell_name", "TABLE_KEYS", "SCALAR_KEYS"]
+
+TABLE_KEYS = ("client_param", "dataset_param", "gen_param", "eval_param", "resources")
+SCALAR_KEYS = ("client", "model", "dataset", "max_queries", "max_concurrency", "request_rate", "warmup_queries",
+               "client_base_url", "energy", "sample_interval_ms", "cpu_tdp_w", "max_retries",
+               "eval_client", "eval_base_url", "eval_model", "no_eval")
+_TOP_KEYS = ("name", "output_dir", "staging_dir", "base", "matrix", "repeats")
+# short names for the settings most often swept; any other key is named by its last dotted part
+_SHORT = {"max_concurrency": "mc", "request_rate": "rate", "max_queries": "n", "warmup_queries": "warmup",
+          "sample_interval_ms": "interval_ms", "client_base_url": "url", "max_retries": "retries"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME = 96
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination of matrix values: one ordinary run."""
+
+    name: str
+    params: dict[str, Any]      # the matrix values that define it (dotted keys), plus ``repeat`` when repeated
+    settings: dict[str, Any]    # [base] with the params applied: profile option names, tables nested
+
+    @property
+    def resources(self) -> dict[str, float]:
+        return dict(self.settings.get("resources") or {})
+
+    def capture_config(self, runs_dir: Path) -> CaptureConfig:
+        """The run's settings; checked (e.g. ``max_concurrency >= 1``) when the run starts."""
+        s = self.settings
+        scalars = {k: s[k] for k in ("dataset", "max_queries", "max_concurrency", "request_rate", "warmup_queries",
+                                     "client_base_url", "energy", "sample_interval_ms", "cpu_tdp_w", "max_retries")
+                   if k in s}
+        return CaptureConfig(client=str(s["client"]), model=str(s["model"]), output_dir=str(runs_dir),
+                             run_name=self.name, client_params=dict(s.get("client_param") or {}),
+                             dataset_params=dict(s.get("dataset_param") or {}),
+                             gen_params=dict(s.get("gen_param") or {}), **scalars)
+
+    def eval_settings(self) -> dict[str, Any]:
+        s = self.settings
+        return {"eval_client": s.get("eval_client"), "eval_base_url": s.get("eval_base_url"),
+                "eval_model": s.get("eval_model"), "eval_params": dict(s.get("eval_param") or {}) or None,
+                "no_eval": bool(s.get("no_eval", False))}
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A parsed study file."""
+
+    name: str
+    output_dir: str
+    base: dict[str, Any]
+    matrix: dict[str, list[Any]]
+    repeats: int = 1
+    staging_dir: str | None = None
+    text: str = field(default="", repr=False)  # the TOML as written, saved as study.toml
+
+    @property
+    def study_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    def cells(self) -> list[Cell]:
+        """Every cell, in matrix order (the first key varies slowest)."""
+        keys = list(self.matrix)
+        combos = list(itertools.product(*(self.matrix[k] for k in keys))) or [()]
+        out = []
+        for combo in combos:
+            for repeat in range(1, self.repeats + 1):
+                params = dict(zip(keys, combo))
+                if self.repeats > 1:
+                    params["repeat"] = repeat
+                out.append(Cell(name="", params=params, settings=_apply(self.base, params)))
+        names = _unique_names([p.params for p in out])
+        return [Cell(name=n, params=c.params, settings=c.settings) for n, c in zip(names, out)]
+
+
+def load_spec(path: Path) -> StudySpec:
+    """Read and check a study file; its name defaults to the file's stem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(f"study file {path} does not exist", hint="pass a TOML file like examples/study.toml") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read study file {path}: {exc}", hint="pass a readable UTF-8 TOML file") from exc
+    return parse_spec(text, default_name=path.stem, where=str(path))
+
+
+def parse_spec(text: str, *, default_name: str = "study", where: str = "study file") -> StudySpec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{where} is not valid TOML: {exc}", hint="fix the file; see examples/study.toml") from exc
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise UsageError(f"{where}: unknown top-level key(s) {', '.join(unknown)}",
+                         hint=f"top-level keys are {', '.join(_TOP_KEYS)}; run settings go in [base] or [matrix]")
+    base = data.get("base", {})
+    matrix = dict(data.get("matrix", {}))
+    if not isinstance(base, dict) or not isinstance(matrix, dict):
+        raise UsageError(f"{where}: [base] and [matrix] must be tables", hint="see examples/study.toml")
+    repeats = matrix.pop("repeats", data.get("repeats", 1))
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 1000:
+        raise UsageError(f"{where}: repeats must be a whole number from 1 to 1000, got {repeats!r}")
+    for key, value in base.items():
+        _check_key(key, where, "[base]")
+        if key in TABLE_KEYS and not isinstance(value, dict):
+            raise UsageError(f"{where}: [base] {key} must be a table, e.g. {key} = {{ name = value }}")
+    for key, values in matrix.items():
+        _check_key(key, where, "[matrix]")
+        if not isinstance(values, list) or not values:
+            raise UsageError(f"{where}: [matrix] {key} must be a non-empty list of values",
+                             hint=f'e.g. "{key}" = [1, 4]')
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise UsageError(f"{where}: [matrix] {key} lists a value twice", hint="each value once; use repeats")
+    merged = _apply(base, {k: v[0] for k, v in matrix.items()})
+    missing = [k for k in ("client", "model") if k not in merged]
+    if missing:
+        raise UsageError(f"{where}: no {' or '.join(missing)} given", hint="set them in [base] (or sweep them in [matrix])")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name or _UNSAFE.sub("", name) != name or name in (".", ".."):
+        raise UsageError(f"{where}: study name {name!r} is not a plain folder name",
+                         hint="use letters, digits, '.', '_' and '-'")
+    output_dir = data.get("output_dir", "studies")
+    staging = data.get("staging_dir")
+    if not isinstance(output_dir, str) or (staging is not None and not isinstance(staging, str)):
+        raise UsageError(f"{where}: output_dir and staging_dir must be strings (folder paths)")
+    return StudySpec(name=name, output_dir=output_dir, base=base, matrix=matrix, repeats=repeats,
+                     staging_dir=staging, text=text)
+
+
+def _check_key(key: str, where: str, table: str) -> None:
+    head, dot, entry = key.partition(".")
+    if (dot and head in TABLE_KEYS and entry) or (not dot and key in (*SCALAR_KEYS, *TABLE_KEYS)):
+        return
+    raise UsageError(f"{where}: {table} has an unknown key {key!r}",
+                     hint=f"keys are ipw profile's options with underscores ({', '.join(SCALAR_KEYS)}), "
+                          f"the tables {', '.join(TABLE_KEYS)}, or one table entry like \"gen_param.max_tokens\"")
+
+
+def _apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    settings = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in params.items():
+        if key == "repeat":
+            continue
+        head, dot, entry = key.partition(".")
+        if dot:
+            settings[head] = {**(settings.get(head) or {}), entry: value}
+        else:
+            settings[key] = dict(value) if isinstance(value, dict) else value
+    return settings
+
+
+def _label(key: str) -> str:
+    return _SHORT.get(key, key.rpartition(".")[2])
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def cell_name(params: dict[str, Any], labels: dict[str, str] | None = None) -> str:
+    """The readable run name of a cell: ``mc4-max_tokens16``; ``base`` for a study with no matrix."""
+    if not params:
+        return "base"
+    parts = []
+    for key, value in params.items():
+        label = "r" if key == "repeat" else (labels or {}).get(key) or _label(key)
+        text = _UNSAFE.sub("_", _value_text(value)).strip("_.") or "_"
+        parts.append(f"{label}{text}" if text[0].isdigit() or text[0] == "-" else f"{label}_{text}")
+    name = "-".join(parts)
+    if len(name) > MAX_NAME:
+        name = name[: MAX_NAME - 9].rstrip("-_.") + "-" + _digest(params)
+    return name
+
+
+def _digest(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _unique_names(all_params: list[dict[str, Any]]) -> list[str]:
+    keys = list(all_params[0]) if all_params else []
+    short = [_label(k) for k in keys]
+    # two keys with one short name (gen_param.seed, dataset_param.seed) are spelled out in full
+    labels = {k: (k.replace(".", "_") if short.count(s) > 1 else s) for k, s in zip(keys, short)}
+    names = [cell_name(p, labels) for p in all_params]
+    clashes = {n for n in names if names.count(n) > 1}
+    # values that only differ in unsafe characters: a digest of the parameters keeps the names apart
+    return [f"{n}-{_digest(p)}" if n in clashes else n for n, p in zip(names, all_params)]
