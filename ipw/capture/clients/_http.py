@@ -285,7 +285,19 @@ class _Dechunker:
         pos, end = 0, len(buf)
         out: list[bytes] = []
         state, remaining = self._state, self._remaining
+        find = buf.find
         while pos < end:
+            if state == 0:
+                # the common case first: a whole chunk (size line, data, CRLF) inside this buffer
+                i = find(b"\r\n", pos, pos + _MAX_LINE_BYTES)
+                if i > pos:
+                    size = _chunk_size(buf[pos:i])
+                    if size:
+                        stop = i + 2 + size
+                        if stop + 2 <= end and buf[stop:stop + 2] == b"\r\n":
+                            out.append(buf[i + 2:stop])
+                            pos = stop + 2
+                            continue
             if state == 1:  # _DATA
                 take = min(end - pos, remaining)
                 out.append(buf[pos:pos + take])
@@ -340,6 +352,13 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 def _chunk_size(line: bytes) -> int | None:
+    """The size in a chunk-size line (extensions after ``;`` ignored), or None when it is not hex."""
+    # the usual line: isalnum rules out signs, "_" and spaces, int() every other letter but a "0x" prefix
+    if len(line) <= 8 and line.isalnum() and line[1:2] not in (b"x", b"X"):
+        try:
+            return int(line, 16)
+        except ValueError:
+            return None
     digits = line.split(b";", 1)[0].strip()
     if not digits or len(digits) > 16 or not _HEX.issuperset(digits):
         return None
