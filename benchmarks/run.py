@@ -118,12 +118,22 @@ def bench_attribution() -> dict[str, Any]:
     return run_attribution_benchmark()
 
 
+def bench_harness() -> dict[str, Any]:
+    """SPEC §10: ipw against a plain httpx-async client on a loopback server, same run (see harness.py)."""
+    from harness import run_concurrency_check, run_harness_benchmark
+
+    result = run_harness_benchmark()
+    result.update(run_concurrency_check())
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--only", help="comma-separated: ledger,replay,runner,monitor,attribution")
+    parser.add_argument("--only", help="comma-separated: ledger,replay,runner,monitor,attribution,harness")
     args = parser.parse_args()
-    selected = set(args.only.split(",")) if args.only else {"ledger", "replay", "runner", "monitor", "attribution"}
+    selected = (set(args.only.split(",")) if args.only
+                else {"ledger", "replay", "runner", "monitor", "attribution", "harness"})
     result: dict[str, Any] = {}
     steps = [
         ("ledger", bench_ledger_append),
@@ -131,6 +141,7 @@ def main() -> None:
         ("runner", bench_runner),
         ("monitor", bench_monitor),
         ("attribution", bench_attribution),
+        ("harness", bench_harness),
     ]
     for name, fn in steps:
         if name in selected:

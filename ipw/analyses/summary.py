@@ -15,7 +15,9 @@ Every number in ``metrics`` has the same shape,
 
 The ``measurement_overhead_*`` lines are ipw's own footprint (its CPU seconds,
 its share of the host's CPU time, and its estimated share of the CPU energy,
-see :mod:`ipw.analyses.overhead`); a value of ``None`` has provenance ``None``: no number, nothing to vouch
+see :mod:`ipw.analyses.overhead`), shown where the run recorded it.
+
+A value of ``None`` has provenance ``None``: no number, nothing to vouch
 for. Energy figures carry the weakest provenance of the devices summed; a
 ratio is ``derived`` unless the energy it divides by is weaker. When energy
 was not measured the summary says so (``energy_measured: false`` and a note)
