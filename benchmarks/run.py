@@ -118,12 +118,22 @@ def bench_attribution() -> dict[str, Any]:
     return run_attribution_benchmark()
 
 
+def bench_harness() -> dict[str, Any]:
+    """SPEC §10: ipw against a plain httpx-async client on a loopback server, same run (see harness.py)."""
+    from harness import run_concurrency_check, run_harness_benchmark
+
+    result = run_harness_benchmark()
+    result.update(run_concurrency_check())
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--only", help="comma-separated: ledger,replay,runner,monitor,attribution,study")
+    all_steps = ("ledger", "replay", "runner", "monitor", "attribution", "harness", "study")
+    parser.add_argument("--only", help="comma-separated: " + ",".join(all_steps))
     args = parser.parse_args()
-    selected = set(args.only.split(",")) if args.only else {"ledger", "replay", "runner", "monitor", "attribution", "study"}
+    selected = set(args.only.split(",")) if args.only else set(all_steps)
     result: dict[str, Any] = {}
     steps = [
         ("ledger", bench_ledger_append),
@@ -131,6 +141,7 @@ def main() -> None:
         ("runner", bench_runner),
         ("monitor", bench_monitor),
         ("attribution", bench_attribution),
+        ("harness", bench_harness),
         ("study", lambda: __import__("bench_study").run_study_benchmark()),
     ]
     for name, fn in steps:

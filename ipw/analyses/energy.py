@@ -66,6 +66,10 @@ Gaps
     across a gap is interpolated linearly; queries overlapping one are marked
     ``energy_complete: false``.
 
+Measurement overhead (``measurement_overhead``)
+    The harness's own CPU seconds and its estimated share of the CPU energy,
+    from ``harness_cpu`` events; see :mod:`ipw.analyses.overhead`.
+
 Provenance is each device's weakest sample source; the result's is the
 weakest among the devices in the total. With no usable power samples the
 result says ``measured: false`` and every energy number is ``None``.
@@ -424,4 +428,6 @@ class EnergyProjection:
             idle_baseline=options.get("idle_baseline", "none"),
             devices=options.get("devices"),
         )
-        return attribution.to_dict()
+        from .overhead import overhead_of
+
+        return {**attribution.to_dict(), "measurement_overhead": overhead_of(view, attribution)}

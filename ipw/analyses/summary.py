@@ -13,7 +13,11 @@ Every number in ``metrics`` has the same shape,
     imported   rests on an external trace imported after capture
     counted    a count (queries, tokens, verdicts)
 
-and a value of ``None`` has provenance ``None``: no number, nothing to vouch
+The ``measurement_overhead_*`` lines are ipw's own footprint (its CPU seconds,
+its share of the host's CPU time, and its estimated share of the CPU energy,
+see :mod:`ipw.analyses.overhead`), shown where the run recorded it.
+
+A value of ``None`` has provenance ``None``: no number, nothing to vouch
 for. Energy figures carry the weakest provenance of the devices summed; a
 ratio is ``derived`` unless the energy it divides by is weaker. When energy
 was not measured the summary says so (``energy_measured: false`` and a note)
@@ -33,6 +37,7 @@ from ..replay.engine import RunView
 from ._stats import check_options, finite, weakest
 from .energy import ENERGY_OPTIONS, NOT_MEASURED_NOTE, WINDOW_NOTE, per_query_energy
 from .latency import LatencyProjection
+from .overhead import overhead_of
 
 __all__ = ["SummaryProjection", "format_summary", "PROVENANCES", "METRIC_ORDER"]
 
@@ -121,6 +126,14 @@ class SummaryProjection:
             "completion_tokens_total": _metric(latency["completion_tokens_total"], "tokens", "counted"),
             "prompt_tokens_total": _metric(latency["prompt_tokens_total"], "tokens", "counted"),
         }
+        overhead = overhead_of(view, energy)
+        if overhead["measured"]:  # runs recorded before harness_cpu existed get the note only
+            metrics["measurement_overhead_cpu_s"] = _metric(overhead["harness_cpu_s"], "s", "measured")
+            metrics["measurement_overhead_cpu_share"] = _metric(overhead["share_of_cpu"], None, "derived")
+        if overhead["harness_energy_j"] is not None:
+            metrics["measurement_overhead_energy_j"] = _metric(overhead["harness_energy_j"], "J", overhead["provenance"])
+        if overhead["note"]:
+            notes.append(f"measurement overhead: {overhead['note']}")
         config = view.config
         return {
             "run_id": view.run_id,
@@ -148,9 +161,13 @@ METRIC_ORDER: tuple[str, ...] = (
     "mean_power_w", "mean_energy_per_query_j", "total_energy_j", "idle_energy_j",
     "ttft_mean_s", "ttft_p50_s", "ttft_p90_s", "tpot_mean_s", "itl_p50_s", "e2e_mean_s", "e2e_p90_s",
     "throughput_tokens_per_s", "completion_tokens_total", "prompt_tokens_total",
+    "measurement_overhead_cpu_s", "measurement_overhead_cpu_share", "measurement_overhead_energy_j",
 )
 
-_LABELS = {"ttft_mean_s": "TTFT mean", "ttft_p50_s": "TTFT p50", "ttft_p90_s": "TTFT p90", "tpot_mean_s": "TPOT mean",
+_LABELS = {"measurement_overhead_cpu_s": "measurement overhead (ipw CPU)",
+           "measurement_overhead_cpu_share": "measurement overhead (share of CPU)",
+           "measurement_overhead_energy_j": "measurement overhead (energy)",
+           "ttft_mean_s": "TTFT mean", "ttft_p50_s": "TTFT p50", "ttft_p90_s": "TTFT p90", "tpot_mean_s": "TPOT mean",
            "itl_p50_s": "ITL p50", "e2e_mean_s": "end-to-end mean", "e2e_p90_s": "end-to-end p90"}
 
 

@@ -8,6 +8,7 @@ from the energy-monitor session, on the same monotonic clock.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import threading
@@ -24,6 +25,7 @@ from ..errors import (
     ClientError,
     ConfigError,
     IpwError,
+    LedgerError,
     LedgerExistsError,
     ServerUnreachableError,
     TelemetryError,
@@ -38,6 +40,7 @@ from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run
 from .host import host_info, package_versions
 from .lifecycle import CaptureTelemetry, terminate_as_interrupt
 from .redact import REDACTED, redact, scrub
+from .telemetry import HarnessCpuSampler
 
 STOP_GRACE_S = 2.0  # how long a stop waits for queries in flight to notice it
 
@@ -157,11 +160,13 @@ class Runner:
         progress = Progress(total=len(plan) + len(warmups))
         status = "failed"
         telemetry = None
+        cpu_sampler = None
         energy_note = None
         try:
             writer.append(msgspec.structs.replace(started, t_ns=time.monotonic_ns(), wall_time_ns=time.time_ns()))
             writer.flush()
             telemetry, energy_note = self._start_telemetry(writer, progress)
+            cpu_sampler = HarnessCpuSampler(writer.append).start()  # ipw's own footprint, beside the power samples
             try:
                 self._execute(client, writer, warmups, plan, next_qid, progress)
                 status = "interrupted" if self._stop.is_set() else "completed"
@@ -172,6 +177,10 @@ class Runner:
         finally:
             if telemetry is not None:
                 telemetry.__exit__(None, None, None)
+            if cpu_sampler is not None:
+                cpu_sampler.stop()
+            with contextlib.suppress(LedgerError):  # close below reports a failing disk
+                writer.flush()  # runs the commits still waiting, so the counts below are final
             writer.append(
                 RunFinished(
                     t_ns=time.monotonic_ns(),
@@ -384,9 +393,9 @@ class Runner:
                         usage_source=completion.usage_source,
                     )
                 )
-                writer.flush()
-                progress.count(ok=True, warmup=warmup)
-                self._report(progress)
+                # group commit: the query counts as complete once the fsync covering it is done,
+                # and this thread goes on to the next query meanwhile
+                writer.commit(lambda: self._count(progress, ok=True, warmup=warmup))
                 return
             except KeyboardInterrupt:
                 writer.append(_interrupted(qid, attempt))
@@ -434,6 +443,10 @@ class Runner:
                 progress.count(ok=False, warmup=warmup)
                 self._report(progress)
                 return
+
+    def _count(self, progress: Progress, *, ok: bool, warmup: bool) -> None:
+        progress.count(ok=ok, warmup=warmup)
+        self._report(progress)
 
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:

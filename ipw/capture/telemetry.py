@@ -14,20 +14,27 @@ hands ``sink`` the events of :mod:`ipw.events`: ``DeviceSeen`` per device,
 ``time.monotonic_ns()`` by the offset measured with the Clock rpc. A monitor
 that dies becomes a ``lost`` event and periodic reconnection attempts, never an
 exception in the caller.
+
+:class:`HarnessCpuSampler` measures ipw itself: a ``HarnessCpu`` event with
+the capture process's CPU seconds (and the host's busy CPU seconds) at the
+start, every ``interval_s`` and at the end, so the energy analysis can report
+the harness's own footprint beside the power samples.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any, Callable
 
 from ..errors import TelemetryError
-from ..events import DeviceSeen, Event, PowerSample, TelemetryStatus
+from ..events import DeviceSeen, Event, HarnessCpu, PowerSample, TelemetryStatus
 from ._grpc import _channel, _rpc, _signals_to_main_thread, monitor_health
 from .monitor import ENV_ENDPOINT, MonitorLauncher, launch_monitor
 
-__all__ = ["ENV_ENDPOINT", "MonitorLauncher", "TelemetrySession", "launch_monitor", "monitor_health", "read_live"]
+__all__ = ["ENV_ENDPOINT", "HarnessCpuSampler", "MonitorLauncher", "TelemetrySession", "host_busy_cpu_s",
+           "launch_monitor", "monitor_health", "read_live"]
 
 _SOURCES = {1: "measured", 2: "derived", 3: "estimated"}
 _OPTIONAL = ("power_w", "energy_j", "temperature_c", "memory_used_bytes")
@@ -184,6 +191,57 @@ class TelemetrySession:
             probes.append((t1_ns - t0_ns, (t0_ns + t1_ns) // 2 - server_ns))
         self.clock_rtt_ns, self.clock_offset_ns = min(probes)
         return self.clock_offset_ns
+
+
+def host_busy_cpu_s(stat_path: str = "/proc/stat") -> float | None:
+    """Busy seconds of all the host's CPUs since boot (everything but idle and iowait), or None off Linux."""
+    try:
+        with open(stat_path, "rb") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 8 or fields[0] != b"cpu":
+        return None
+    try:
+        ticks = [int(f) for f in fields[1:]]
+    except ValueError:
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already inside user and nice]
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+class HarnessCpuSampler:
+    """Emits ``HarnessCpu`` events into ``sink``: at start, every ``interval_s``, and at stop."""
+
+    def __init__(self, sink: Callable[[Event], None], interval_s: float = 1.0, *,
+                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self.sink, self.interval_s, self.clock = sink, interval_s, clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cpus = os.cpu_count()
+        self._pid = os.getpid()
+
+    def sample(self) -> None:
+        self.sink(HarnessCpu(t_ns=self.clock(), cpu_s=time.process_time(), host_busy_cpu_s=host_busy_cpu_s(),
+                             host_cpus=self._cpus, pid=self._pid))
+
+    def start(self) -> HarnessCpuSampler:
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="ipw-harness-cpu", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
 
 
 def read_live(endpoint: str, duration_s: float, interval_ms: int = 100) -> dict[str, Any]:

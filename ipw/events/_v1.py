@@ -137,6 +137,23 @@ class Annotation(Event, tag="annotation"):
     value: str = ""
 
 
+class HarnessCpu(Event, tag="harness_cpu"):
+    """The capture process's own CPU time, sampled beside the power samples: ipw's footprint.
+
+    ``cpu_s`` is the process's user + system seconds since it started (all
+    threads); ``host_busy_cpu_s`` the busy seconds of every CPU of the host at
+    the same moment (Linux ``/proc/stat``), or ``None`` where unknown. Both are
+    cumulative: differences between two events of one process give what the
+    harness took and what the whole host did meanwhile.
+    """
+
+    t_ns: int
+    cpu_s: float
+    host_busy_cpu_s: float | None = None
+    host_cpus: int | None = None
+    pid: int | None = None
+
+
 class RunFinished(Event, tag="run_finished"):
     """A capture session ended."""
 
@@ -158,6 +175,7 @@ AnyEvent = Union[
     TelemetryStatus,
     Annotation,
     RunFinished,
+    HarnessCpu,
 ]
 
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]

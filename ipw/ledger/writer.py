@@ -4,6 +4,14 @@ The writer keeps events in memory until a flush; a flush encodes them as one
 frame, writes it, fsyncs, and only then counts them as acknowledged. It flushes
 on demand, when the batch is large, and from a background thread at least once
 per ``flush_interval_s``.
+
+Group commit: a caller that needs its events durable without waiting (a query
+that ended) calls :meth:`LedgerWriter.commit` with a callback. The background
+thread wakes, and one write + fsync covers every commit asked for meanwhile;
+each callback runs only after the fsync that covers its events, so whatever it
+counts is acknowledged. ``manifest.json`` is derived and rewritten at the
+first flush, at segment rollover and at close, not per flush (a manifest
+behind the chain is what a crash leaves anyway, and recovery expects it).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import LedgerError, LedgerExistsError
 from ..events import SCHEMA_VERSION, Event, RunStarted
@@ -60,6 +68,10 @@ class LedgerWriter:
         # appends go to a deque without the lock: deque.append is atomic, and
         # a flush drains only the items present when it starts
         self._pending: collections.deque[Event] = collections.deque()
+        # callbacks of commits, in order; appended without the lock like events, run after the covering fsync
+        self._on_durable: collections.deque[Callable[[], None]] = collections.deque()
+        self._wake = threading.Event()
+        self._manifest_stale = True  # the first flush of this writer writes one
         self._segments: list[SegmentState] = list(state.segments)
         self._head = state.head_hash
         self._frames = state.frames
@@ -135,8 +147,22 @@ class LedgerWriter:
         if len(pending) >= self._max_batch:
             self.flush()
 
+    def commit(self, on_durable: Callable[[], None] | None = None) -> None:
+        """Ask for everything appended so far to be made durable, without waiting (group commit).
+
+        ``on_durable`` runs once the fsync that covers those events is done, on
+        the thread that flushed (keep it short, and let it not raise). Without a
+        background flusher (``flush_interval_s=0``) the flush happens now.
+        """
+        if on_durable is not None:
+            self._on_durable.append(on_durable)
+        if self._flusher is None:
+            self.flush()
+        else:
+            self._wake.set()
+
     def flush(self) -> int:
-        """Write and fsync what is queued; returns the events acknowledged so far."""
+        """Write and fsync what is queued, run the commits it covers; returns the events acknowledged so far."""
         with self._lock:
             self._flush_locked()
             return self._acked
@@ -146,6 +172,7 @@ class LedgerWriter:
         if self._closed:
             return
         self._stop.set()
+        self._wake.set()
         if self._flusher is not None and self._flusher is not threading.current_thread():
             self._flusher.join(timeout=5)
         with self._lock:
@@ -181,8 +208,13 @@ class LedgerWriter:
 
     def _flush_loop(self) -> None:
         tick = min(0.25, self._flush_interval_s / 2)
-        while not self._stop.wait(tick):
-            if self._pending and time.monotonic() - self._last_flush >= self._flush_interval_s - tick:
+        while not self._stop.is_set():
+            asked = self._wake.wait(tick)
+            self._wake.clear()  # before flushing: a commit asked for during the flush wakes the next one
+            if self._stop.is_set():
+                return
+            due = self._pending and time.monotonic() - self._last_flush >= self._flush_interval_s - tick
+            if asked or due:
                 try:
                     with self._lock:
                         if not self._closed:
@@ -203,10 +235,20 @@ class LedgerWriter:
                 hint=f"run 'ipw ledger repair {self.run_dir}', then continue the run with --resume",
             )
         self._last_flush = time.monotonic()
+        # commits counted before the events are: each was asked for after its events were appended
+        n_commits = len(self._on_durable)
         pending = self._pending
         n = len(pending)
-        if not n:
-            return
+        if n:
+            self._write_batch(pending, n)
+        if self._manifest_stale:
+            self._write_manifest()
+            self._manifest_stale = False
+        popleft = self._on_durable.popleft
+        for _ in range(n_commits):
+            popleft()()
+
+    def _write_batch(self, pending: collections.deque[Event], n: int) -> None:
         popleft = pending.popleft
         batch = [popleft() for _ in range(n)]
         # encode_batch replaces an event the reader would refuse, so bad data
@@ -217,6 +259,7 @@ class LedgerWriter:
         try:
             if seg.valid_bytes + len(frame) > self._segment_max_bytes and seg.frames > 0:
                 seg = self._new_segment()
+                self._manifest_stale = True  # rollover: the manifest lists the new segment
             self._write_frame(seg, frame)
         except LedgerError:
             pending.extendleft(reversed(batch))  # kept for a later flush once the disk recovers
@@ -229,7 +272,6 @@ class LedgerWriter:
         self._frames += 1
         self._head = digest
         self._acked += len(batch)
-        self._write_manifest()
 
     def _write_frame(self, seg: SegmentState, frame: bytes) -> None:
         """Write and sync one frame; on failure cut the segment back to its valid end."""

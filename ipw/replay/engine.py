@@ -20,6 +20,7 @@ from ..events import (
     Annotation,
     DeviceSeen,
     Event,
+    HarnessCpu,
     PowerSample,
     QueryFailed,
     QueryFinished,
@@ -188,6 +189,7 @@ class RunView:
     verdicts: list[Verdict] = field(default_factory=list)
     telemetry: list[TelemetryStatus] = field(default_factory=list)
     annotations: list[Annotation] = field(default_factory=list)
+    harness_cpu: list[HarnessCpu] = field(default_factory=list)  # ipw's own CPU time, see ipw.analyses.overhead
     events_total: int = 0
     problem: LedgerCorruptError | None = None
 
@@ -289,6 +291,8 @@ def build_view(frames: Iterable[Columns | list[Event]], run_dir: Path | None = N
                 view.telemetry.append(e)  # type: ignore[arg-type]
             elif cls is Annotation:
                 view.annotations.append(e)  # type: ignore[arg-type]
+            elif cls is HarnessCpu:
+                view.harness_cpu.append(e)  # type: ignore[arg-type]
     view.events_total = total
     for qid in retried:
         # a retried query started over: output streamed before its last start is not the answer

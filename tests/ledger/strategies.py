@@ -52,6 +52,10 @@ EVENT_STRATEGIES = {
     ),
     "telemetry_status": st.builds(ev.TelemetryStatus, t_ns=t_ns, status=text, message=text, clock_offset_ns=st.none() | int64),
     "annotation": st.builds(ev.Annotation, t_ns=t_ns, key=text, value=text),
+    "harness_cpu": st.builds(
+        ev.HarnessCpu, t_ns=t_ns, cpu_s=st.floats(0, 1e9), host_busy_cpu_s=st.none() | st.floats(0, 1e12),
+        host_cpus=st.none() | small, pid=st.none() | small,
+    ),
     "run_finished": st.builds(
         ev.RunFinished, t_ns=t_ns, status=st.sampled_from(["completed", "interrupted", "failed"]),
         queries_completed=small, queries_failed=small,

@@ -24,6 +24,7 @@ def test_event_tags_are_explicit_and_stable() -> None:
     assert sorted(ev.KINDS) == [
         "annotation",
         "device_seen",
+        "harness_cpu",
         "power_sample",
         "query_failed",
         "query_finished",

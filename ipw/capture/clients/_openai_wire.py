@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Iterator, Mapping
 
+import msgspec
+
 from ...errors import ServerResponseError
 from .base import Completion, client_error, excerpt
 
 __all__ = [
+    "CHUNK_DECODER",
+    "StreamChunk",
     "sse_events",
     "json_object",
     "choice_text",
@@ -25,31 +29,81 @@ __all__ = [
 # A count a ledger can store: msgpack carries at most 64 bits and the reader
 # decodes counts into int64 columns.
 _MAX_COUNT = 2**63
+_MAX_EVENT_BYTES = 16 * 1024 * 1024  # one server-sent event; a body with no event boundary is garbage past this
 
 
-def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """``(event, data)`` pairs of a server-sent-events body; garbage raises."""
+def sse_events(pieces: Iterable[bytes]) -> Iterator[tuple[str, bytes]]:
+    """``(event, data)`` pairs of a server-sent-events body given as bytes pieces; garbage raises.
+
+    Pieces may split an event anywhere (even a CRLF). The common event, one
+    ``data:`` line, takes one split and one slice; anything else goes through
+    the full line grammar.
+    """
+    rest = b""
+    for piece in pieces:
+        data = rest + piece if rest else piece
+        held = b""
+        if b"\r" in data:
+            if data.endswith(b"\r"):
+                data, held = data[:-1], b"\r"  # it may be the first half of a CRLF
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        blocks = data.split(b"\n\n")
+        rest = blocks.pop() + held
+        if len(rest) > _MAX_EVENT_BYTES:
+            raise garbage(f"an event longer than {_MAX_EVENT_BYTES} bytes")
+        for block in blocks:
+            if block[:6] == b"data: " and b"\n" not in block:
+                yield "message", block[6:]
+            elif block:
+                yield from _sse_block(block)
+    rest = rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if rest.strip(b"\n"):
+        yield from _sse_block(rest)
+
+
+def _sse_block(block: bytes) -> Iterator[tuple[str, bytes]]:
     event, data = "message", []
-    for line in lines:
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = "message", []
-            continue
-        if line.startswith(":"):
-            continue  # an SSE comment, used as a keep-alive
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "data":
+    for line in block.split(b"\n"):
+        if not line or line[:1] == b":":
+            continue  # a blank line left by a split, or an SSE comment used as a keep-alive
+        field, _, value = line.partition(b":")
+        value = value[1:] if value[:1] == b" " else value
+        if field == b"data":
             data.append(value)
-        elif field == "event":
-            event = value
-        elif field in ("id", "retry"):
+        elif field == b"event":
+            event = value.decode("utf-8", "replace")
+        elif field in (b"id", b"retry"):
             continue
         else:
-            raise garbage(f"not a server-sent-events line: {excerpt(line)}")
+            raise garbage(f"not a server-sent-events line: {excerpt(line.decode('utf-8', 'replace'))}")
     if data:
-        yield event, "\n".join(data)
+        yield event, b"\n".join(data)
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _Delta | None = None
+    text: str | None = None
+    finish_reason: str | None = None
+
+
+class StreamChunk(msgspec.Struct):
+    """The usual shape of one streamed chunk (chat or completions); unknown fields are skipped.
+
+    A chunk that does not fit (a choice that is not an object, a number where
+    text belongs, an ``error`` member …) fails to decode and is read by the
+    lenient dict path instead, so odd servers are judged exactly as before.
+    """
+
+    choices: list[_Choice] | None = None
+    usage: dict[str, Any] | None = None
+    error: Any = msgspec.UNSET
+
+
+CHUNK_DECODER = msgspec.json.Decoder(StreamChunk)
 
 
 def json_object(text: str) -> dict[str, Any]:

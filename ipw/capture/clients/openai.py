@@ -35,9 +35,20 @@ import os
 from typing import Any, Iterable, Iterator, Mapping
 
 import httpx
+import msgspec
 
 from ...errors import ConfigError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
-from ._openai_wire import choice_text, completion_from_usage, garbage, json_object, sse_events, stream_error, usage_count
+from ._http import PooledTransport
+from ._openai_wire import (
+    CHUNK_DECODER,
+    choice_text,
+    completion_from_usage,
+    garbage,
+    json_object,
+    sse_events,
+    stream_error,
+    usage_count,
+)
 from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param
 
 __all__ = ["OpenAIClient", "normalise_base_url", "timeout_param", "transport_param"]
@@ -45,6 +56,7 @@ __all__ = ["OpenAIClient", "normalise_base_url", "timeout_param", "transport_par
 _RESERVED_GEN = frozenset({"model", "messages", "prompt", "stream"})
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
 _KEY_ENV = ("IPW_API_KEY", "OPENAI_API_KEY")
+_DRAIN_LIMIT_BYTES = 1024 * 1024  # what is read after [DONE] so the connection can be reused
 
 
 def normalise_base_url(url: str) -> str:
@@ -137,11 +149,12 @@ class OpenAIClient(InferenceClient):
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
 
+        # ipw's own keep-alive transport: no pool cap, bodies read per socket read (see _http)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=headers,
             timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-            transport=transport,
+            transport=transport if transport is not None else PooledTransport(),
         )
 
     # -- streaming -------------------------------------------------------------
@@ -157,7 +170,7 @@ class OpenAIClient(InferenceClient):
                     response.read()
                     yield from self._from_json_body(response.text)
                 else:
-                    yield from self._from_sse(response.iter_lines(), model, prompt)
+                    yield from self._from_sse(response.iter_bytes(), model, prompt)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, path) from exc
 
@@ -181,32 +194,51 @@ class OpenAIClient(InferenceClient):
         body.update({k: v for k, v in gen.items() if v is not None})
         return path, body
 
-    def _from_sse(self, lines: Iterable[str], model: str, prompt: str) -> Iterator[Chunk | Completion]:
+    def _from_sse(self, body: Iterable[bytes], model: str, prompt: str) -> Iterator[Chunk | Completion]:
         usage: dict[str, Any] | None = None
         finish_reason: str | None = None
         n_chunks = 0
         n_events = 0
         done = False
-        for event, data in sse_events(lines):
+        chat = self.api == "chat"
+        decode = CHUNK_DECODER.decode
+        pieces = iter(body)
+        for event, data in sse_events(pieces):
             n_events += 1
-            if data.strip() == "[DONE]":
+            if data[:1] in (b"[", b" ") and data.strip() == b"[DONE]":
                 done = True
                 break
-            obj = json_object(data)
-            if event == "error" or "error" in obj:
-                raise stream_error(obj.get("error", obj))
-            if isinstance(obj.get("usage"), dict):
-                usage = obj["usage"]
-            choices = obj.get("choices") or []
-            if not isinstance(choices, list):
-                raise garbage(f"'choices' is not a list: {excerpt(data)}")
-            for choice in choices[:1]:
-                text = choice_text(choice, self.api)
-                if text:
-                    n_chunks += 1
-                    yield Chunk(text)
-                if choice.get("finish_reason"):
-                    finish_reason = str(choice["finish_reason"])
+            try:
+                chunk = decode(data)
+            except msgspec.MsgspecError:
+                chunk = None
+            if chunk is None or event == "error" or chunk.error is not msgspec.UNSET:
+                # an odd shape: the lenient path judges it (and raises on garbage or a reported error)
+                chunk_usage, text, finish = self._lenient_chunk(event, data)
+                if chunk_usage is not None:
+                    usage = chunk_usage
+            else:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if chat:
+                    text = choice.delta.content if choice.delta is not None else None
+                else:
+                    text = choice.text
+                finish = choice.finish_reason
+            if text:
+                n_chunks += 1
+                yield Chunk(text)
+            if finish:
+                finish_reason = finish
+        if done:
+            drained = 0  # read to the end of the body, so the connection goes back to the pool
+            for piece in pieces:
+                drained += len(piece)
+                if drained > _DRAIN_LIMIT_BYTES:
+                    break
         if n_events == 0:
             raise garbage("the server sent no events")
         if not done and finish_reason is None:
@@ -222,6 +254,22 @@ class OpenAIClient(InferenceClient):
                 yield Completion(prompt_tokens, n_chunks, finish_reason, "tokenizer")
                 return
         yield completion_from_usage(usage, finish_reason, n_chunks)
+
+    def _lenient_chunk(self, event: str, data: bytes) -> tuple[dict[str, Any] | None, str, str | None]:
+        """Usage, text and finish reason of a chunk of any shape; garbage or a reported error raises."""
+        obj = json_object(data.decode("utf-8", "replace"))
+        if event == "error" or "error" in obj:
+            raise stream_error(obj.get("error", obj))
+        usage = obj["usage"] if isinstance(obj.get("usage"), dict) else None
+        choices = obj.get("choices") or []
+        if not isinstance(choices, list):
+            raise garbage(f"'choices' is not a list: {excerpt(data.decode('utf-8', 'replace'))}")
+        text, finish = "", None
+        for choice in choices[:1]:
+            text = choice_text(choice, self.api)
+            if choice.get("finish_reason"):
+                finish = str(choice["finish_reason"])
+        return usage, text, finish
 
     def _server_prompt_tokens(self, model: str, prompt: str) -> int | None:
         """The prompt's length by the server's own tokenizer, where it offers one."""
