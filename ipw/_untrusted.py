@@ -32,6 +32,7 @@ __all__ = [
 # msgspec's or json's recursion would fail, and below Python's own recursion
 # limit when such a value is later encoded, compared or printed.
 MAX_JSON_DEPTH = 64
+_CHUNK_BYTES = 1024**2
 
 
 class InputRefused(ValueError):
@@ -82,14 +83,19 @@ def read_regular(path: Path | str, max_bytes: int) -> bytes:
     At most ``max_bytes + 1`` bytes are read even when the file grows after
     the check, so memory stays bounded.
     """
+    chunks: list[bytes] = []
+    total = 0
     with open_regular(path, max_bytes) as fh:
         try:
-            data = fh.read(max_bytes + 1)
+            # in chunks: read(max_bytes + 1) would set aside max_bytes of memory for a small file
+            while chunk := fh.read(min(_CHUNK_BYTES, max_bytes + 1 - total)):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > max_bytes:
+                    raise InputRefused(f"{path} holds more than the {max_bytes} bytes allowed")
         except OSError as exc:
             raise InputRefused(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise InputRefused(f"{path} holds more than the {max_bytes} bytes allowed")
-    return data
+    return b"".join(chunks)
 
 
 def check_depth(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
