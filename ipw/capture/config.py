@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,9 @@ from .redact import redact
 __all__ = ["DEFAULT_GEN", "CaptureConfig", "Progress", "RunResult", "default_run_name"]
 
 DEFAULT_GEN = {"temperature": 0.0, "max_tokens": 16, "seed": 0}
+# About one request in three hours: slower is no load test, and a Poisson gap
+# drawn at a rate near zero overflows the wait (1e-300 requests/s means ~1e300 s).
+MIN_REQUEST_RATE = 1e-4
 
 
 @dataclass
@@ -46,8 +50,15 @@ class CaptureConfig:
     def validate(self) -> None:
         if self.max_concurrency < 1:
             raise UsageError("--max-concurrency must be at least 1")
-        if self.request_rate is not None and self.request_rate <= 0:
-            raise UsageError("--request-rate must be a positive number of requests per second")
+        if self.request_rate is not None and not (
+            math.isfinite(self.request_rate) and MIN_REQUEST_RATE <= self.request_rate
+        ):  # nan would mean "no limit" and a tiny rate a wait longer than any clock can hold
+            raise UsageError(
+                f"--request-rate {self.request_rate} is not a usable rate",
+                hint=f"pass a finite number of requests per second of at least {MIN_REQUEST_RATE}, "
+                "or leave it out for no limit",
+            )
+        self._validate_run_name()
         if self.max_queries is not None and self.max_queries < 1:
             raise UsageError("--max-queries must be at least 1")
         if self.warmup_queries < 0:
@@ -60,6 +71,17 @@ class CaptureConfig:
             raise UsageError("--cpu-tdp-w must be a positive number of watts", hint="e.g. --cpu-tdp-w 65")
         self._validate_energy()
         self._validate_gen()
+
+    def _validate_run_name(self) -> None:
+        """A run name is one folder inside ``--output-dir``: never a path that leads out of it."""
+        name = self.run_name
+        if name is None or name == "":
+            return
+        if name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(os.fsencode(name)) > 255:
+            raise UsageError(
+                f"--run-name {name[:80]!r} is not a plain folder name",
+                hint="use a name without '/', '\\' or '..' (choose where runs go with --output-dir)",
+            )
 
     def _validate_energy(self) -> None:
         from ..registry import REGISTRY

@@ -58,7 +58,7 @@ def eval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _config(kw: dict[str, Any]) -> Any:
     from ..capture.runner import CaptureConfig
 
-    return CaptureConfig(
+    config = CaptureConfig(
         client=kw["client_id"],
         model=kw["model"],
         dataset=kw["dataset_id"],
@@ -77,6 +77,8 @@ def _config(kw: dict[str, Any]) -> Any:
         cpu_tdp_w=kw["cpu_tdp_w"],
         max_retries=kw["max_retries"],
     )
+    config.validate()  # a bad --run-name or --request-rate is refused before anything is read or created
+    return config
 
 
 def _record(config: Any, kw: dict[str, Any]) -> Any:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._untrusted import InputRefused, decode_json, read_regular
 from ..errors import LedgerCorruptError, LedgerError
 from ..events import SCHEMA_VERSION
 from ._scan import ScanResult
@@ -18,6 +19,9 @@ from ._scan import ScanResult
 MANIFEST_NAME = "manifest.json"
 LEDGER_FORMAT = "ipw-ledger"
 LEDGER_FORMAT_VERSION = 1
+# A manifest lists one short entry per segment; 16 MiB is tens of thousands of
+# segments, and keeps a hostile multi-gigabyte "manifest" out of memory.
+MAX_MANIFEST_BYTES = 16 * 1024**2
 
 
 def build_manifest(run_id: str, segments: list[dict[str, Any]], frames: int, events: int, head_hash: bytes) -> dict[str, Any]:
@@ -60,12 +64,12 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
     """The manifest, or ``None`` when the run has none (e.g. killed before its first flush)."""
     path = Path(run_dir) / MANIFEST_NAME
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise LedgerError(f"{path} is not valid JSON: {exc}", hint="'ipw ledger repair RUN' rewrites it from the segments") from exc
+        data = decode_json(read_regular(path, MAX_MANIFEST_BYTES))
+    except InputRefused as exc:
+        raise LedgerError(f"{path} cannot be read: {exc}", hint="'ipw ledger repair RUN' rewrites it from the segments") from None
     if not isinstance(data, dict) or data.get("format") != LEDGER_FORMAT:
         raise LedgerError(f"{path} is not an ipw ledger manifest", hint="'ipw ledger repair RUN' rewrites it from the segments")
     return data

@@ -208,11 +208,20 @@ def register_views(con: Any, views: list[RunView], names: Iterable[str] = VIEW_N
         con.register(name, table)
 
 
-def connect(views: list[RunView], names: Iterable[str] = VIEW_NAMES) -> Any:
-    """An in-memory DuckDB connection with the views registered."""
+def connect(views: list[RunView], names: Iterable[str] = VIEW_NAMES, *, sandbox: bool = True) -> Any:
+    """An in-memory DuckDB connection with the views registered.
+
+    With ``sandbox`` (the default) the connection can read the views and
+    nothing else: no file is read or written (``COPY … TO``, ``read_csv``,
+    ``ATTACH``, ``INSTALL``), and the setting is locked so SQL cannot undo it.
+    The views are Arrow tables already in memory, so they still work.
+    """
     duckdb = _duckdb()
     con = duckdb.connect(":memory:")
     register_views(con, views, names)
+    if sandbox:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     return con
 
 

@@ -109,7 +109,7 @@ CHUNK_DECODER = msgspec.json.Decoder(StreamChunk)
 def json_object(text: str) -> dict[str, Any]:
     try:
         obj = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nesting deeper than Python's stack is garbage too
         raise garbage(f"not JSON: {excerpt(text)}") from exc
     if not isinstance(obj, dict):
         raise garbage(f"not a JSON object: {excerpt(text)}")

@@ -29,7 +29,6 @@ never appears in ``describe()``.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, Iterable, Iterator, Mapping
@@ -37,6 +36,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import httpx
 import msgspec
 
+from ..._untrusted import InputRefused, decode_json
 from ...errors import ConfigError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
 from ._http import PooledTransport
 from ._openai_wire import (
@@ -57,6 +57,9 @@ _RESERVED_GEN = frozenset({"model", "messages", "prompt", "stream"})
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
 _KEY_ENV = ("IPW_API_KEY", "OPENAI_API_KEY")
 _DRAIN_LIMIT_BYTES = 1024 * 1024  # what is read after [DONE] so the connection can be reused
+# An error body is read only this far: enough for any message, and a server
+# that answers a multi-gigabyte error never fills memory.
+MAX_ERROR_BODY_BYTES = 64 * 1024
 
 
 def normalise_base_url(url: str) -> str:
@@ -163,7 +166,6 @@ class OpenAIClient(InferenceClient):
         try:
             with self._http.stream("POST", path, json=body) as response:
                 if response.status_code >= 400:
-                    response.read()
                     raise self._status_error(response, path)
                 ctype = response.headers.get("content-type", "")
                 if "application/json" in ctype:
@@ -313,16 +315,16 @@ class OpenAIClient(InferenceClient):
     # -- errors ----------------------------------------------------------------
     def _status_error(self, response: httpx.Response, path: str) -> ServerResponseError:
         status = response.status_code
-        text = response.text
+        text = _error_body(response)
         detail = text
         try:
-            obj = json.loads(text)
+            obj = decode_json(text)  # bounded: a body nested 100,000 deep is just text
             err = obj.get("error", obj.get("detail")) if isinstance(obj, dict) else None
             if isinstance(err, dict):
                 detail = str(err.get("message") or err)
             elif err:
                 detail = str(err)
-        except ValueError:
+        except InputRefused:
             pass
         if status in (401, 403):
             hint = "check the API key (--client-param api_key=… or IPW_API_KEY)"
@@ -381,10 +383,11 @@ class OpenAIClient(InferenceClient):
 
     def health(self) -> bool:
         try:
-            response = self._http.get("/models", timeout=min(self.connect_timeout_s, 5.0))
+            # only the status is needed: a huge /models body is never read
+            with self._http.stream("GET", "/models", timeout=min(self.connect_timeout_s, 5.0)) as response:
+                return response.is_success
         except httpx.HTTPError:
             return False
-        return response.is_success
 
     def describe(self, model: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -406,3 +409,20 @@ class OpenAIClient(InferenceClient):
 
     def close(self) -> None:
         self._http.close()
+
+
+def _error_body(response: httpx.Response) -> str:
+    """The start of an error response's body as text, at most ``MAX_ERROR_BODY_BYTES`` of it."""
+    try:
+        data = response.content[:MAX_ERROR_BODY_BYTES]
+    except httpx.ResponseNotRead:
+        data = b""
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= MAX_ERROR_BODY_BYTES:
+                break  # the rest is never read; leaving the block closes the connection
+        data = data[:MAX_ERROR_BODY_BYTES]
+    try:
+        return data.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")

@@ -4,19 +4,34 @@ Each reader yields ``RawRow``s: where the row sits (``line 7``, ``row 3``)
 and either the row as a dict or why it could not be read, so one bad row can
 be skipped while a file that cannot be opened at all fails at once with a
 ``DatasetError``. pyarrow is imported only when a Parquet or Arrow source is read.
+
+A dataset file is untrusted input: only regular files are read (a FIFO or
+``/dev/zero`` is refused, never waited on or read whole), files, lines and
+tables are capped in size and rows, and JSON is capped in nesting depth.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import re
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
-import msgspec
-
+from ..._untrusted import InputRefused, check_depth, decode_json, open_regular, read_regular
 from ...errors import BackendMissingError, DatasetError, UsageError
 
-__all__ = ["FORMATS", "RawRow", "detect_format", "read_rows"]
+__all__ = ["FORMATS", "MAX_FILE_BYTES", "MAX_ROW_BYTES", "MAX_ROWS", "RawRow", "detect_format", "read_rows"]
+
+# Bounds on one dataset: every record is held in memory for the run, so these
+# are generous for real benchmarks and small against a machine's memory.
+MAX_FILE_BYTES = 1024**3  # a data file (or one Arrow shard) on disk
+MAX_ROW_BYTES = 16 * 1024**2  # one JSON line or CSV line
+MAX_ROWS = 2_000_000  # rows in one dataset, all formats
+MAX_TABLE_BYTES = 4 * 1024**3  # a Parquet file's rows uncompressed
+MAX_META_BYTES = 16 * 1024**2  # state.json / dataset_dict.json of an HF folder
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.=-]+$")
+_ROWS_HINT = "split the dataset into smaller files"
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow")
 _SUFFIXES = {
@@ -53,10 +68,17 @@ def detect_format(path: Path, override: str | None) -> str:
 
 def read_rows(path: Path, fmt: str, *, split: str | None = None) -> tuple[str | None, Iterator[RawRow]]:
     """(split used, rows) of ``path`` read as ``fmt``; raises ``DatasetError`` if it cannot be opened."""
-    if not path.exists():
-        raise DatasetError(f"dataset file {path} does not exist", hint="check --dataset-param path=…")
-    if path.is_dir() and fmt != "arrow":
+    try:
+        is_dir = os.path.isdir(path)
+        os.stat(path)
+    except FileNotFoundError:
+        raise DatasetError(f"dataset file {path} does not exist", hint="check --dataset-param path=…") from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions") from None
+    if is_dir and fmt != "arrow":
         raise DatasetError(f"{path} is a folder, not a {fmt} file", hint="point path= at a file, or use format=arrow")
+    if not is_dir:
+        _open(path).close()  # a FIFO, a device or a huge file is refused here, before any row is read
     if fmt == "jsonl":
         return None, _jsonl_rows(path)
     if fmt == "json":
@@ -64,42 +86,69 @@ def read_rows(path: Path, fmt: str, *, split: str | None = None) -> tuple[str | 
     if fmt in ("csv", "tsv"):
         return None, _csv_rows(path, "\t" if fmt == "tsv" else ",")
     if fmt == "parquet":
-        return None, _table_rows(_read_parquet(path))
-    if path.is_dir():
+        return None, _table_rows(path, _read_parquet(path))
+    if is_dir:
         return _arrow_dir_rows(path, split)
-    return None, _table_rows(_read_arrow_file(path))
+    return None, _table_rows(path, _read_arrow_file(path))
 
 
-def _read_bytes(path: Path) -> bytes:
+def _refused(path: Path, exc: InputRefused) -> DatasetError:
+    return DatasetError(f"cannot read dataset {path}: {exc}",
+                        hint=f"point path= at a regular data file of at most {MAX_FILE_BYTES // 1024**2} MiB")
+
+
+def _open(path: Path) -> BinaryIO:
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions") from exc
+        return open_regular(path, MAX_FILE_BYTES)
+    except InputRefused as exc:
+        raise _refused(path, exc) from None
+
+
+def _lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line with its ending)``; a line longer than ``MAX_ROW_BYTES`` stops the read."""
+    number = 0
+    while True:
+        chunk = fh.readline(MAX_ROW_BYTES + 1)
+        if not chunk:
+            return
+        if len(chunk) > MAX_ROW_BYTES:
+            raise DatasetError(f"{path}: line {number + 1} is longer than {MAX_ROW_BYTES} bytes",
+                               hint="a row this large is not a question; check the file")
+        for line in chunk.splitlines(keepends=True):  # a bare CR ends a line too
+            number += 1
+            if number > MAX_ROWS:
+                raise DatasetError(f"{path} has more than {MAX_ROWS} lines", hint=_ROWS_HINT)
+            yield number, line
 
 
 def _decode_line(data: bytes) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        value = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        return None, f"not valid JSON ({exc})"
+        value = decode_json(data)
+    except InputRefused as exc:
+        return None, str(exc)
     if not isinstance(value, dict):
         return None, f"a JSON {type(value).__name__}, not an object"
     return value, None
 
 
 def _jsonl_rows(path: Path) -> Iterator[RawRow]:
-    for number, line in enumerate(_read_bytes(path).splitlines(), 1):
-        if line.strip():
-            row, error = _decode_line(line)
-            yield RawRow("line", number, row, error)
+    with _open(path) as fh:
+        for number, line in _lines(path, fh):
+            if line.strip():
+                row, error = _decode_line(line)
+                yield RawRow("line", number, row, error)
 
 
 def _json_rows(path: Path) -> Iterator[RawRow]:
-    data = _read_bytes(path)
     try:
-        value = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+        data = read_regular(path, MAX_FILE_BYTES)
+    except InputRefused as exc:
+        raise _refused(path, exc) from None
+    try:
+        value = decode_json(data)
+    except InputRefused:
         # Many tools write JSON lines under a .json name; read it as such.
+        del data
         yield from _jsonl_rows(path)
         return
     if isinstance(value, dict):
@@ -111,6 +160,8 @@ def _json_rows(path: Path) -> Iterator[RawRow]:
     if not isinstance(value, list):
         raise DatasetError(f"{path} holds a JSON {type(value).__name__}, not a list of rows",
                            hint="write a JSON list of objects, or JSON lines (one object per line)")
+    if len(value) > MAX_ROWS:
+        raise DatasetError(f"{path} has more than {MAX_ROWS} rows", hint=_ROWS_HINT)
     for number, item in enumerate(value, 1):
         if isinstance(item, dict):
             yield RawRow("item", number, item)
@@ -118,23 +169,29 @@ def _json_rows(path: Path) -> Iterator[RawRow]:
             yield RawRow("item", number, None, f"a JSON {type(item).__name__}, not an object")
 
 
+def _text_lines(path: Path, fh: BinaryIO) -> Iterator[str]:
+    for number, line in _lines(path, fh):
+        try:
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{path} is not UTF-8 text (line {number}, byte {exc.start})",
+                               hint="save the file as UTF-8") from None
+
+
 def _csv_rows(path: Path, delimiter: str) -> Iterator[RawRow]:
-    try:
-        text = _read_bytes(path).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path} is not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8") from exc
-    reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
-    if not reader.fieldnames:
-        raise DatasetError(f"{path} has no header row", hint="the first line must name the columns")
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                yield RawRow("line", line, None, f"{len(row[None])} more field(s) than the header names")  # type: ignore[index]
-            else:
-                yield RawRow("line", line, {k: v for k, v in row.items() if v is not None})
-    except csv.Error as exc:
-        raise DatasetError(f"{path}: line {reader.line_num}: cannot parse CSV ({exc})", hint="check the quoting") from exc
+    with _open(path) as fh:
+        reader = csv.DictReader(_text_lines(path, fh), delimiter=delimiter)
+        try:
+            if not reader.fieldnames:
+                raise DatasetError(f"{path} has no header row", hint="the first line must name the columns")
+            for row in reader:
+                line = reader.line_num
+                if None in row:
+                    yield RawRow("line", line, None, f"{len(row[None])} more field(s) than the header names")  # type: ignore[index]
+                else:
+                    yield RawRow("line", line, {k: v for k, v in row.items() if v is not None})
+        except csv.Error as exc:
+            raise DatasetError(f"{path}: line {reader.line_num}: cannot parse CSV ({exc})", hint="check the quoting") from exc
 
 
 def _pyarrow() -> Any:
@@ -150,42 +207,69 @@ def _pyarrow() -> Any:
 def _read_parquet(path: Path) -> Any:
     pa = _pyarrow()
     try:
+        meta = pa.parquet.ParquetFile(path).metadata
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if meta.num_rows > MAX_ROWS or unpacked > MAX_TABLE_BYTES:
+            raise DatasetError(f"{path} holds {meta.num_rows} rows, {unpacked} bytes uncompressed: more than "
+                               f"the {MAX_ROWS} rows or {MAX_TABLE_BYTES // 1024**3} GiB allowed", hint=_ROWS_HINT)
         return pa.parquet.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, RecursionError) as exc:
         raise DatasetError(f"cannot read {path} as Parquet: {exc}", hint="check the file, or pass format=…") from exc
 
 
 def _read_arrow_file(path: Path) -> Any:
     """An Arrow IPC file: the stream format HF ``datasets`` writes, or the random-access file format."""
     pa = _pyarrow()
+    _open(path).close()
     try:
         with pa.memory_map(str(path), "r") as source:
             try:
-                return pa.ipc.open_stream(source).read_all()
+                table = pa.ipc.open_stream(source).read_all()
             except pa.ArrowInvalid:
                 source.seek(0)
-                return pa.ipc.open_file(source).read_all()
-    except (pa.ArrowException, OSError) as exc:
+                table = pa.ipc.open_file(source).read_all()
+    except (pa.ArrowException, OSError, RecursionError) as exc:
         raise DatasetError(f"cannot read {path} as Arrow IPC: {exc}", hint="check the file, or pass format=…") from exc
+    if table.num_rows > MAX_ROWS:
+        raise DatasetError(f"{path} has more than {MAX_ROWS} rows", hint=_ROWS_HINT)
+    return table
 
 
-def _table_rows(table: Any, start: int = 1) -> Iterator[RawRow]:
-    for number, row in enumerate(table.to_pylist(), start):
+def _table_rows(path: Path, table: Any, start: int = 1) -> Iterator[RawRow]:
+    try:
+        pylist = table.to_pylist()
+    except RecursionError:
+        raise DatasetError(f"{path}: its columns nest too deeply to read", hint="flatten nested columns") from None
+    for number, row in enumerate(pylist, start):
+        try:
+            check_depth(row)
+        except InputRefused as exc:
+            yield RawRow("row", number, None, str(exc))
+            continue
         yield RawRow("row", number, row)
 
 
 def _json_file(path: Path) -> Any:
     try:
-        return msgspec.json.decode(_read_bytes(path))
-    except msgspec.DecodeError as exc:
-        raise DatasetError(f"{path} is not valid JSON ({exc})", hint="re-save the dataset with save_to_disk") from exc
+        return decode_json(read_regular(path, MAX_META_BYTES))
+    except InputRefused as exc:
+        raise DatasetError(f"{path} cannot be read: {exc}", hint="re-save the dataset with save_to_disk") from None
+
+
+def _plain_name(folder: Path, name: str, what: str) -> str:
+    """A split or shard name from an HF folder's JSON: a plain name inside ``folder``, never a path out of it."""
+    if not _PLAIN_NAME.match(name) or name in (".", ".."):
+        raise DatasetError(f"{folder}: {what} {name[:80]!r} is not a plain file name",
+                           hint="the dataset folder's JSON was altered; re-save it with save_to_disk")
+    return name
 
 
 def _arrow_dir_rows(folder: Path, split: str | None) -> tuple[str | None, Iterator[RawRow]]:
     """Rows of a folder written by HF ``save_to_disk``: one Dataset, or a DatasetDict of splits."""
     if (folder / "dataset_dict.json").is_file():
         info = _json_file(folder / "dataset_dict.json")
-        splits = [str(s) for s in info.get("splits", [])] if isinstance(info, dict) else []
+        listed = info.get("splits", []) if isinstance(info, dict) else []
+        splits = [_plain_name(folder, str(s), "split") for s in listed] if isinstance(listed, list) else []
         if not splits:
             raise DatasetError(f"{folder}/dataset_dict.json lists no splits", hint="re-save the dataset with save_to_disk")
         if split is None:
@@ -207,22 +291,27 @@ def _arrow_dir_rows(folder: Path, split: str | None) -> tuple[str | None, Iterat
     if (folder / "state.json").is_file():
         state = _json_file(folder / "state.json")
         entries = state.get("_data_files", []) if isinstance(state, dict) else []
-        files = [folder / str(e["filename"]) for e in entries if isinstance(e, dict) and "filename" in e]
+        if not isinstance(entries, list):
+            entries = []
+        files = [folder / _plain_name(folder, str(e["filename"]), "shard")
+                 for e in entries if isinstance(e, dict) and "filename" in e]
     if not files:
         files = sorted(folder.glob("*.arrow"))
     if not files:
         raise DatasetError(f"{folder} holds no .arrow files",
                            hint="point path= at a folder written by datasets' save_to_disk, or at a data file")
     for file in files:
-        if not file.is_file():
+        if not os.path.lexists(file):  # present but not a regular file: refused by name when read
             raise DatasetError(f"{folder}/state.json names {file.name}, which is missing",
                                hint="copy the whole dataset folder again")
     tables = [_read_arrow_file(file) for file in files]
+    if sum(t.num_rows for t in tables) > MAX_ROWS:
+        raise DatasetError(f"{folder} has more than {MAX_ROWS} rows", hint=_ROWS_HINT)
 
     def rows() -> Iterator[RawRow]:
         start = 1
-        for table in tables:
-            yield from _table_rows(table, start)
+        for file, table in zip(files, tables):
+            yield from _table_rows(file, table, start)
             start += table.num_rows
 
     return None, rows()

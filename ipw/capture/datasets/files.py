@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Iterator
 
 import msgspec
 
+from ..._untrusted import InputRefused, check_depth, decode_json
 from ...errors import DatasetError, UsageError
 from ._readers import RawRow, detect_format, read_rows
 from .base import (
@@ -93,11 +94,13 @@ def _text(value: Any) -> str | None:
 
 
 def _as_json(value: Any, what: str) -> Any:
-    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-        try:
-            return msgspec.json.decode(value)
-        except msgspec.DecodeError as exc:
-            raise _RowError(f"{what} is not valid JSON ({exc})") from None
+    """``value``, or the JSON it spells; either way nested no deeper than the ledger takes."""
+    try:
+        if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+            return decode_json(value)
+        check_depth(value)
+    except InputRefused as exc:
+        raise _RowError(f"{what} is {exc}" if str(exc).startswith("not valid") else f"{what}: {exc}") from None
     return value
 
 

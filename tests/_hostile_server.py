@@ -1,0 +1,108 @@
+"""A small OpenAI-compatible stub server on loopback that answers well or with hostile bodies.
+
+It stands in for "a server that misbehaves": the real llama_cpp.server never
+sends a body nested 100,000 deep or a multi-gigabyte error, so these cases
+need a server written to do exactly that. ``GET /v1/models`` always answers,
+so a run's pre-flight health check passes and the hostile part comes at the
+completion request.
+
+Modes (``HostileServer(mode)``):
+
+    ok            a short SSE completion: "4", finish_reason "stop", [DONE]
+    deep-error    HTTP 500 whose JSON body is nested ``DEPTH`` deep
+    huge-error    HTTP 500 declaring ``HUGE_BYTES`` of body, sent until the client hangs up
+    deep-sse      HTTP 200 SSE whose data line is JSON nested ``DEPTH`` deep
+    binary-sse    HTTP 200 SSE whose data is bytes that are not UTF-8
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from typing import Any
+
+DEPTH = 100_000
+HUGE_BYTES = 256 * 1024**2
+_CHUNK = b"x" * (1024 * 1024)
+
+
+def _ok_sse() -> bytes:
+    events = [
+        {"choices": [{"index": 0, "text": "4", "finish_reason": None}]},
+        {"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]},
+    ]
+    return ("".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n").encode()
+
+
+def _deep(depth: int = DEPTH) -> bytes:
+    return b'{"error": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    mode = "ok"
+    server_state: dict[str, Any] = {}
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        return
+
+    def _send(self, status: int, ctype: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._send(200, "application/json", json.dumps({"object": "list", "data": [{"id": "m"}]}).encode())
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server_state["posts"] = self.server_state.get("posts", 0) + 1
+        try:
+            if self.mode == "ok":
+                self._send(200, "text/event-stream", _ok_sse())
+            elif self.mode == "deep-error":
+                self._send(500, "application/json", _deep())
+            elif self.mode == "deep-sse":
+                self._send(200, "text/event-stream", b"data: " + _deep() + b"\n\n")
+            elif self.mode == "binary-sse":
+                self._send(200, "text/event-stream", b"data: \xff\xfe\x80{\xc3(\n\n")
+            elif self.mode == "huge-error":
+                self.send_response(500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(HUGE_BYTES))
+                self.end_headers()
+                sent = 0
+                while sent < HUGE_BYTES:
+                    self.wfile.write(_CHUNK)
+                    sent += len(_CHUNK)
+                    self.server_state["sent"] = max(self.server_state.get("sent", 0), sent)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client stopped reading, as it should
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return  # a client that hung up mid-body is the point of some modes, not news for stderr
+
+
+class HostileServer:
+    """``with HostileServer("deep-error") as url:`` a base URL ending in ``/v1``; ``.state`` counts what happened."""
+
+    def __init__(self, mode: str) -> None:
+        self.state: dict[str, Any] = {}
+        handler = type("H", (_Handler,), {"mode": mode, "server_state": self.state})
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
