@@ -212,7 +212,7 @@ class OpenAIClient(InferenceClient):
                 break
             try:
                 chunk = decode(data)
-            except msgspec.MsgspecError:
+            except (msgspec.MsgspecError, RecursionError):  # nesting deeper than the stack: let the lenient path call it garbage
                 chunk = None
             if chunk is None or event == "error" or chunk.error is not msgspec.UNSET:
                 # an odd shape: the lenient path judges it (and raises on garbage or a reported error)
@@ -383,8 +383,14 @@ class OpenAIClient(InferenceClient):
 
     def health(self) -> bool:
         try:
-            # only the status is needed: a huge /models body is never read
+            # only the status is needed; a small body is read to its end so the
+            # connection is reused, a huge one is abandoned after _DRAIN_LIMIT_BYTES
             with self._http.stream("GET", "/models", timeout=min(self.connect_timeout_s, 5.0)) as response:
+                read = 0
+                for piece in response.iter_bytes():
+                    read += len(piece)
+                    if read > _DRAIN_LIMIT_BYTES:
+                        break
                 return response.is_success
         except httpx.HTTPError:
             return False
