@@ -143,8 +143,11 @@ def profile(**kw: Any) -> None:
 
         ipw profile --client llamacpp --model gemma-3-270m --max-queries 20
     """
+    from ..judging.select import judge_before_capture
+
     config = _config(kw)
-    judge = None if kw["no_eval"] else _pre_flight_judge(config, kw)
+    # built before anything runs, so a missing key fails fast
+    judge = None if kw["no_eval"] else judge_before_capture(eval_flags(kw), _dataset_scorers(config, kw))
     if judge is not None:
         config.eval = {"judge": judge.spec, "client": kw["eval_client"], "base_url": kw["eval_base_url"], "model": kw["eval_model"]}
     result = _record(config, kw)
@@ -159,27 +162,19 @@ def profile(**kw: Any) -> None:
         click.echo(f"\nrun directory: {result.run_dir}")
 
 
-def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:
-    """Build the judge before anything runs, so a missing key fails fast."""
+def _dataset_scorers(config: Any, kw: dict[str, Any]) -> Any:
+    """The records' scorers, read when the judge needs them; None for a resumed run (judged after capture)."""
     from ..capture.runner import load_records
-    from ..judging.apply import make_judge
 
-    explicit = any(kw[k] for k in ("eval_client", "eval_base_url", "eval_model"))
-    if explicit:
-        return make_judge(kw["eval_client"] or "openai", kw["eval_base_url"], kw["eval_model"], **judge_params(kw))
-    if kw["resume"]:
-        return None  # decided after capture from what the run holds
-    records, _info = load_records(config)
-    if all(r.scorer for r in records):
-        return make_judge(deterministic=True)
-    return make_judge("openai", None, None, **judge_params(kw))
+    return None if kw["resume"] else lambda: [r.scorer for r in load_records(config)[0]]
 
 
-def judge_params(kw: dict[str, Any]) -> dict[str, Any]:
-    """``--eval-param`` pairs as the LLM judge's extra request fields (none for a scorer)."""
+def eval_flags(kw: dict[str, Any]) -> Any:
+    """The ``--eval-*`` flags, for :mod:`ipw.judging.select`."""
+    from ..judging.select import EvalFlags
+
     params = parse_kv(kw.get("eval_param") or (), "--eval-param")
-    client = (kw.get("eval_client") or "openai").lower()
-    return {"params": params} if params and client == "openai" else {}
+    return EvalFlags(kw.get("eval_client"), kw.get("eval_base_url"), kw.get("eval_model"), params)
 
 
 ANALYSES_AFTER_PROFILE = ("accuracy", "energy", "latency", "summary")
@@ -187,12 +182,13 @@ ANALYSES_AFTER_PROFILE = ("accuracy", "energy", "latency", "summary")
 
 def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False) -> dict[str, Any]:
     """Judge what is unjudged, then write the profile's analyses; returns the summary."""
-    from ..judging.apply import default_judge_for, judge_run
+    from ..judging.apply import judge_run
+    from ..judging.select import judge_for_run
     from ..registry import REGISTRY
     from ..replay import load_run, write_analysis
 
     if judge is None:
-        judge = default_judge_for(load_run(run_dir))
+        judge = judge_for_run(load_run(run_dir))
     progress = JudgeProgress(enabled=False if quiet else None)
     try:
         report = judge_run(run_dir, judge, progress=progress)
