@@ -70,10 +70,11 @@ def record(config: CaptureConfig, *, resume: bool = False, progress: Callable[[P
 
 def judge(run_dir: Path, judge: Any = None, *, progress: Callable[[int, int], None] | None = None) -> JudgeReport:
     """Append the verdicts ``judge`` has not given yet; ``None`` picks the run's default judge."""
-    from .judging.apply import default_judge_for, judge_run
+    from .judging.apply import judge_run
+    from .judging.select import judge_for_run
     from .replay import load_run
 
-    chosen = judge if judge is not None else default_judge_for(load_run(Path(run_dir)))
+    chosen = judge if judge is not None else judge_for_run(load_run(Path(run_dir)))
     return judge_run(Path(run_dir), chosen, progress=progress)
 
 
@@ -95,7 +96,8 @@ def analyse(
     to report under; by default the one that just judged, when it left verdicts.
     ``options`` go to every analysis; the judge spec only to those that judge.
     """
-    from .judging.apply import default_judge_for, judge_run
+    from .judging.apply import judge_run
+    from .judging.select import judge_for_run
     from .registry import REGISTRY
     from .replay import load_run, write_analysis
 
@@ -109,7 +111,7 @@ def analyse(
     out = Analysis(results={}, paths={}, problem=view.problem)
     if any(getattr(p, "needs_judging", False) for p in projections.values()):
         if judge is None:
-            judge = choose_judge(view) if choose_judge is not None else default_judge_for(view)
+            judge = choose_judge(view) if choose_judge is not None else judge_for_run(view)
         if judge is not None:
             out.judge_report = judge_run(run_dir, judge, progress=judge_progress)
             view = load_run(run_dir)
@@ -152,14 +154,7 @@ def profile_judge(config: CaptureConfig, *, eval_client: str | None = None, eval
     after capture from what the run holds.
     """
     from .capture.runner import load_records
-    from .judging.apply import make_judge
+    from .judging.select import EvalFlags, judge_before_capture
 
-    extra = {"params": eval_params} if eval_params and (eval_client or "openai").lower() == "openai" else {}
-    if eval_client or eval_base_url or eval_model:
-        return make_judge(eval_client or "openai", eval_base_url, eval_model, **extra)
-    if resume:
-        return None
-    records, _info = load_records(config)
-    if all(r.scorer for r in records):
-        return make_judge(deterministic=True)
-    return make_judge("openai", None, None, **extra)
+    flags = EvalFlags(eval_client, eval_base_url, eval_model, dict(eval_params or {}))
+    return judge_before_capture(flags, None if resume else lambda: [r.scorer for r in load_records(config)[0]])

@@ -98,7 +98,13 @@ class DatasetError(IpwError):
 
 
 class ClientError(IpwError):
+    """The inference service failed; ``retryable`` says whether asking again may succeed (the runner reads it)."""
+
     exit_code = 5
+
+    def __init__(self, message: str, *, hint: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
 
 
 class ServerUnreachableError(ClientError):

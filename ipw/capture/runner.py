@@ -407,7 +407,7 @@ class Runner:
                     writer.append(_interrupted(qid, attempt))
                     writer.flush()
                     return
-                retryable = bool(getattr(exc, "retryable", False))
+                retryable = isinstance(exc, ClientError) and exc.retryable
                 will_retry = retryable and attempt <= config.max_retries and not self._stop.is_set()
                 writer.append(
                     QueryFailed(

@@ -156,15 +156,16 @@ def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:
     from .. import api
 
     return api.profile_judge(config, eval_client=kw["eval_client"], eval_base_url=kw["eval_base_url"],
-                             eval_model=kw["eval_model"], eval_params=judge_params(kw).get("params"),
+                             eval_model=kw["eval_model"], eval_params=eval_flags(kw).params,
                              resume=kw["resume"])
 
 
-def judge_params(kw: dict[str, Any]) -> dict[str, Any]:
-    """``--eval-param`` pairs as the LLM judge's extra request fields (none for a scorer)."""
+def eval_flags(kw: dict[str, Any]) -> Any:
+    """The ``--eval-*`` flags, for :mod:`ipw.judging.select`."""
+    from ..judging.select import EvalFlags
+
     params = parse_kv(kw.get("eval_param") or (), "--eval-param")
-    client = (kw.get("eval_client") or "openai").lower()
-    return {"params": params} if params and client == "openai" else {}
+    return EvalFlags(kw.get("eval_client"), kw.get("eval_base_url"), kw.get("eval_model"), params)
 
 
 def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False) -> dict[str, Any]:

@@ -8,11 +8,12 @@ from typing import Any
 import click
 
 from ._options import parse_kv
-from .capture_cmd import eval_options, judge_params
+from .capture_cmd import eval_flags, eval_options
 
 
 def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
     from .. import api
+    from ..judging.select import judge_for_run
     from ._progress import JudgeProgress
 
     warned: list[bool] = []
@@ -24,7 +25,13 @@ def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: 
 
     def choose(view: Any) -> Any:
         warn(view.problem)  # before judging, which refuses a damaged ledger
-        return None if kw.get("no_eval") else _judge_for(view, kw)
+        if kw.get("no_eval"):
+            return None
+        flags = eval_flags(kw)
+        if kw.get("judge") and not flags.explicit:
+            return None  # --judge alone chooses among the judges present and judges nothing new
+        return judge_for_run(view, flags, reuse_recorded=True,
+                             warn=lambda line: click.echo(f"warning: {line}", err=True))
 
     progress = JudgeProgress(enabled=False if kw.get("as_json") else None)
     try:
@@ -36,47 +43,6 @@ def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: 
     if out.judge_report is not None and out.judge_report.calls:
         click.echo(f"judged {out.judge_report.calls} answers with {out.judge_report.judge_spec}", err=True)
     return {"path": str(out.paths[analysis_id]), "result": out.results[analysis_id]}
-
-
-def _judge_for(view: Any, kw: dict[str, Any]) -> Any:
-    from ..judging.apply import default_judge_for, make_judge
-
-    if any(kw.get(k) for k in ("eval_client", "eval_base_url", "eval_model")):
-        return make_judge(kw.get("eval_client") or "openai", kw.get("eval_base_url"), kw.get("eval_model"),
-                          **judge_params(kw))
-    if kw.get("judge"):
-        return None  # choose among the judges present; judge nothing new
-    if view.verdicts:
-        # judged before: the same judge takes the answers it has not seen (e.g. after --resume)
-        return _rebuild_judge(view, kw)
-    return default_judge_for(view, **judge_params(kw))
-
-
-def _rebuild_judge(view: Any, kw: dict[str, Any]) -> Any:
-    """The judge behind the spec the run reports under, or None when it cannot be rebuilt here."""
-    from ..analyses.accuracy import select_judge
-    from ..errors import ConfigError
-    from ..judging.apply import ScorerJudge, make_judge
-    from ..judging.scorers import get_scorer
-
-    spec = select_judge(view)
-    if spec is None:
-        return None
-    judged = view.verdicts_by_judge().get(spec, {})
-    if all(q.query_id in judged for q in view.measured_queries()):
-        return None  # nothing new: the rerun is a pure replay
-    if spec.startswith("scorer:"):
-        return ScorerJudge(get_scorer(spec))
-    configured = view.config.get("eval") if isinstance(view.config.get("eval"), dict) else {}
-    if configured.get("judge") != spec:
-        return None  # an LLM judge this run was not configured with: name it with the --eval-* flags
-    try:
-        judge = make_judge(configured.get("client") or "openai", configured.get("base_url"), configured.get("model"),
-                           **judge_params(kw))
-    except ConfigError as exc:
-        click.echo(f"warning: answers not yet judged stay unevaluated: {exc.one_line()}", err=True)
-        return None
-    return judge if judge.spec == spec else None
 
 
 def _emit(out: dict[str, Any], as_json: bool, analysis_id: str) -> None:

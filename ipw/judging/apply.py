@@ -11,11 +11,10 @@ again by the next pass, whose verdict then supersedes it.
 Verdicts are flushed in small batches, so interrupting a pass keeps every
 verdict already flushed and the next pass picks up the rest.
 
-Which judge: the deterministic auto scorer (``scorer:auto/v1``) judges the
-records that name a scorer (the built-in dataset) and leaves the others
-unjudged; the LLM judge judges every record that has a reference, as the
-upstream flow does. :func:`default_judge_for` picks the auto scorer when every
-measured query names a scorer and the LLM judge otherwise.
+The deterministic auto scorer (``scorer:auto/v1``) judges the records that
+name a scorer (the built-in dataset) and leaves the others unjudged; the LLM
+judge judges every record that has a reference, as the upstream flow does.
+Which judge a command uses is decided in :mod:`ipw.judging.select`.
 """
 
 from __future__ import annotations
@@ -25,18 +24,14 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .. import secrets
-from ..errors import ConfigError, JudgeError, LedgerCorruptError, UsageError
+from ..errors import JudgeError, LedgerCorruptError
 from ..events import Verdict
 from ..ledger import LedgerWriter
-from .keys import require_eval_key, resolve_eval_key
-from .llm import DEFAULT_BASE_URL, DEFAULT_MODEL, LLMJudge
 from .prompts import JudgeItem
-from .scorers import SCORERS, AutoScorer, ScoreResult, get_scorer
+from .scorers import SCORERS, AutoScorer, ScoreResult
 
 if TYPE_CHECKING:
     from ..replay import QueryRecord, RunView
@@ -46,15 +41,11 @@ __all__ = [
     "JudgeReport",
     "ScorerJudge",
     "judge_run",
-    "make_judge",
-    "default_judge_for",
     "item_from_record",
-    "LOOPBACK_HOSTS",
 ]
 
 FLUSH_EVERY = 16
 MAX_CONSECUTIVE_ERRORS = 10
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 class Judge(Protocol):
@@ -291,73 +282,3 @@ def _judge_all(
     finally:
         # on an error or Ctrl-C, drop what was not started; answers in flight are discarded
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _is_loopback(base_url: str) -> bool:
-    try:
-        host = httpx.URL(base_url).host
-    except httpx.InvalidURL:
-        return False
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
-
-
-def make_judge(
-    eval_client: str = "openai",
-    eval_base_url: str | None = None,
-    eval_model: str | None = None,
-    *,
-    deterministic: bool = False,
-    api_key: str | None = None,
-    env: Mapping[str, str] | None = None,
-    dotenv_path: Path | None = None,
-    transport: httpx.BaseTransport | None = None,
-    **llm_options: Any,
-) -> ScorerJudge | LLMJudge:
-    """Build a judge from the eval flags.
-
-    ``deterministic=True``, or an ``eval_client`` naming a scorer (``auto``,
-    ``letter``, ``numeric``, ``exact``), gives a :class:`ScorerJudge`.
-    ``openai`` gives an :class:`LLMJudge`; it needs an API key (see
-    :mod:`ipw.judging.keys`) unless its base URL is on this machine, and a
-    missing key is a :class:`ConfigError` here, before any request.
-    """
-    if deterministic:
-        return ScorerJudge(AutoScorer())
-    client = (eval_client or "openai").strip().lower()
-    if client in SCORERS or client == "auto":
-        return ScorerJudge(get_scorer(client))
-    if client != "openai":
-        raise UsageError(
-            f"unknown judge client {eval_client!r}",
-            hint=f"use --eval-client openai, or a deterministic scorer: auto, {', '.join(SCORERS)}",
-        )
-    base_url = eval_base_url or DEFAULT_BASE_URL
-    key = api_key
-    if key is None:
-        if _is_loopback(base_url):
-            key = resolve_eval_key(env, dotenv_path)
-        else:
-            key = require_eval_key(env, dotenv_path, purpose=f"the LLM judge at {base_url}")
-    return LLMJudge(base_url, eval_model or DEFAULT_MODEL, client, api_key=key, transport=transport, **llm_options)
-
-
-def default_judge_for(
-    view: RunView,
-    *,
-    eval_client: str = "openai",
-    eval_base_url: str | None = None,
-    eval_model: str | None = None,
-    **kwargs: Any,
-) -> ScorerJudge | LLMJudge:
-    """The auto scorer when every measured query names a scorer, else the LLM judge from the eval flags."""
-    measured = view.measured_queries()
-    if all(q.started is not None and q.started.scorer in SCORERS for q in measured):
-        return ScorerJudge(AutoScorer())
-    try:
-        return make_judge(eval_client, eval_base_url, eval_model, **kwargs)
-    except ConfigError as exc:
-        needing = sum(1 for q in measured if q.started is None or q.started.scorer not in SCORERS)
-        raise ConfigError(
-            f"{needing} of {len(measured)} answers need an LLM judge: {exc.message}",
-            hint=exc.hint,
-        ) from exc

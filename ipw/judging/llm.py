@@ -1,25 +1,28 @@
-"""An LLM judge over any OpenAI-compatible ``/chat/completions`` endpoint, with httpx.
+"""An LLM judge over any OpenAI-compatible ``/chat/completions`` endpoint, through the ``openai`` SDK.
 
 The judge renders one of the versioned templates of :mod:`ipw.judging.prompts`,
-asks the endpoint, and parses the answer strictly. Its spec
-(``llm:openai:gpt-5-nano-2025-08-07:ipw-judge/v1``) names the client, the
+asks the endpoint with ``openai.OpenAI``, and parses the answer strictly. Its
+spec (``llm:openai:gpt-5-nano-2025-08-07:ipw-judge/v1``) names the client, the
 model and the template family; the base URL is left out (the same model
 behind a proxy is the same judge) and goes into each verdict's metadata
 instead, without credentials. The API key is only ever sent as the
-``Authorization`` header: it is in no spec, repr, message or metadata. The
-key, the base URL's userinfo (sent as HTTP Basic) and every credential-named
-param are registered with :mod:`ipw.secrets`, so an endpoint that quotes them
-back in an error body or an answer is scrubbed too.
+``Authorization`` header: it is in no spec, repr, message or metadata. A
+``user:password@`` in the base URL is sent as HTTP Basic (httpx does that for
+a URL with userinfo). The key, that userinfo and every credential-named param
+are registered with :mod:`ipw.secrets`, so an endpoint that quotes them back
+in an error body or an answer is scrubbed too.
 
-What happens when asking fails:
+Retrying is the SDK's: 408, 409, 429, 5xx, timeouts and dropped connections
+are retried at most ``max_retries`` times with exponential backoff and jitter,
+and a ``Retry-After`` header (seconds or an HTTP date, up to the SDK's limit)
+is obeyed. This module only decides what a failure that is left means:
 
-    429, 5xx, timeouts, dropped connections, a 200 that is not JSON
-        retried with exponential backoff and jitter (``Retry-After`` is obeyed,
-        up to ``max_backoff_s``), at most ``max_retries`` times; then that one
-        query gets ``is_correct=None`` with ``outcome="error"`` in its metadata
-        and judging goes on (a later pass retries it).
+    429, 5xx, timeouts, dropped connections (after the retries), a 200 that is
+    not a chat completion
+        that one query gets ``is_correct=None`` with ``outcome="error"`` in its
+        metadata and judging goes on (a later pass asks it again).
     400, 413, 422 (this request cannot be answered)
-        that query gets ``outcome="error"`` at once, without retries.
+        the same, at once: the SDK does not retry them.
     401, 403 (the key), 404 (the model or the URL), a refused connection
         after the retries: nothing else can succeed either, so
         :class:`ipw.errors.JudgeError` is raised with what to do.
@@ -30,15 +33,12 @@ What happens when asking fails:
 
 from __future__ import annotations
 
-import email.utils
-import json
-import random
 import re
 import threading
-import time
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import httpx
+import openai
 
 from .. import secrets
 from ..capture.clients.base import excerpt
@@ -56,15 +56,17 @@ DEFAULT_MODEL = "gpt-5-nano-2025-08-07"
 RAW_EXCERPT_CHARS = 2000
 _RESERVED = frozenset({"model", "messages", "stream"})
 _KEYISH = re.compile(r"sk-[A-Za-z0-9_*\-]{4,}")
+# The SDK insists on a key; a keyless (loopback) judge gives it this one and
+# omits the Authorization header from every request, so it is never sent.
+_NO_KEY = "ipw-no-key"
 
 
 class _ItemFailure(Exception):
     """Asking about one query failed; the others may still succeed."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after_s: float | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.retry_after_s = retry_after_s
 
 
 class LLMJudge:
@@ -81,13 +83,9 @@ class LLMJudge:
         timeout_s: float = 60.0,
         max_retries: int = 4,
         concurrency: int = 4,
-        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
         *,
         params: Mapping[str, Any] | None = None,
-        backoff_s: float = 0.5,
-        max_backoff_s: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
     ) -> None:
         # first, so that even a refusal below cannot quote a credential unregistered
         secrets.register_env()
@@ -116,21 +114,26 @@ class LLMJudge:
         self.max_retries = int(max_retries)
         self.concurrency = int(concurrency)
         self.params = dict(params or {})
-        self.backoff_s = float(backoff_s)
-        self.max_backoff_s = float(max_backoff_s)
-        self._sleep = sleep
-        self._rng = rng or random.Random()
         self._key = api_key or None
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0)),
-            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
-            transport=transport,
-        )
         self._lock = threading.Lock()
         self.requests_sent = 0
+        if http_client is None:
+            http_client = httpx.Client(
+                limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+            )
+        # every HTTP request the SDK sends, its retries included, passes this hook
+        http_client.event_hooks["request"] = [*http_client.event_hooks["request"], self._count_request]
+        self._sdk = openai.OpenAI(
+            api_key=self._key or _NO_KEY,
+            # the userinfo stays in the URL: httpx sends it as Basic auth, as it did before the SDK
+            base_url=self.base_url,
+            organization=None,
+            project=None,
+            timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0)),
+            max_retries=self.max_retries,
+            http_client=http_client,
+        )
+        self._headers: dict[str, Any] = {} if self._key else {"Authorization": openai.Omit()}
 
     # -- identity ----------------------------------------------------------------
     @property
@@ -167,9 +170,8 @@ class LLMJudge:
         if not item.answer_text.strip():
             meta.update(outcome="empty_answer", reason="the model's answer is empty")
             return ScoreResult(False, 0.0, meta)
-        body = {"model": self.model, "messages": template.render(item), **self.params}
         try:
-            content, info = self._ask(body)
+            content, info = self._ask(template.render(item))
         except _ItemFailure as exc:
             meta.update(outcome="error", error=self._scrub(str(exc)))
             if exc.status is not None:
@@ -188,7 +190,7 @@ class LLMJudge:
         return ScoreResult(parsed.is_correct, score, meta)
 
     def close(self) -> None:
-        self._http.close()
+        self._sdk.close()
 
     def __enter__(self) -> LLMJudge:
         return self
@@ -196,136 +198,89 @@ class LLMJudge:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- the request and its retries -------------------------------------------
-    def _ask(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # -- the request --------------------------------------------------------------
+    def _count_request(self, request: httpx.Request) -> None:
+        with self._lock:
+            self.requests_sent += 1
+
+    def _ask(self, messages: list[dict[str, str]]) -> tuple[str, dict[str, Any]]:
+        try:
+            raw = self._sdk.chat.completions.with_raw_response.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                extra_body=self.params or None,
+                extra_headers=self._headers or None,
+            )
+        except openai.APIError as exc:
+            raise self._failure(exc) from exc
+        attempts = raw.retries_taken + 1
+        completion = raw.parse()
+        # a proxy's HTML page or an error object sent with 200: no answer to this query
+        choices = getattr(completion, "choices", None)
+        if isinstance(completion, str):
+            raise _ItemFailure(f"the judge's answer is not JSON: {excerpt(self._scrub(completion))}")
+        if not choices:
+            error = getattr(completion, "error", None)
+            what = f"reported an error: {error}" if error else "has no choices"
+            raise _ItemFailure(f"the judge's answer {what}: {excerpt(self._scrub(raw.http_response.text))}")
+        choice = choices[0]
+        # null content (a refusal, or all tokens spent on reasoning) is an answer that cannot be parsed
+        content = choice.message.content if choice.message is not None else None
+        info: dict[str, Any] = {"attempts": attempts}
+        if choice.finish_reason:
+            info["finish_reason"] = str(choice.finish_reason)
+        if isinstance(completion.model, str):
+            info["judge_model"] = completion.model
+        usage = completion.usage
+        if usage is not None:
+            counts = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+            info["usage"] = {k: v for k, v in counts.items() if isinstance(v, int)}
+        return (content if isinstance(content, str) else ""), info
+
+    def _failure(self, exc: openai.APIError) -> JudgeError | _ItemFailure:
+        """What an SDK error, left after its retries, means for this pass."""
         url = f"{_public_url(self.base_url)}/chat/completions"
-        last: _ItemFailure | None = None
-        refused: str | None = None
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                self._sleep(self._delay(attempt, last))
-            with self._lock:
-                self.requests_sent += 1
-            try:
-                response = self._http.post("/chat/completions", json=body)
-            except httpx.ConnectError as exc:
-                refused = self._scrub(str(exc)) or type(exc).__name__
-                last = _ItemFailure(f"could not connect to {url}: {refused}")
-                continue
-            except httpx.TimeoutException as exc:
-                refused = None
-                last = _ItemFailure(f"{url} did not answer within {self.timeout_s:g} s ({type(exc).__name__})")
-                continue
-            except httpx.HTTPError as exc:
-                refused = None
-                last = _ItemFailure(f"the connection to {url} failed: {type(exc).__name__}: {self._scrub(str(exc))}")
-                continue
-            refused = None
-            status = response.status_code
+        tries = self.max_retries + 1
+        if isinstance(exc, openai.APITimeoutError):
+            return _ItemFailure(f"{url} did not answer within {self.timeout_s:g} s (gave up after {tries} tries)")
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__
+            reason = self._scrub(str(cause)) if cause is not None else ""
+            reason = reason or (type(cause).__name__ if cause is not None else self._scrub(exc.message))
+            if isinstance(cause, httpx.ConnectError):
+                return JudgeError(
+                    f"cannot reach the judge at {url} after {tries} tries ({reason})",
+                    hint="check --eval-base-url, or start the server it names",
+                )
+            return _ItemFailure(f"the connection to {url} failed (gave up after {tries} tries): {reason}")
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            detail = self._detail(exc)
             if status in (401, 403):
-                raise JudgeError(
+                return JudgeError(
                     f"the judge at {url} rejected the API key (HTTP {status})",
                     hint=f"check the key: {MISSING_KEY_HINT}",
                 )
             if status == 404:
-                raise JudgeError(
-                    f"the judge at {url} answered HTTP 404: {self._detail(response)}",
+                return JudgeError(
+                    f"the judge at {url} answered HTTP 404: {detail}",
                     hint=f"check --eval-base-url and that the model {self.model!r} exists there",
                 )
-            if status == 429 or status >= 500 or status == 408:
-                last = _ItemFailure(
-                    f"{url} answered HTTP {status}: {self._detail(response)}",
-                    status=status,
-                    retry_after_s=_retry_after_s(response),
-                )
-                continue
-            if status >= 400:
-                raise _ItemFailure(f"{url} answered HTTP {status}: {self._detail(response)}", status=status)
-            try:
-                return _content(response), {"attempts": attempt + 1, **_usage_info(response)}
-            except _ItemFailure as exc:
-                last = exc
-                continue
-        assert last is not None
-        if refused is not None:
-            raise JudgeError(
-                f"cannot reach the judge at {url} after {self.max_retries + 1} tries ({refused})",
-                hint="check --eval-base-url, or start the server it names",
-            )
-        raise _ItemFailure(f"{last} (gave up after {self.max_retries + 1} tries)", status=last.status)
+            return _ItemFailure(f"{url} answered HTTP {status}: {detail}", status=status)
+        return _ItemFailure(f"the judge's answer could not be read: {self._scrub(str(exc))}")
 
-    def _delay(self, attempt: int, last: _ItemFailure | None) -> float:
-        if last is not None and last.retry_after_s is not None:
-            return min(last.retry_after_s, self.max_backoff_s)
-        ceiling = min(self.max_backoff_s, self.backoff_s * (2 ** (attempt - 1)))
-        # "equal jitter": at least half the step, so retries never bunch up at zero
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-    def _detail(self, response: httpx.Response) -> str:
-        text = response.text
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict):
-            err = obj.get("error", obj.get("detail"))
-            if isinstance(err, dict):
-                text = str(err.get("message") or err)
-            elif err:
-                text = str(err)
-        return excerpt(self._scrub(text)) or "(empty body)"
+    def _detail(self, exc: openai.APIStatusError) -> str:
+        """The error's message, from the body the SDK parsed (``error.message``, ``detail``) or its text."""
+        body = exc.body
+        if isinstance(body, dict):
+            body = body.get("message") or body.get("detail") or body
+        text = body if isinstance(body, str) else exc.response.text
+        return excerpt(self._scrub(str(text))) or "(empty body)"
 
     def _scrub(self, text: str) -> str:
         if self._key:
             text = text.replace(self._key, "<redacted>")  # a key too short for the registry still goes
         return _KEYISH.sub("<redacted>", secrets.scrub(text))
-
-
-def _content(response: httpx.Response) -> str:
-    try:
-        obj = response.json()
-    except ValueError as exc:
-        raise _ItemFailure(f"the judge's answer is not JSON: {excerpt(response.text)}") from exc
-    if not isinstance(obj, dict):
-        raise _ItemFailure(f"the judge's answer is not a JSON object: {excerpt(response.text)}")
-    if "error" in obj:
-        raise _ItemFailure(f"the judge reported an error: {excerpt(str(obj['error']))}")
-    choices = obj.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise _ItemFailure(f"the judge's answer has no choices: {excerpt(response.text)}")
-    message = choices[0].get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    # null content (a refusal, or all tokens spent on reasoning) is an answer that cannot be parsed
-    return content if isinstance(content, str) else ""
-
-
-def _usage_info(response: httpx.Response) -> dict[str, Any]:
-    obj = response.json()
-    out: dict[str, Any] = {}
-    choice = obj["choices"][0]
-    if choice.get("finish_reason"):
-        out["finish_reason"] = str(choice["finish_reason"])
-    if isinstance(obj.get("model"), str):
-        out["judge_model"] = obj["model"]
-    usage = obj.get("usage")
-    if isinstance(usage, dict):
-        out["usage"] = {k: usage[k] for k in ("prompt_tokens", "completion_tokens") if isinstance(usage.get(k), int)}
-    return out
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _public_url(url: str) -> str:

@@ -24,6 +24,10 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def _accuracy_vs_energy(report: dict[str, Any], path: Path) -> Path:
     fig, axes = new_figure(figsize=(6.4, 4.4))
     ax = axes[0][0]
@@ -34,8 +38,8 @@ def _accuracy_vs_energy(report: dict[str, Any], path: Path) -> Path:
         front = set(report["pareto_front"])
         xs = [r["energy_j_per_query"] for r in rows]
         ys = [r["accuracy"] for r in rows]
-        low = [r["accuracy"] - (r["accuracy_ci_low"] or r["accuracy"]) for r in rows]
-        high = [(r["accuracy_ci_high"] or r["accuracy"]) - r["accuracy"] for r in rows]
+        low = [max(0.0, r["accuracy"] - _or(r["accuracy_ci_low"], r["accuracy"])) for r in rows]
+        high = [max(0.0, _or(r["accuracy_ci_high"], r["accuracy"]) - r["accuracy"]) for r in rows]
         ax.errorbar(xs, ys, yerr=[low, high], fmt="o", color="#4c72b0", ecolor="#9fb3d1", ms=4, label="cell (95 % Wilson)")
         pts = sorted((r["energy_j_per_query"], r["accuracy"]) for r in rows if r["cell"] in front)
         if pts:

@@ -1,4 +1,8 @@
-"""Helpers shared by the judging tests: recorded runs and a stand-in judge endpoint."""
+"""Helpers shared by the judging tests: recorded runs and a stand-in judge endpoint.
+
+The endpoint is an ``httpx.MockTransport`` handler; the judge's ``openai`` SDK client
+is given an ``httpx.Client`` over it, so every request, retries included, is counted.
+"""
 
 from __future__ import annotations
 
@@ -98,6 +102,10 @@ class FakeJudgeEndpoint:
     @property
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
+
+    def http_client(self) -> httpx.Client:
+        """An httpx client whose every request, the SDK's retries included, lands here."""
+        return httpx.Client(transport=self.transport)
 
     @property
     def calls(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -21,14 +22,18 @@ def endpoint() -> FakeJudgeEndpoint:
 
 
 @pytest.fixture
-def no_sleep() -> Callable[[float], None]:
-    """A sleep that records the delays asked for instead of waiting."""
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Records the delays the judge's SDK waits between retries instead of waiting.
+
+    The ``openai`` SDK waits with ``time.sleep``; this stands in for it for the test's duration.
+    """
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
 
     sleep.slept = slept  # type: ignore[attr-defined]
+    monkeypatch.setattr(time, "sleep", sleep)
     return sleep
 
 

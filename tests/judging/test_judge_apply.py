@@ -13,9 +13,10 @@ import pytest
 from ._judging_support import RECORDS, FakeJudgeEndpoint, write_run
 from ipw.analyses.accuracy import AccuracyProjection
 from ipw.analyses.judges import JudgesProjection
-from ipw.errors import ConfigError, JudgeError, LedgerCorruptError, UsageError
-from ipw.judging.apply import ScorerJudge, default_judge_for, judge_run, make_judge
+from ipw.errors import JudgeError, LedgerCorruptError
+from ipw.judging.apply import ScorerJudge, judge_run
 from ipw.judging.llm import LLMJudge
+from ipw.judging.select import make_judge
 from ipw.judging.scorers import AutoScorer
 from ipw.ledger import export_jsonl
 from ipw.replay import load_run, write_analysis
@@ -24,8 +25,7 @@ N_MEASURED = len(RECORDS)
 
 
 def llm(endpoint: FakeJudgeEndpoint, model: str = "judge-model", **kw: Any) -> LLMJudge:
-    kw.setdefault("sleep", lambda s: None)
-    return LLMJudge("https://judge.example/v1", model, api_key="sk-test", transport=endpoint.transport, **kw)
+    return LLMJudge("https://judge.example/v1", model, api_key="sk-test", http_client=endpoint.http_client(), **kw)
 
 
 def ledger_bytes(run_dir: Path) -> dict[str, bytes]:
@@ -91,7 +91,9 @@ def test_a_second_judge_appends_its_own_verdicts_and_agreement_is_reported(
     assert (chosen["judge"], chosen["correct"], chosen["unevaluated"]) == ("scorer:auto/v1", 3, 1)
 
 
-def test_error_verdicts_are_asked_again_on_the_next_pass(mixed_run: Path, endpoint: FakeJudgeEndpoint) -> None:
+def test_error_verdicts_are_asked_again_on_the_next_pass(
+    mixed_run: Path, endpoint: FakeJudgeEndpoint, no_sleep: Any
+) -> None:
     broken = FakeJudgeEndpoint()
     broken.always = httpx.Response(503)
     report = judge_run(mixed_run, llm(broken, max_retries=1), concurrency=1, max_consecutive_errors=None)
@@ -176,7 +178,7 @@ def test_the_key_is_written_nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     endpoint = FakeJudgeEndpoint()
     # one failure echoes the key back, as OpenAI's error messages do (partly masked)
     endpoint.script = [httpx.Response(400, json={"error": {"message": f"Incorrect API key provided: {secret}"}})]
-    judge = make_judge("openai", None, "judge-model", transport=endpoint.transport)
+    judge = make_judge("openai", None, "judge-model", http_client=endpoint.http_client())
     report = judge_run(run, judge, concurrency=1)
     assert report.appended == N_MEASURED and report.errors == 1
     assert all(r.headers["authorization"] == f"Bearer {secret}" for r in endpoint.requests)
@@ -191,27 +193,6 @@ def test_the_key_is_written_nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for name, blob in blobs.items():
         assert secret.encode() not in blob, name
         assert b"SECRETKEY" not in blob, name
-
-
-def test_default_judge_is_the_auto_scorer_when_every_record_names_one(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "scored", [r for r in RECORDS if r["scorer"]])
-    judge = default_judge_for(load_run(run), env={})
-    assert isinstance(judge, ScorerJudge) and judge.spec == "scorer:auto/v1"
-
-
-def test_default_judge_needs_a_key_when_a_record_needs_an_llm(mixed_run: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as info:
-        default_judge_for(load_run(mixed_run), env={}, dotenv_path=tmp_path / "none.env")
-    assert "1 of 6 answers need an LLM judge" in info.value.message
-    judge = default_judge_for(load_run(mixed_run), env={"OPENAI_API_KEY": "sk-x"}, dotenv_path=tmp_path / "n.env")
-    assert isinstance(judge, LLMJudge) and judge.spec == "llm:openai:gpt-5-nano-2025-08-07:ipw-judge/v1"
-
-
-def test_make_judge_by_scorer_name_and_unknown_clients(tmp_path: Path) -> None:
-    assert make_judge("letter").spec == "scorer:letter/v1"
-    assert make_judge("openai", deterministic=True).spec == "scorer:auto/v1"
-    with pytest.raises(UsageError, match="unknown judge client"):
-        make_judge("anthropic")
 
 
 def test_a_fixed_scorer_judges_every_record_with_a_reference(mixed_run: Path) -> None:

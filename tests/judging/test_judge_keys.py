@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ipw.errors import ConfigError
-from ipw.judging.apply import make_judge
+from ipw.judging.select import make_judge
 from ipw.judging.keys import eval_key_source, require_eval_key, resolve_eval_key
 
 
@@ -74,7 +74,7 @@ def test_missing_key_fails_before_any_http_call(no_dotenv: Path) -> None:
         return httpx.Response(500)
 
     with pytest.raises(ConfigError) as info:
-        make_judge("openai", None, None, env={}, dotenv_path=no_dotenv, transport=httpx.MockTransport(handler))
+        make_judge("openai", None, None, env={}, dotenv_path=no_dotenv, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
     assert calls == []
     assert "https://api.openai.com/v1" in info.value.message
 
@@ -95,7 +95,7 @@ def test_the_resolved_key_is_sent_as_a_bearer_header(no_dotenv: Path) -> None:
         )
 
     env = {"IPW_EVAL_API_KEY": "sk-ipw", "OPENAI_API_KEY": "sk-openai"}
-    judge = make_judge("openai", None, None, env=env, dotenv_path=no_dotenv, transport=httpx.MockTransport(handler))
+    judge = make_judge("openai", None, None, env=env, dotenv_path=no_dotenv, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
     from ipw.judging.prompts import JudgeItem
 
     judge.judge(JudgeItem(query_id=1, answer_text="Paris", problem="Capital of France?", reference="Paris"))

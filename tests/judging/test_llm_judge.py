@@ -1,7 +1,13 @@
-"""The LLM judge against a stand-in endpoint: answers, retries, failures, nonsense."""
+"""The LLM judge against a stand-in endpoint: answers, retries, failures, nonsense.
+
+The endpoint (``FakeJudgeEndpoint``) stands in for OpenAI's hosted API behind an
+``httpx.MockTransport``; the judge's ``openai`` SDK client talks to it through an
+``httpx.Client``, so its retries and their waits (``no_sleep``) are the SDK's own.
+"""
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import time
 from typing import Any, Callable
@@ -10,6 +16,7 @@ import httpx
 import pytest
 
 from ._judging_support import FakeJudgeEndpoint, chat_response, free_port
+from ipw import secrets
 from ipw.errors import ConfigError, JudgeError
 from ipw.judging.llm import LLMJudge
 from ipw.judging.prompts import JudgeItem
@@ -19,9 +26,10 @@ HISTORY = JudgeItem(query_id=1, answer_text="Homer wrote it.", problem="Who wrot
 
 
 def make(endpoint: FakeJudgeEndpoint, sleep: Callable[[float], None], **kw: Any) -> LLMJudge:
+    """A judge whose SDK client sends to ``endpoint``; ``sleep`` (``no_sleep``) records the SDK's waits."""
     kw.setdefault("max_retries", 3)
-    return LLMJudge("https://judge.example/v1", "judge-model", api_key="sk-test", transport=endpoint.transport,
-                    sleep=sleep, **kw)
+    return LLMJudge("https://judge.example/v1", "judge-model", api_key="sk-test",
+                    http_client=endpoint.http_client(), **kw)
 
 
 def test_a_well_formed_answer_becomes_a_verdict(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
@@ -58,16 +66,19 @@ def test_429_is_retried_after_the_retry_after_delay(endpoint: FakeJudgeEndpoint,
 def test_retry_after_as_an_http_date_is_obeyed(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     endpoint.script = [httpx.Response(429, headers={"Retry-After": when})]
-    make(endpoint, no_sleep, max_backoff_s=60).judge(HISTORY)
+    make(endpoint, no_sleep).judge(HISTORY)
     assert 25 <= no_sleep.slept[0] <= 31
+    assert endpoint.calls == 2
 
 
 def test_5xx_is_retried_with_jittered_exponential_backoff(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
     endpoint.script = [httpx.Response(503, text="overloaded"), httpx.Response(502), httpx.Response(500)]
-    result = make(endpoint, no_sleep, backoff_s=0.2).judge(HISTORY)
+    result = make(endpoint, no_sleep).judge(HISTORY)
     assert result.is_correct is True and result.metadata["attempts"] == 4
+    assert endpoint.calls == 4
+    # the SDK's backoff: 0.5 s doubling each time, less up to a quarter of jitter
     first, second, third = no_sleep.slept
-    assert 0.1 <= first <= 0.2 and 0.2 <= second <= 0.4 and 0.4 <= third <= 0.8
+    assert 0.375 <= first <= 0.5 and 0.75 <= second <= 1.0 and 1.5 <= third <= 2.0
 
 
 def test_persistent_5xx_gives_no_decision_with_the_error_kept(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
@@ -92,11 +103,13 @@ def test_persistent_timeout_gives_no_decision(endpoint: FakeJudgeEndpoint, no_sl
     assert "did not answer within 7 s" in result.metadata["error"]
 
 
-def test_a_200_that_is_not_json_is_retried_then_recorded(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
+def test_a_200_that_is_not_json_is_recorded_as_an_error(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
+    # the SDK does not retry a 200; the error verdict is asked again by the next judging pass
     endpoint.always = httpx.Response(200, text="<html>proxy error</html>")
     result = make(endpoint, no_sleep, max_retries=1).judge(HISTORY)
     assert result.is_correct is None and "not JSON" in result.metadata["error"]
-    assert endpoint.calls == 2
+    assert result.metadata["outcome"] == "error" and "proxy error" in result.metadata["error"]
+    assert endpoint.calls == 1
 
 
 def test_400_is_not_retried(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
@@ -140,7 +153,7 @@ def test_404_names_the_model(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None
 
 def test_a_refused_connection_is_a_judge_error_with_a_hint(no_sleep: Any) -> None:
     # a real socket: nothing listens on this loopback port
-    judge = LLMJudge(f"http://127.0.0.1:{free_port()}/v1", "m", max_retries=1, sleep=no_sleep)
+    judge = LLMJudge(f"http://127.0.0.1:{free_port()}/v1", "m", max_retries=1)
     with pytest.raises(JudgeError) as info:
         judge.judge(HISTORY)
     assert "cannot reach the judge" in info.value.message and "--eval-base-url" in (info.value.hint or "")
@@ -175,3 +188,72 @@ def test_params_are_sent_and_reserved_ones_refused(endpoint: FakeJudgeEndpoint, 
 def test_unknown_client_is_refused() -> None:
     with pytest.raises(ConfigError, match="not supported"):
         LLMJudge(client="anthropic")
+
+
+def test_a_200_carrying_an_error_object_is_recorded_as_an_error(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
+    endpoint.always = httpx.Response(200, json={"error": {"message": "upstream overloaded"}})
+    result = make(endpoint, no_sleep).judge(HISTORY)
+    assert result.is_correct is None and result.metadata["outcome"] == "error"
+    assert "upstream overloaded" in result.metadata["error"]
+    assert endpoint.calls == 1
+
+
+def test_a_judge_that_400s_every_time_asks_each_query_once(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
+    endpoint.always = httpx.Response(400, json={"error": {"message": "unsupported parameter: temperature"}})
+    judge = make(endpoint, no_sleep)
+    items = [JudgeItem(query_id=i, answer_text="Homer.", problem="Who?", reference="Homer") for i in range(3)]
+    results = [judge.judge(item) for item in items]
+    assert [r.is_correct for r in results] == [None, None, None]
+    assert all(r.metadata["status"] == 400 and r.metadata["outcome"] == "error" for r in results)
+    assert all("unsupported parameter" in r.metadata["error"] for r in results)
+    assert endpoint.calls == 3 and judge.requests_sent == 3 and no_sleep.slept == []
+
+
+def test_a_dropped_connection_is_retried_then_recorded(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
+    endpoint.always = httpx.RemoteProtocolError("peer closed connection without sending a response")
+    result = make(endpoint, no_sleep, max_retries=2).judge(HISTORY)
+    assert result.is_correct is None and result.metadata["outcome"] == "error"
+    assert "peer closed connection" in result.metadata["error"]
+    assert endpoint.calls == 3 and len(no_sleep.slept) == 2
+
+
+def test_requests_sent_counts_every_retry(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
+    endpoint.script = [httpx.Response(503), httpx.ReadTimeout("slow")]
+    judge = make(endpoint, no_sleep)
+    assert judge.judge(HISTORY).metadata["attempts"] == 3
+    assert judge.requests_sent == endpoint.calls == 3
+
+
+def test_an_error_body_quoting_the_key_is_scrubbed(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
+    key = "sk-quoted-back-0123456789"
+    endpoint.always = httpx.Response(500, json={"error": {"message": f"bad request from {key}"}})
+    judge = LLMJudge("https://judge.example/v1", "judge-model", api_key=key, max_retries=0,
+                     http_client=endpoint.http_client())
+    result = judge.judge(HISTORY)
+    assert result.metadata["status"] == 500 and "bad request from" in result.metadata["error"]
+    assert key not in result.metadata["error"]
+    assert endpoint.requests[0].headers["authorization"] == f"Bearer {key}"
+
+
+def test_userinfo_in_the_base_url_is_sent_as_basic_auth_and_never_written(
+    endpoint: FakeJudgeEndpoint, no_sleep: Any
+) -> None:
+    judge = LLMJudge("https://judge-user:judge-pass-123@judge.example/v1", "judge-model",
+                     http_client=endpoint.http_client())
+    result = judge.judge(HISTORY)
+    sent = endpoint.requests[0]
+    assert sent.headers["authorization"] == "Basic " + base64.b64encode(b"judge-user:judge-pass-123").decode()
+    assert result.metadata["judge_base_url"] == "https://judge.example/v1"
+    for text in (str(result.metadata), repr(judge), str(judge.describe())):
+        assert "judge-pass-123" not in text
+    assert secrets.scrub("echo judge-pass-123") == "echo <redacted>"
+
+
+def test_a_keyless_judge_sends_no_authorization_header(endpoint: FakeJudgeEndpoint, no_sleep: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # the SDK would otherwise fall back to OPENAI_API_KEY itself; the judge chose no key
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    judge = LLMJudge("http://127.0.0.1:9/v1", "local", http_client=endpoint.http_client())
+    assert judge.judge(HISTORY).is_correct is True
+    assert "authorization" not in endpoint.requests[0].headers
+    assert judge.describe()["auth"] is None

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from ipw.analyses.accuracy import AccuracyProjection
-from ipw.judging.apply import judge_run, make_judge
+from ipw.judging.apply import judge_run
+from ipw.judging.select import make_judge
 from ipw.judging.llm import LLMJudge
 from ipw.replay import load_run
 

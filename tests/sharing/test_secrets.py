@@ -73,7 +73,8 @@ def secret_run(tmp_path_factory: pytest.TempPathFactory, llama_server_url: str) 
         run = root / "secret"
 
         # an LLM judge at a loopback URL takes its key from IPW_EVAL_API_KEY; max_tokens keeps it short
-        from ipw.judging.apply import judge_run, make_judge
+        from ipw.judging.apply import judge_run
+        from ipw.judging.select import make_judge
 
         judge = make_judge("openai", llama_server_url, "gemma", params={"max_tokens": 2})
         assert judge.describe()["auth"] == "bearer"  # it did pick up IPW_EVAL_API_KEY
@@ -204,7 +205,10 @@ class _EchoHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _quoted(self, fields: dict[str, Any]) -> str:
-        sent = [f"{k}: {v}" for k, v in self.headers.items() if k.lower() == "authorization" or k.lower().startswith("x-")]
+        # the openai SDK's own X-Stainless-* headers (platform, versions) hold no credential; quoting
+        # them would push the credentials past the 200 characters of an error excerpt
+        sent = [f"{k}: {v}" for k, v in self.headers.items()
+                if k.lower() == "authorization" or (k.lower().startswith("x-") and not k.lower().startswith("x-stainless-"))]
         usual = {"model", "messages", "prompt", "stream", "stream_options", "max_tokens", "temperature", "seed"}
         sent += [f"{k}={v}" for k, v in fields.items() if k not in usual]
         return "you sent " + "; ".join(sent)

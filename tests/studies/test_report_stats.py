@@ -14,8 +14,12 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     low, high = wilson_interval(0, 10)
     assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
     low, high = wilson_interval(10, 10)
-    assert high == pytest.approx(1.0) and low == pytest.approx(0.7225, abs=1e-4)
+    assert high == 1.0 and low == pytest.approx(0.7225, abs=1e-4)
     assert wilson_interval(0, 0) == (None, None)
+    # the endpoints are exact for every n: 0/3 once came out as 1e-17 above zero, and a
+    # lower bound above the accuracy made a negative error bar (exit 70 in study report)
+    for n in range(1, 200):
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
 
 
 def test_pareto_front_keeps_only_the_undominated_cells() -> None:

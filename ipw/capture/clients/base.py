@@ -71,9 +71,7 @@ class Completion(NamedTuple):
 
 def client_error(cls: type[E], message: str, *, retryable: bool, hint: str | None = None) -> E:
     """Build a client error carrying the ``retryable`` flag the runner reads."""
-    err = cls(message, hint=hint)
-    err.retryable = retryable  # type: ignore[attr-defined]
-    return err
+    return cls(message, hint=hint, retryable=retryable)
 
 
 def package_version(distribution: str) -> str | None:

@@ -1,0 +1,194 @@
+"""Which judge judges a run: the one place that turns the eval flags, and what a run holds, into a judge.
+
+Every judge a command uses comes from here:
+
+:func:`make_judge`
+    the judge the settings name: a deterministic scorer (``auto``, ``letter``,
+    ``numeric``, ``exact``) or the LLM judge (``openai``), which needs an API
+    key (see :mod:`ipw.judging.keys`) unless its base URL is on this machine.
+    A missing key is a :class:`ConfigError` here, before any request.
+:func:`judge_before_capture`
+    ``ipw profile`` before it records: the flags' judge when any ``--eval-*``
+    flag is given, else the auto scorer when every record names a scorer, else
+    the default LLM judge — built first, so a missing key fails fast.
+:func:`judge_for_run`
+    a recorded run (after capture, ``ipw replay``/``analyze``): the flags'
+    judge when given; with ``reuse_recorded``, the judge the run was judged
+    with before, for the answers it has not seen (None when there are none or
+    it cannot be rebuilt here); else the auto scorer when every measured query
+    names a scorer, and the LLM judge otherwise.
+
+:class:`EvalFlags` carries the ``--eval-*`` flags; nothing here reads the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+import httpx
+
+from ..errors import ConfigError, UsageError
+from .apply import ScorerJudge
+from .keys import require_eval_key, resolve_eval_key
+from .llm import DEFAULT_BASE_URL, DEFAULT_MODEL, LLMJudge
+from .scorers import SCORERS, AutoScorer, get_scorer
+
+if TYPE_CHECKING:
+    from ..replay import RunView
+
+__all__ = ["EvalFlags", "LOOPBACK_HOSTS", "make_judge", "judge_before_capture", "judge_for_run"]
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+@dataclass(frozen=True)
+class EvalFlags:
+    """The ``--eval-client``, ``--eval-base-url``, ``--eval-model`` and ``--eval-param`` flags."""
+
+    client: str | None = None
+    base_url: str | None = None
+    model: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def explicit(self) -> bool:
+        """Whether the flags name a judge (params alone only tune the default one)."""
+        return any((self.client, self.base_url, self.model))
+
+    def judge(self, **options: Any) -> ScorerJudge | LLMJudge:
+        """The judge these flags name, or the default LLM judge."""
+        # params are request fields of the LLM judge; a scorer has none
+        if self.params and (self.client or "openai").strip().lower() == "openai":
+            options.setdefault("params", dict(self.params))
+        return make_judge(self.client or "openai", self.base_url, self.model, **options)
+
+
+def _is_loopback(base_url: str) -> bool:
+    try:
+        host = httpx.URL(base_url).host
+    except httpx.InvalidURL:
+        return False
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def make_judge(
+    eval_client: str = "openai",
+    eval_base_url: str | None = None,
+    eval_model: str | None = None,
+    *,
+    deterministic: bool = False,
+    api_key: str | None = None,
+    env: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = None,
+    http_client: httpx.Client | None = None,
+    **llm_options: Any,
+) -> ScorerJudge | LLMJudge:
+    """Build the judge the settings name.
+
+    ``deterministic=True``, or an ``eval_client`` naming a scorer (``auto``,
+    ``letter``, ``numeric``, ``exact``), gives a :class:`ScorerJudge`.
+    ``openai`` gives an :class:`LLMJudge` (``http_client`` and ``llm_options``
+    go to it); it needs an API key unless its base URL is on this machine.
+    """
+    if deterministic:
+        return ScorerJudge(AutoScorer())
+    client = (eval_client or "openai").strip().lower()
+    if client in SCORERS or client == "auto":
+        return ScorerJudge(get_scorer(client))
+    if client != "openai":
+        raise UsageError(
+            f"unknown judge client {eval_client!r}",
+            hint=f"use --eval-client openai, or a deterministic scorer: auto, {', '.join(SCORERS)}",
+        )
+    base_url = eval_base_url or DEFAULT_BASE_URL
+    key = api_key
+    if key is None:
+        if _is_loopback(base_url):
+            key = resolve_eval_key(env, dotenv_path)
+        else:
+            key = require_eval_key(env, dotenv_path, purpose=f"the LLM judge at {base_url}")
+    return LLMJudge(base_url, eval_model or DEFAULT_MODEL, client, api_key=key, http_client=http_client, **llm_options)
+
+
+def _all_scored(scorers: Iterable[str | None]) -> bool:
+    return all(scorer in SCORERS for scorer in scorers)
+
+
+def judge_before_capture(
+    flags: EvalFlags,
+    scorers: Callable[[], Iterable[str | None]] | None,
+    **options: Any,
+) -> ScorerJudge | LLMJudge | None:
+    """The judge of a run about to be recorded, built before anything runs so a missing key fails fast.
+
+    ``scorers()`` lists the records' scorers (read only when the flags name no
+    judge); ``scorers=None`` (a resumed run) leaves the choice to
+    :func:`judge_for_run` once the run is recorded, and gives None.
+    """
+    if flags.explicit:
+        return flags.judge(**options)
+    if scorers is None:
+        return None
+    if _all_scored(scorers()):
+        return ScorerJudge(AutoScorer())
+    return flags.judge(**options)
+
+
+def judge_for_run(
+    view: RunView,
+    flags: EvalFlags | None = None,
+    *,
+    reuse_recorded: bool = False,
+    warn: Callable[[str], None] | None = None,
+    **options: Any,
+) -> ScorerJudge | LLMJudge | None:
+    """The judge for the answers of a recorded run (see the module docstring).
+
+    Only ``reuse_recorded`` can give None: then nothing new is judged.
+    ``warn`` is told, in one line, why the recorded judge cannot be rebuilt.
+    """
+    flags = flags or EvalFlags()
+    if flags.explicit:
+        return flags.judge(**options)
+    if reuse_recorded and view.verdicts:
+        return _recorded_judge(view, flags, warn, options)
+    measured = view.measured_queries()
+    if _all_scored(q.started.scorer if q.started is not None else None for q in measured):
+        return ScorerJudge(AutoScorer())
+    try:
+        return flags.judge(**options)
+    except ConfigError as exc:
+        needing = sum(1 for q in measured if q.started is None or q.started.scorer not in SCORERS)
+        raise ConfigError(
+            f"{needing} of {len(measured)} answers need an LLM judge: {exc.message}",
+            hint=exc.hint,
+        ) from exc
+
+
+def _recorded_judge(
+    view: RunView, flags: EvalFlags, warn: Callable[[str], None] | None, options: dict[str, Any]
+) -> ScorerJudge | LLMJudge | None:
+    """The judge behind the spec the run reports under, or None when it cannot be rebuilt here."""
+    from ..analyses.accuracy import select_judge
+
+    spec = select_judge(view)
+    if spec is None:
+        return None
+    judged = view.verdicts_by_judge().get(spec, {})
+    if all(q.query_id in judged for q in view.measured_queries()):
+        return None  # nothing new: the rerun is a pure replay
+    if spec.startswith("scorer:"):
+        return ScorerJudge(get_scorer(spec))
+    configured = view.config.get("eval") if isinstance(view.config.get("eval"), dict) else {}
+    if configured.get("judge") != spec:
+        return None  # an LLM judge this run was not configured with: name it with the --eval-* flags
+    recorded = EvalFlags(configured.get("client"), configured.get("base_url"), configured.get("model"), flags.params)
+    try:
+        judge = recorded.judge(**options)
+    except ConfigError as exc:
+        if warn is not None:
+            warn(f"answers not yet judged stay unevaluated: {exc.one_line()}")
+        return None
+    return judge if judge.spec == spec else None
