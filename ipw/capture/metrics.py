@@ -79,6 +79,11 @@ class CaptureMetrics:
                 self._energy_j.setdefault(device, 0.0)
             self._last[device] = (t_ns, power)
 
+    def energy_j(self) -> dict[str, float]:
+        """Joules per device since the capture began (what ``ipw_energy_joules_total`` shows)."""
+        with self._lock:
+            return dict(self._energy_j)
+
     def collect(self) -> Iterator[Any]:
         """The prometheus-client collector protocol: called on every scrape."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily

@@ -101,7 +101,7 @@ def _record(config: Any, kw: dict[str, Any]) -> Any:
         if not kw["as_json"]:
             click.echo(f"metrics: {server.url}", err=True)
     progress = ProgressLine(enabled=False if kw["as_json"] else None)
-    runner = Runner(config, progress=progress, observers=tuple(observers))
+    runner = Runner(config, progress=progress, observers=(*observers, progress))
     try:
         with server:
             result = runner.run(resume=kw["resume"])
