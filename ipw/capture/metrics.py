@@ -20,6 +20,7 @@ server binds 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
@@ -130,8 +131,14 @@ class MetricsServer:
             def log_message(self, *args: Any) -> None:  # the CLI owns stderr
                 pass
 
+        server_class = ThreadingHTTPServer
+        if ":" in host:  # an IPv6 address such as ::1
+
+            class server_class(ThreadingHTTPServer):  # type: ignore[no-redef]  # noqa: N801
+                address_family = socket.AF_INET6
+
         try:
-            self._server = ThreadingHTTPServer((host, port), Handler)
+            self._server = server_class((host, port), Handler)
         except OSError as exc:
             raise UsageError(f"cannot serve metrics on {host}:{port} ({exc.strerror or exc})",
                              hint="choose a free port with --metrics-port, or 0 for any") from None
