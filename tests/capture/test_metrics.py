@@ -54,7 +54,7 @@ def test_metrics_grow_during_a_real_capture(tmp_path: Path, llama_server_url: st
             if len(seen) >= 3 and _value(last, "ipw_energy_joules_total", '{device="cpu:estimate"}'):
                 break
             time.sleep(0.1)
-        assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] > seen[0] > 0, (seen, last)
+        assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] > seen[0] >= 0, (seen, last)
         assert _value(last, "ipw_queries_completed_total") is not None
         assert _value(last, "ipw_queries_failed_total") == 0
         assert (_value(last, "ipw_power_watts", '{device="cpu:estimate"}') or 0) > 0, last
