@@ -52,15 +52,19 @@ class Profile:
 
 
 def record(config: CaptureConfig, *, resume: bool = False, progress: Callable[[Progress], None] | None = None,
-           power_trace: Path | None = None, client: Any = None) -> RunResult:
-    """Capture one run into its ledger; ``power_trace`` (an external meter's CSV) is imported after capture."""
+           power_trace: Path | None = None, client: Any = None, observers: Iterable[Any] = ()) -> RunResult:
+    """Capture one run into its ledger; ``power_trace`` (an external meter's CSV) is imported after capture.
+
+    ``observers`` see the run as it is captured (e.g. the Prometheus metrics of
+    ``--metrics-port``): ``attach(progress)`` once, then ``observe(event)``.
+    """
     from .capture.runner import Runner
 
     if power_trace is not None:
         from .capture.power_trace import read_power_csv
 
         read_power_csv(power_trace)  # a bad trace is refused before anything runs
-    result = Runner(config, progress=progress, client=client).run(resume=resume)
+    result = Runner(config, progress=progress, client=client, observers=tuple(observers)).run(resume=resume)
     if power_trace is not None:
         from .capture.power_trace import import_power_trace
 

@@ -3,6 +3,11 @@
 Components are registered by dotted path and imported only when used, so an
 optional backend that is not installed never breaks ``import ipw``; ``ipw list``
 shows it as unavailable together with the extra that brings it.
+
+Plugins come in through entry points (groups ``ipw.clients`` … ``ipw.collectors``,
+see :mod:`ipw.plugins`), found the first time the registry is asked for a
+component; each remembers the distribution it came from (``origin``). A
+built-in id cannot be taken over by a plugin.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from typing import Any, Iterable
 
 from .errors import BackendMissingError, UsageError
 
-__all__ = ["Component", "Registry", "REGISTRY", "KINDS"]
+__all__ = ["Component", "Registry", "REGISTRY", "KINDS", "ENTRY_POINT_GROUPS", "BUILTIN"]
 
 KINDS = ("clients", "datasets", "judges", "analyses", "visualizations", "collectors")
+ENTRY_POINT_GROUPS = {kind: f"ipw.{kind}" for kind in KINDS}
+BUILTIN = "builtin"
 
 
 @dataclass(frozen=True)
@@ -30,15 +37,20 @@ class Component:
     summary: str
     extra: str | None = None
     requires: tuple[str, ...] = ()  # importable module names the component needs
+    origin: str = BUILTIN  # or the name of the distribution whose entry point registered it
+    error: str | None = None  # why a plugin cannot be used (it failed to import, or its id is taken)
 
     def missing_modules(self) -> list[str]:
         return [m for m in self.requires if not _importable(m)]
 
     @property
     def available(self) -> bool:
-        return not self.missing_modules()
+        return self.error is None and not self.missing_modules()
 
     def load(self) -> Any:
+        if self.error is not None:
+            raise UsageError(f"{self.kind[:-1]} '{self.id}' from the plugin {self.origin} cannot be used: {self.error}",
+                             hint=f"fix or uninstall the {self.origin} distribution (see 'ipw list {self.kind}')")
         missing = self.missing_modules()
         if missing:
             raise BackendMissingError(f"{self.kind[:-1]} '{self.id}'", self.extra or "all", module=missing[0])
@@ -62,6 +74,8 @@ class Registry:
     """Components by kind and id."""
 
     _items: dict[str, dict[str, Component]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    _plugins_loaded: bool = False
+    _conflicts: dict[str, list[Component]] = field(default_factory=lambda: {k: [] for k in KINDS})
 
     def register(
         self,
@@ -79,7 +93,38 @@ class Registry:
         self._items[kind][id] = comp
         return comp
 
+    def load_plugins(self) -> None:
+        """Register every entry point of the ``ipw.*`` groups (once); a broken one is kept with its error."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for kind, group in ENTRY_POINT_GROUPS.items():
+            for ep in entry_points(group=group):
+                origin = ep.dist.name if ep.dist is not None else "unknown distribution"
+                comp = Component(kind, ep.name, ep.value, "", origin=origin)
+                if ep.name in self._items[kind]:
+                    taken = self._items[kind][ep.name].origin
+                    self._conflicts[kind].append(
+                        _with(comp, error=f"the id '{ep.name}' is already taken by {taken}"))
+                    continue
+                try:
+                    obj = ep.load()
+                except Exception as exc:  # a plugin's import can fail in any way: keep it listed, with why
+                    comp = _with(comp, error=f"{type(exc).__name__}: {exc}")
+                else:
+                    doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+                    comp = _with(comp, summary=doc[0] if doc else f"plugin from {origin}")
+                self._items[kind][ep.name] = comp
+
+    def conflicts(self, kind: str) -> list[Component]:
+        """Plugins left out because a component already has their id."""
+        self.load_plugins()
+        return list(self._conflicts[kind])
+
     def get(self, kind: str, id: str) -> Component:
+        self.load_plugins()
         try:
             return self._items[kind][id]
         except KeyError:
@@ -93,10 +138,18 @@ class Registry:
         return self.get(kind, id).load()
 
     def components(self, kind: str) -> list[Component]:
+        self.load_plugins()
         return sorted(self._items[kind].values(), key=lambda c: c.id)
 
     def ids(self, kind: str) -> list[str]:
+        self.load_plugins()
         return sorted(self._items[kind])
+
+
+def _with(comp: Component, **changes: Any) -> Component:
+    from dataclasses import replace
+
+    return replace(comp, **changes)
 
 
 REGISTRY = Registry()

@@ -421,7 +421,10 @@ class EnergyProjection:
     analysis_id = "energy"
 
     def compute(self, view: RunView, options: dict[str, Any]) -> dict[str, Any]:
-        check_options(self.analysis_id, options, ENERGY_OPTIONS)
+        from .intensity import CARBON_OPTION, carbon_intensity, co2_g, output_token_energy
+
+        check_options(self.analysis_id, options, (*ENERGY_OPTIONS, CARBON_OPTION))
+        g_per_kwh = carbon_intensity(options)
         attribution = per_query_energy(
             view,
             policy=options.get("policy", "active"),
@@ -430,4 +433,18 @@ class EnergyProjection:
         )
         from .overhead import overhead_of
 
-        return {**attribution.to_dict(), "measurement_overhead": overhead_of(view, attribution)}
+        result = attribution.to_dict()
+        # energy per output token (see ipw.analyses.intensity); co2 only when an intensity is given
+        for row in result["per_query"]:
+            row["completion_tokens"] = view.queries[row["query_id"]].completion_tokens
+            if g_per_kwh is not None:
+                row["co2_g"] = co2_g(row["energy_j"], g_per_kwh)
+        per_token = output_token_energy((r["energy_j"], r["completion_tokens"]) for r in result["per_query"])
+        result["joules_per_output_token"] = finite(per_token["joules_per_output_token"])
+        result["output_tokens_per_joule"] = finite(per_token["output_tokens_per_joule"])
+        if g_per_kwh is not None:
+            result["carbon_intensity_g_per_kwh"] = g_per_kwh
+            result["co2_g"] = finite(co2_g(result["total_energy_j"], g_per_kwh))
+            result["co2_g_per_query"] = finite(co2_g(result["mean_energy_per_query_j"], g_per_kwh))
+        result["measurement_overhead"] = overhead_of(view, attribution)
+        return result

@@ -25,7 +25,8 @@ and reports no energy and no ratio, never 0 J.
 
 Options: ``judge`` (for accuracy), ``model`` (must name the run's model, as
 for ``accuracy``), ``policy``, ``idle_baseline`` and ``devices`` (for energy,
-see :mod:`ipw.analyses.energy`).
+see :mod:`ipw.analyses.energy`), ``carbon_intensity_g_per_kwh`` (adds
+``co2_g`` and ``co2_g_per_query``, see :mod:`ipw.analyses.intensity`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..errors import UsageError
 from ..replay.engine import RunView
 from ._stats import check_options, finite, weakest
 from .energy import ENERGY_OPTIONS, NOT_MEASURED_NOTE, WINDOW_NOTE, per_query_energy
+from .intensity import CARBON_OPTION, carbon_intensity, co2_g, output_token_energy
 from .latency import LatencyProjection
 from .overhead import overhead_of
 
@@ -71,7 +73,8 @@ class SummaryProjection:
         """The summary; ``latency`` is the latency analysis of the same view when the caller already has it."""
         from .accuracy import accuracy_counts
 
-        check_options(self.analysis_id, options, ("judge", "model", *ENERGY_OPTIONS))
+        check_options(self.analysis_id, options, ("judge", "model", *ENERGY_OPTIONS, CARBON_OPTION))
+        g_per_kwh = carbon_intensity(options)
         model = options.get("model")
         if model is not None and str(model) != str(view.config.get("model")):
             raise UsageError(
@@ -88,6 +91,9 @@ class SummaryProjection:
         )
         latency = latency if latency is not None else LatencyProjection().compute(view, {})
         acc = finite(accuracy.get("accuracy"))
+        per_token = output_token_energy(
+            (energy.energy_j.get(q.query_id), q.completion_tokens) for q in view.measured_queries()
+        ) if energy.measured else output_token_energy(())
         e_prov = energy.provenance
         mean_energy = energy.mean_energy_per_query_j
         mean_power = energy.mean_power_w
@@ -115,6 +121,9 @@ class SummaryProjection:
             "mean_power_w": _metric(mean_power, "W", e_prov),
             "intelligence_per_watt": _metric(_ratio(acc, mean_power), "1/W", _ratio_provenance(e_prov)),
             "intelligence_per_joule": _metric(_ratio(acc, mean_energy), "1/J", _ratio_provenance(e_prov)),
+            "joules_per_output_token": _metric(per_token["joules_per_output_token"], "J/token", e_prov),
+            "output_tokens_per_joule": _metric(per_token["output_tokens_per_joule"], "tokens/J",
+                                               _ratio_provenance(e_prov)),
             "ttft_mean_s": _metric(latency["ttft_s"]["mean"], "s", "measured"),
             "ttft_p50_s": _metric(latency["ttft_s"]["p50"], "s", "measured"),
             "ttft_p90_s": _metric(latency["ttft_s"]["p90"], "s", "measured"),
@@ -134,6 +143,11 @@ class SummaryProjection:
             metrics["measurement_overhead_energy_j"] = _metric(overhead["harness_energy_j"], "J", overhead["provenance"])
         if overhead["note"]:
             notes.append(f"measurement overhead: {overhead['note']}")
+        if g_per_kwh is not None:
+            # derived from energy and a number the user gave: never stronger than the energy itself
+            co2_prov = _ratio_provenance(e_prov)
+            metrics["co2_g"] = _metric(co2_g(energy.total_energy_j, g_per_kwh), "g", co2_prov)
+            metrics["co2_g_per_query"] = _metric(co2_g(mean_energy, g_per_kwh), "g", co2_prov)
         config = view.config
         return {
             "run_id": view.run_id,
@@ -152,6 +166,7 @@ class SummaryProjection:
             },
             "metrics": metrics,
             "notes": notes,
+            **({"carbon_intensity_g_per_kwh": g_per_kwh} if g_per_kwh is not None else {}),
         }
 
 
@@ -159,6 +174,7 @@ METRIC_ORDER: tuple[str, ...] = (
     "accuracy", "correct", "incorrect", "unevaluated", "queries_measured",
     "intelligence_per_watt", "intelligence_per_joule",
     "mean_power_w", "mean_energy_per_query_j", "total_energy_j", "idle_energy_j",
+    "joules_per_output_token", "output_tokens_per_joule", "co2_g", "co2_g_per_query",
     "ttft_mean_s", "ttft_p50_s", "ttft_p90_s", "tpot_mean_s", "itl_p50_s", "e2e_mean_s", "e2e_p90_s",
     "throughput_tokens_per_s", "completion_tokens_total", "prompt_tokens_total",
     "measurement_overhead_cpu_s", "measurement_overhead_cpu_share", "measurement_overhead_energy_j",

@@ -78,9 +78,13 @@ class Runner:
         client: InferenceClient | None = None,
         progress: Callable[[Progress], None] | None = None,
         telemetry: Any = None,
+        observers: tuple[Any, ...] = (),
     ) -> None:
         config.validate()
         self.config = config
+        # watchers of the capture (e.g. the Prometheus exporter): attach(progress) once, observe(event) per
+        # telemetry event; they read what the runner already keeps and never touch the ledger
+        self._observers = tuple(observers)
         self._client = client
         self._progress_cb = progress
         self._telemetry_factory = telemetry
@@ -158,6 +162,8 @@ class Runner:
             else LedgerWriter.create(run_dir, run_id=run_id)
         )
         progress = Progress(total=len(plan) + len(warmups))
+        for observer in self._observers:
+            observer.attach(progress)
         status = "failed"
         telemetry = None
         cpu_sampler = None
@@ -234,6 +240,8 @@ class Runner:
             power = getattr(event, "power_w", None)
             if power is not None:
                 progress.last_power_w[event.device] = power
+            for observer in self._observers:
+                observer.observe(event)
 
         try:
             session = factory(

@@ -44,6 +44,7 @@ _COMMANDS = {
     "energy": "ipw.cli.energy_cmd:energy",
     "list": "ipw.cli.list_cmd:list_components",
     "ledger": "ipw.cli.ledger_cmd:ledger",
+    "report": "ipw.cli.report_cmd:report",
     "study": "ipw.cli.study_cmd:study",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +35,10 @@ def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--power-trace", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Import an external meter's CSV (timestamp, watts or joules) after capture."),
         click.option("--max-retries", type=int, default=2, show_default=True, help="Retries per query on retryable errors."),
         click.option("--resume", is_flag=True, help="Finish an interrupted run with the same --output-dir/--run-name."),
+        click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+                     help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics while capturing (0: any free port)."),
+        click.option("--metrics-host", default="127.0.0.1", show_default=True,
+                     help="Address the metrics server binds (with --metrics-port)."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text; no progress line."),
     ]
     for option in reversed(options):
@@ -84,9 +89,20 @@ def _config(kw: dict[str, Any]) -> Any:
 def _record(config: Any, kw: dict[str, Any]) -> Any:
     from .. import api
 
+    observers: list[Any] = []
+    server: Any = contextlib.nullcontext()
+    if kw.get("metrics_port") is not None:
+        from ..capture.metrics import CaptureMetrics, MetricsServer
+
+        observers.append(CaptureMetrics())
+        server = MetricsServer(observers[-1], kw["metrics_port"], kw.get("metrics_host") or "127.0.0.1")
+        if not kw["as_json"]:
+            click.echo(f"metrics: {server.url}", err=True)
     progress = ProgressLine(enabled=False if kw["as_json"] else None)
     try:
-        return api.record(config, resume=kw["resume"], progress=progress, power_trace=kw.get("power_trace"))
+        with server:
+            return api.record(config, resume=kw["resume"], progress=progress, power_trace=kw.get("power_trace"),
+                              observers=(*observers, progress))
     finally:
         progress.close()
 

@@ -119,17 +119,35 @@ def verify_cmd(target: Path, as_json: bool) -> None:
 
 @ledger.command("export")
 @_run_arg
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write to this file instead of stdout (parquet: the folder to write, required).")
 @click.option("--kind", "kinds", multiple=True, help="Only events of this kind (repeatable).")
-def export_cmd(run: Path, output: Path | None, kinds: tuple[str, ...]) -> None:
-    """Write every event as JSON lines (the SPEC §4 form).
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet"]), default="jsonl", show_default=True,
+              help="jsonl: one JSON event per line; parquet: one <kind>.parquet file per event kind.")
+def export_cmd(run: Path, output: Path | None, kinds: tuple[str, ...], fmt: str) -> None:
+    """Write every event as JSON lines (the SPEC §4 form), or as Parquet files.
+
+    A Parquet export is one file per event kind (token.parquet,
+    power_sample.parquet, …) for pandas, polars, DuckDB or Spark; 'ipw query'
+    and 'ipw report' read such a folder as a run.
 
     Example:
 
+    \b
         ipw ledger export runs/my-run -o events.jsonl
+        ipw ledger export runs/my-run --format parquet -o my-run-parquet
     """
     _require_run(run)
     selected = set(kinds) or None
+    if fmt == "parquet":
+        from ..errors import UsageError
+        from ..ledger.parquet import export_parquet
+
+        if output is None:
+            raise UsageError("--format parquet writes a folder of files", hint="name it with -o DIR")
+        counts = export_parquet(run, output, kinds=selected)
+        click.echo(f"wrote {sum(counts.values())} events as {len(counts)} Parquet files to {output}", err=True)
+        return
     if output is None:
         out = _binary_stdout()
         export_jsonl(run, out, kinds=selected)

@@ -16,7 +16,9 @@ def list_components(what: str, as_json: bool) -> None:
     """List clients, datasets, judges, analyses, visualizations and collectors.
 
     Components whose optional backend is missing are listed as unavailable,
-    with the extra that installs it.
+    with the extra that installs it. Plugins (entry points in the ipw.clients,
+    ipw.datasets, … groups) are listed with the distribution they come from;
+    one that fails to load is shown with its error.
 
     Example:
 
@@ -32,18 +34,26 @@ def list_components(what: str, as_json: bool) -> None:
                 "available": c.available,
                 "extra": c.extra,
                 "missing": c.missing_modules(),
+                "origin": c.origin,
+                "error": c.error,
             }
-            for c in REGISTRY.components(kind)
+            for c in [*REGISTRY.components(kind), *REGISTRY.conflicts(kind)]
         ]
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
     for kind, items in out.items():
         ready = [i for i in items if i["available"]]
-        missing = [i for i in items if not i["available"]]
+        missing = [i for i in items if not i["available"] and not i["error"]]
+        broken = [i for i in items if i["error"]]
         click.echo(f"Available {kind}:")
         for item in ready:
-            click.echo(f"  {item['id']:<16} {item['summary']}")
+            where = "" if item["origin"] == "builtin" else f"  [plugin: {item['origin']}]"
+            click.echo(f"  {item['id']:<16} {item['summary']}{where}")
+        if broken:
+            click.echo(f"Plugins that failed to load ({kind}):")
+            for item in broken:
+                click.echo(f"  {item['id']:<16} [plugin: {item['origin']}] {item['error']}")
         if missing:
             click.echo(f"Unavailable {kind}:")
             for item in missing:

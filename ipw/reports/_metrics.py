@@ -53,10 +53,20 @@ class QueryRow:
 
 
 def load_views(run_dirs: list[Path] | tuple[Path, ...]) -> list[RunView]:
-    """Replay each run directory; at least one is required."""
+    """Replay each run directory (or Parquet export of one); at least one is required."""
     if not run_dirs:
         raise UsageError("no run directory given", hint="pass one or more run directories written by 'ipw record'")
-    return [load_run(Path(d)) for d in run_dirs]
+    return [_load(Path(d)) for d in run_dirs]
+
+
+def _load(path: Path) -> RunView:
+    from ..ledger.parquet import is_parquet_export, read_parquet_events
+
+    if is_parquet_export(path):  # 'ipw ledger export --format parquet': the same events, another container
+        from ..replay.engine import build_view
+
+        return build_view([read_parquet_events(path)], run_dir=path)
+    return load_run(path)
 
 
 def damage_notes(views: list[RunView]) -> list[str]:

@@ -28,6 +28,11 @@ _METRICS = (
     ("ttft_s", "time to first token (s)", lambda r: r.ttft_s),
 )
 _BOOT_CELLS = 4_000_000  # resampled values held in memory at once
+# ratios of sums over queries (ipw.analyses.intensity): key, title, numerator/denominator of each row
+_RATIOS = (
+    ("joules_per_output_token", "energy per output token (J)", lambda r: r.energy_j, lambda r: r.completion_tokens),
+    ("output_tokens_per_joule", "output tokens per joule", lambda r: r.completion_tokens, lambda r: r.energy_j),
+)
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -127,6 +132,59 @@ def _delta(
     return out
 
 
+def _ratio_of_sums(num: np.ndarray, den: np.ndarray) -> float | None:
+    total = float(den.sum())
+    return float(num.sum()) / total if total > 0 else None
+
+
+def _boot_ratios(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num[idx].sum(axis=1) / den[idx].sum(axis=1)
+
+
+def _ratio_delta(rows_a: list[QueryRow], rows_b: list[QueryRow], num: Any, den: Any, *, n_boot: int,
+                 rng: np.random.Generator) -> dict[str, Any]:
+    """Like :func:`_delta`, for a ratio of sums (Σ num ÷ Σ den) resampled over queries."""
+    from ..analyses.intensity import output_token_energy
+
+    def usable(r: QueryRow) -> bool:  # the same queries output_token_energy keeps
+        return bool(output_token_energy([(r.energy_j, r.completion_tokens)])["output_tokens"])
+
+    rec_a, rec_b = _by_record(rows_a), _by_record(rows_b)
+    keys = [k for k in sorted(set(rec_a) & set(rec_b), key=_natural) if usable(rec_a[k]) and usable(rec_b[k])]
+    side_a, side_b = [r for r in rows_a if usable(r)], [r for r in rows_b if usable(r)]
+    paired = len(keys) >= max(2, 0.5 * min(len(side_a), len(side_b)))
+    if paired:
+        side_a, side_b = [rec_a[k] for k in keys], [rec_b[k] for k in keys]
+    arrays = [(np.array([num(r) for r in side], dtype=np.float64), np.array([den(r) for r in side], dtype=np.float64))
+              for side in (side_a, side_b)]
+    out: dict[str, Any] = {
+        "a": None, "b": None, "delta": None, "delta_percent": None, "ci_low": None, "ci_high": None,
+        "method": "paired" if paired else "unpaired", "n_a": len(side_a), "n_b": len(side_b),
+        "n_pairs": len(keys) if paired else 0, "note": None,
+    }
+    ra, rb = (_ratio_of_sums(*arrays[0]) if side_a else None), (_ratio_of_sums(*arrays[1]) if side_b else None)
+    if ra is None or rb is None:
+        out["note"] = "no queries with both energy and output tokens in " + ("run A" if ra is None else "run B")
+        return out
+    out.update(a=ra, b=rb, delta=rb - ra, delta_percent=100.0 * (rb - ra) / abs(ra) if ra else None)
+    if min(len(side_a), len(side_b)) < 2 or n_boot < 1:
+        out["note"] = "too few values for a confidence interval (need two per run)"
+        return out
+    step = max(1, _BOOT_CELLS // max(len(side_a), len(side_b)))
+    boots = []
+    for start in range(0, n_boot, step):
+        k = min(step, n_boot - start)
+        ia = rng.integers(0, len(side_a), size=(k, len(side_a)))
+        ib = ia if paired else rng.integers(0, len(side_b), size=(k, len(side_b)))
+        boots.append(_boot_ratios(*arrays[1], ib) - _boot_ratios(*arrays[0], ia))
+    values = np.concatenate(boots)
+    values = values[np.isfinite(values)]
+    if len(values):
+        out["ci_low"], out["ci_high"] = (float(v) for v in np.percentile(values, [2.5, 97.5]))
+    return out
+
+
 def _flips(rows_a: list[QueryRow], rows_b: list[QueryRow]) -> dict[str, Any]:
     rec_a, rec_b = _by_record(rows_a), _by_record(rows_b)
     shared = sorted(set(rec_a) & set(rec_b), key=_natural)
@@ -218,6 +276,12 @@ def diff_runs(
             continue
         deltas[key] = _delta(rows_a, rows_b, getter, n_boot=n_boot, rng=rng)
 
+    for index, (key, _title, num, den) in enumerate(_RATIOS, start=len(_METRICS)):
+        if energy_a and energy_b:
+            deltas[key] = _ratio_delta(rows_a, rows_b, num, den, n_boot=n_boot, rng=np.random.default_rng([seed, index]))
+        else:
+            deltas[key] = {**deltas["energy_per_query_j"]}
+
     def devices(view: RunView) -> dict[str, Any]:
         return {d: f"{s.name or s.vendor or d} [{s.device_type}]" for d, s in sorted(view.devices.items())}
 
@@ -292,8 +356,10 @@ def format_diff(result: dict[str, Any]) -> str:
     lines.append("")
 
     rows, notes = [], list(result.get("notes", []))
-    for key, title, _getter in _METRICS:
-        d = result["deltas"][key]
+    for key, title in [(m[0], m[1]) for m in _METRICS] + [(m[0], m[1]) for m in _RATIOS]:
+        d = result["deltas"].get(key)
+        if d is None:  # a diff written before this metric existed
+            continue
         ci = f"[{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]" if d["ci_low"] is not None else ""
         method = d["method"] or ""
         if method == "paired":

@@ -88,3 +88,32 @@ def test_options_are_checked(tmp_path: Path) -> None:
         SummaryProjection().compute(view, {"model": "other"})
     with pytest.raises(UsageError, match="no option"):
         SummaryProjection().compute(view, {"colour": "blue"})
+
+
+def test_energy_per_output_token_is_a_ratio_of_sums(tmp_path: Path) -> None:
+    # 4 queries × 150 J, 2 output tokens each: 600 J over 8 tokens
+    m = SummaryProjection().compute(_run(tmp_path), {})["metrics"]
+    assert m["joules_per_output_token"] == {"value": pytest.approx(75.0), "unit": "J/token", "provenance": "measured"}
+    assert m["output_tokens_per_joule"] == {"value": pytest.approx(8 / 600), "unit": "tokens/J", "provenance": "derived"}
+    assert "co2_g" not in m  # only when a carbon intensity is given
+
+
+def test_energy_per_token_is_none_without_energy(tmp_path: Path) -> None:
+    m = SummaryProjection().compute(_run(tmp_path, source=None), {})["metrics"]
+    assert m["joules_per_output_token"]["value"] is None and m["output_tokens_per_joule"]["provenance"] is None
+
+
+def test_carbon_intensity_adds_co2_derived(tmp_path: Path) -> None:
+    result = SummaryProjection().compute(_run(tmp_path), {"carbon_intensity_g_per_kwh": 400})
+    m = result["metrics"]
+    total_j = m["total_energy_j"]["value"]
+    assert m["co2_g"] == {"value": pytest.approx(total_j / 3.6e6 * 400), "unit": "g", "provenance": "derived"}
+    assert m["co2_g_per_query"]["value"] == pytest.approx(150.0 / 3.6e6 * 400)
+    assert m["co2_g_per_query"]["provenance"] == "derived"
+    assert result["carbon_intensity_g_per_kwh"] == 400
+    assert "co2 g" in format_summary(result)
+    (tmp_path / "again").mkdir()
+    view = _run(tmp_path / "again")
+    for bad in (-1, "lots", True):
+        with pytest.raises(UsageError, match="carbon intensity"):
+            SummaryProjection().compute(view, {"carbon_intensity_g_per_kwh": bad})

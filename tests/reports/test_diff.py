@@ -126,3 +126,19 @@ def test_energy_options_are_checked(runs: dict[str, Path]) -> None:
         _diff(runs, "a", "noenergy", energy_options={"policy": "guess"})
     tokens = _diff(runs, "a", "b", energy_options={"policy": "tokens"})["deltas"]["energy_per_query_j"]
     assert tokens["delta"] == pytest.approx(POWER_W * EXTRA_S, rel=1e-6)  # sequential queries: every policy agrees
+
+
+def test_energy_per_output_token_delta_is_a_ratio_of_sums(runs: dict[str, Path]) -> None:
+    # A: 100 W × 3.3 s over 66 tokens = 5 J/token; B: every query 0.5 s longer, 100 W × 6.3 s over 66 tokens
+    deltas = _diff(runs, "a", "b")["deltas"]
+    per_token = deltas["joules_per_output_token"]
+    assert per_token["a"] == pytest.approx(330 / 66, rel=1e-3)
+    assert per_token["b"] == pytest.approx(630 / 66, rel=1e-3)
+    assert per_token["delta"] == pytest.approx(300 / 66, rel=1e-3)
+    assert per_token["method"] == "paired" and per_token["n_pairs"] == 6
+    assert per_token["ci_low"] <= per_token["delta"] <= per_token["ci_high"]
+    assert per_token["ci_low"] > 0  # B costs more per token in every resample
+    inverse = deltas["output_tokens_per_joule"]
+    assert inverse["a"] == pytest.approx(66 / 330, rel=1e-3) and inverse["delta"] < 0
+    none = _diff(runs, "a", "noenergy")["deltas"]["joules_per_output_token"]
+    assert none["delta"] is None and "no energy comparison" in none["note"]
