@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import UsageError
-from ._options import parse_kv
+from ._options import parse_kv, wait_option
 from .capture_cmd import eval_options, judge_params
 
 
@@ -118,7 +118,7 @@ _common = [
 def _with_common(fn: Any) -> Any:
     for decorator in reversed(_common):
         fn = decorator(fn)
-    return eval_options(fn)
+    return eval_options(wait_option(fn))  # --wait: judging appends verdicts, so it is a writer
 
 
 @click.command("replay")
