@@ -395,8 +395,10 @@ class Runner:
                         usage_source=completion.usage_source,
                     )
                 )
-                writer.flush()
+                # counted once handed to the writer: run_finished comes after it in the same queue,
+                # so the ledger holds both or, when the disk fails for good, neither
                 progress.count(ok=True, warmup=warmup)
+                writer.flush()
                 self._report(progress)
                 return
             except KeyboardInterrupt:
@@ -421,11 +423,13 @@ class Runner:
                         will_retry=will_retry,
                     )
                 )
+                final = not will_retry and not isinstance(exc, ConfigError)
+                if final:
+                    progress.count(ok=False, warmup=warmup)  # before the flush, as for a finished query
                 writer.flush()
                 if isinstance(exc, ConfigError):
                     raise  # the same setting would fail every query: stop here
-                if not will_retry:
-                    progress.count(ok=False, warmup=warmup)
+                if final:
                     self._report(progress)
                     return
                 self._stop.wait(config.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
@@ -441,8 +445,8 @@ class Runner:
                                 message=scrub(f"the {config.client} client failed: {exc}"), attempt=attempt,
                                 will_retry=False)
                 )
-                writer.flush()
                 progress.count(ok=False, warmup=warmup)
+                writer.flush()
                 self._report(progress)
                 return
 

@@ -172,7 +172,7 @@ class LedgerWriter:
         with self._lock:
             try:
                 self._flush_locked()
-                self._write_manifest()
+                self._write_manifest(final=True)
             finally:
                 self._closed = True
                 if self._fd is not None:
@@ -303,11 +303,19 @@ class LedgerWriter:
         except OSError as exc:
             raise _io_error(f"cannot open the segment {seg.path} to append", exc) from exc
 
-    def _write_manifest(self) -> None:
+    def _write_manifest(self, *, final: bool = False) -> None:
         try:
             self._write_manifest_file()
         except OSError as exc:
-            raise _io_error(f"cannot write {self.run_dir / 'manifest.json'}", exc) from exc
+            if not final:
+                # the frame is already acknowledged and the manifest is derived from the
+                # segments: failing the flush would make callers count acknowledged events
+                # as lost, so the manifest is retried at the next flush and at close
+                return
+            error = _io_error(f"cannot write {self.run_dir / 'manifest.json'}", exc)
+            error.hint = (f"every event is safe in the segments; free space, then run 'ipw ledger repair {self.run_dir}'"
+                          " to rewrite the manifest")
+            raise error from exc
 
     def _write_manifest_file(self) -> None:
         segments = [
