@@ -102,12 +102,18 @@ def _handler(stub: OpenAIStub, delay_s: float, chunks: int) -> type[BaseHTTPRequ
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client killed mid-answer (the tests do that on purpose) is not news
+
+
 @contextlib.contextmanager
 def openai_stub(*, delay_s: float = 0.02, chunks: int = 5) -> Iterator[OpenAIStub]:
     """Serve on a free loopback port until the block ends."""
     stub = OpenAIStub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub, delay_s, chunks))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(stub, delay_s, chunks))
     thread = threading.Thread(target=server.serve_forever, name="openai-stub", daemon=True)
     thread.start()
     try:

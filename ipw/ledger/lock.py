@@ -217,10 +217,11 @@ def active_writer(run_dir: Path) -> LockHolder | None:
 
 
 def _read_holder_retrying(path: Path) -> LockHolder | None:
-    # the holder writes its details just after taking the lock: give it a moment
-    for _ in range(10):
+    # the holder writes its details just after taking the lock; until then the file is
+    # empty or still names a writer that was killed, so wait a moment for a live one
+    for _ in range(50):
         holder = read_holder(path.parent)
-        if holder is not None:
+        if holder is not None and (holder.host != socket.gethostname() or _alive(holder)):
             return holder
         time.sleep(0.02)
     return None
