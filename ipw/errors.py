@@ -10,6 +10,7 @@ exit code written next to its class.
     ├── LedgerError               exit 3   a ledger cannot be read or written
     │   ├── LedgerCorruptError    exit 3   checksum, hash chain or framing broken at a known place
     │   ├── LedgerExistsError     exit 2   the run directory already holds a ledger
+    │   ├── LedgerLockedError     exit 3   another process is writing the run (one writer per run)
     │   └── PackError             exit 3   a pack file is unsafe or does not verify
     ├── DatasetError              exit 4   a dataset cannot be found or parsed
     ├── ClientError               exit 5   the inference service failed
@@ -31,6 +32,7 @@ __all__ = [
     "LedgerError",
     "LedgerCorruptError",
     "LedgerExistsError",
+    "LedgerLockedError",
     "PackError",
     "DatasetError",
     "ClientError",
@@ -87,6 +89,10 @@ class LedgerCorruptError(LedgerError):
 
 class LedgerExistsError(LedgerError):
     exit_code = 2
+
+
+class LedgerLockedError(LedgerError):
+    """Another process holds the run's writer lock; the message names it."""
 
 
 class PackError(LedgerError):

@@ -32,7 +32,8 @@ from ..errors import (
     UsageError,
 )
 from ..events import QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
-from ..ledger import LedgerWriter
+from ..ledger import LedgerWriter, scan
+from ..ledger.lock import RunLock
 from ..registry import REGISTRY
 from .clients.base import Chunk, Completion, InferenceClient
 from .datasets.base import DatasetRecord, prompt_for
@@ -92,6 +93,7 @@ class Runner:
         self._serial = threading.Lock()
         self._inflight: set[int] = set()
         self._inflight_lock = threading.Lock()
+        self._run_lock: RunLock | None = None
 
     # -- public -----------------------------------------------------------
 
@@ -101,6 +103,8 @@ class Runner:
         try:
             return self._run(resume)
         finally:
+            if self._run_lock is not None:
+                self._run_lock.release()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
@@ -118,9 +122,16 @@ class Runner:
         done_records: set[str] = set()
         next_qid = 0
         run_id = uuid.uuid4().hex
+        self._run_lock = lock = RunLock(run_dir)
+        in_place = False
         if resume:
-            config, run_id, done_records, next_qid = self._resume_state(run_dir)
-            self.config = config
+            lock.acquire()  # before the ledger is read or repaired: one writer per run
+            if scan(run_dir).events == 0:
+                # killed before its first event was acknowledged: nothing to continue, so start it here afresh
+                resume, in_place = False, True
+            else:
+                config, run_id, done_records, next_qid = self._resume_state(run_dir, lock)
+                self.config = config
         records, dataset_info = load_records(config)
         client = self._client or make_client(config)
         plan = [r for r in records if r.record_id not in done_records]
@@ -157,9 +168,9 @@ class Runner:
                 hint="start the server, or point --client-base-url at it; nothing was recorded",
             )
         writer = (
-            LedgerWriter.open_append(run_dir, run_id=run_id)
-            if resume
-            else LedgerWriter.create(run_dir, run_id=run_id)
+            LedgerWriter.open_append(run_dir, run_id=run_id, lock=lock)
+            if resume or in_place
+            else LedgerWriter.create(run_dir, run_id=run_id, lock=lock.acquire(create_dir=True))
         )
         progress = Progress(total=len(plan) + len(warmups))
         for observer in self._observers:
@@ -207,11 +218,11 @@ class Runner:
 
     # -- internals --------------------------------------------------------
 
-    def _resume_state(self, run_dir: Path) -> tuple[CaptureConfig, str, set[str], int]:
+    def _resume_state(self, run_dir: Path, lock: RunLock | None = None) -> tuple[CaptureConfig, str, set[str], int]:
         from ..ledger import repair
         from ..replay import load_run
 
-        repair(run_dir)
+        repair(run_dir, lock=lock)
         view = load_run(run_dir)
         if not view.runs_started:
             raise UsageError(f"{run_dir} has no run_started event to resume from", hint="start a new run instead")
@@ -427,11 +438,13 @@ class Runner:
                         will_retry=will_retry,
                     )
                 )
+                final = not will_retry and not isinstance(exc, ConfigError)
+                if final:
+                    progress.count(ok=False, warmup=warmup)  # before the flush, as for a finished query
                 writer.flush()
                 if isinstance(exc, ConfigError):
                     raise  # the same setting would fail every query: stop here
-                if not will_retry:
-                    progress.count(ok=False, warmup=warmup)
+                if final:
                     self._report(progress)
                     return
                 self._stop.wait(config.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
@@ -447,8 +460,8 @@ class Runner:
                                 message=scrub(f"the {config.client} client failed: {exc}"), attempt=attempt,
                                 will_retry=False)
                 )
-                writer.flush()
                 progress.count(ok=False, warmup=warmup)
+                writer.flush()
                 self._report(progress)
                 return
 

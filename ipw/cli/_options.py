@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from typing import Any
+from typing import Any, Callable
+
+import click
 
 from ..errors import UsageError
 
@@ -33,3 +36,26 @@ def parse_kv(pairs: tuple[str, ...] | list[str], flag: str) -> dict[str, Any]:
 def _no_constant(name: str) -> Any:
     # NaN and Infinity are not values any backend takes: read them as plain strings
     raise ValueError(name)
+
+
+def wait_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--wait`` for a command that writes a run: queue behind another writer instead of exiting 3.
+
+    Every writer it starts names itself in the run's lock file by the command path.
+    """
+
+    @click.option("--wait", "wait_for_writer", is_flag=True,
+                  help="If another process is writing the run, wait for it to finish instead of exiting with code 3.")
+    @functools.wraps(fn)
+    def command(*args: Any, wait_for_writer: bool, **kwargs: Any) -> Any:
+        from ..ledger.lock import LockHolder, writer_policy
+
+        def on_wait(holder: LockHolder | None) -> None:
+            who = holder.describe() if holder is not None else "another process"
+            click.echo(f"ipw: waiting for {who} to finish writing the run", err=True)
+
+        path = click.get_current_context().command_path
+        with writer_policy(command=path, wait=wait_for_writer, on_wait=on_wait):
+            return fn(*args, **kwargs)
+
+    return command

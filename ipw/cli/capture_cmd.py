@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from ._options import parse_kv
+from ._options import parse_kv, wait_option
 from ._progress import JudgeProgress, ProgressLine
 
 
@@ -121,6 +121,7 @@ def _announce(result: Any, as_json: bool) -> None:
 
 @click.command("record")
 @capture_options
+@wait_option
 def record(**kw: Any) -> None:
     """Capture a run into a ledger and print its directory (no scoring).
 
@@ -141,6 +142,7 @@ def record(**kw: Any) -> None:
 @click.command("profile")
 @capture_options
 @eval_options
+@wait_option
 def profile(**kw: Any) -> None:
     """Record a run, judge it, and write accuracy, energy, latency and the summary.
 

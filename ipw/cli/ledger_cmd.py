@@ -12,6 +12,7 @@ import click
 
 from ..errors import LedgerError, UsageError
 from ..ledger import export_jsonl, import_jsonl, read_manifest, repair, verify
+from ._options import wait_option
 
 _run_arg = click.argument("run", type=click.Path(path_type=Path))
 
@@ -162,6 +163,7 @@ def export_cmd(run: Path, output: Path | None, kinds: tuple[str, ...], fmt: str)
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "run", required=True, type=click.Path(path_type=Path), help="The new run directory.")
 @click.option("--run-id", default=None, help="Run id for the manifest (default: from run_started, else the folder name).")
+@wait_option
 def import_cmd(source: Path, run: Path, run_id: str | None) -> None:
     """Build a new ledger from JSON lines (use '-' for stdin).
 
@@ -180,10 +182,12 @@ def import_cmd(source: Path, run: Path, run_id: str | None) -> None:
 
 @ledger.command("repair")
 @_run_arg
+@wait_option
 def repair_cmd(run: Path) -> None:
     """Cut a damaged ledger back to its longest valid prefix and rewrite the manifest.
 
-    The bytes cut off are kept under events/quarantine/.
+    The bytes cut off are kept under events/quarantine/. Repair is a writer:
+    while another process writes the run it exits 3 (or waits, with --wait).
 
     Example:
 
@@ -271,6 +275,7 @@ def unpack_cmd(pack_file: Path, output: Path) -> None:
 @click.option("--device", default="meter:0", show_default=True, help="Device id for the imported samples.")
 @click.option("--device-type", default="system", show_default=True, type=click.Choice(["system", "gpu", "cpu", "dram", "soc"]))
 @click.option("--offset-s", type=float, default=None, help="Seconds to add to the trace's timestamps before alignment.")
+@wait_option
 def import_power_cmd(run: Path, trace: Path, device: str, device_type: str, offset_s: float | None) -> None:
     """Append an external power meter's CSV (timestamp, watts or joules) to a run.
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._options import parse_kv
+from ._options import parse_kv, wait_option
 from .capture_cmd import eval_flags, eval_options
 
 
@@ -77,7 +77,7 @@ _common = [
 def _with_common(fn: Any) -> Any:
     for decorator in reversed(_common):
         fn = decorator(fn)
-    return eval_options(fn)
+    return eval_options(wait_option(fn))  # --wait: judging appends verdicts, so it is a writer
 
 
 @click.command("replay")

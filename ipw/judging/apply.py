@@ -30,6 +30,7 @@ from .. import secrets
 from ..errors import JudgeError, LedgerCorruptError
 from ..events import Verdict
 from ..ledger import LedgerWriter
+from ..ledger.lock import RunLock
 from .prompts import JudgeItem
 from .scorers import SCORERS, AutoScorer, ScoreResult
 
@@ -166,9 +167,34 @@ def judge_run(
     ``max_consecutive_errors`` queries in a row fail with errors the pass stops
     with a :class:`JudgeError` (the verdicts so far are kept).
     """
+    run_dir = Path(run_dir)
+    measured, already, skipped, todo = _plan(run_dir, judge)
+    counts = {"calls": 0, "appended": 0, "errors": 0, "unevaluated": 0}
+    if todo:
+        # the lock only when there is something to write, so a no-op pass leaves the run untouched
+        # and can run beside a capture; planned again under it, so two passes never judge one answer twice
+        with RunLock(run_dir) as lock:
+            measured, already, skipped, todo = _plan(run_dir, judge)
+            if todo:
+                writer = LedgerWriter.open_append(run_dir, lock=lock)
+                try:
+                    _judge_all(todo, judge, writer, concurrency or judge.concurrency, progress,
+                               max_consecutive_errors, counts)
+                finally:
+                    writer.close()
+    return JudgeReport(
+        judge_spec=judge.spec,
+        considered=len(measured),
+        already_judged=already,
+        skipped=skipped,
+        **counts,
+    )
+
+
+def _plan(run_dir: Path, judge: Judge) -> tuple[list[Any], int, int, list[JudgeItem]]:
+    """The measured queries, how many ``judge`` has judged or cannot judge, and what it has left to judge."""
     from ..replay import load_run
 
-    run_dir = Path(run_dir)
     view = load_run(run_dir)
     if view.problem is not None:
         raise LedgerCorruptError(
@@ -192,21 +218,7 @@ def judge_run(
             skipped += 1
             continue
         todo.append(item)
-    counts = {"calls": 0, "appended": 0, "errors": 0, "unevaluated": 0}
-    if todo:
-        # opened only when there is something to write, so a no-op pass leaves the run untouched
-        writer = LedgerWriter.open_append(run_dir)
-        try:
-            _judge_all(todo, judge, writer, concurrency or judge.concurrency, progress, max_consecutive_errors, counts)
-        finally:
-            writer.close()
-    return JudgeReport(
-        judge_spec=spec,
-        considered=len(measured),
-        already_judged=already,
-        skipped=skipped,
-        **counts,
-    )
+    return measured, already, skipped, todo
 
 
 def _judge_all(

@@ -6,6 +6,7 @@ names the head of the hash chain, so a shared run can be checked whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -56,9 +57,14 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     path = Path(run_dir) / MANIFEST_NAME
     tmp = path.with_name(f".{MANIFEST_NAME}.tmp")
     data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)  # a half-written temp file (a full disk) is no use to anyone
+        raise
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from ..errors import LedgerCorruptError, LedgerError
 from ..events import Event, kind_of
 from ._codec import Columns, decode_batch, decode_columns
 from ._scan import Position, ScanResult, iter_frames
+from .lock import active_writer
 
 
 class LedgerReader:
@@ -42,6 +43,7 @@ class LedgerReader:
     def _decoded(self, start: Position | None) -> Iterator[tuple[Position, Columns]]:
         result = ScanResult()
         self.last_scan = result
+        manifest = self._read_manifest()  # before the segments, which a live writer only grows
         for frame in iter_frames(self.run_dir, result, start=start):
             try:
                 cols = decode_columns(frame.payload, frame.schema_version)
@@ -51,22 +53,28 @@ class LedgerReader:
                 result.problem = LedgerCorruptError(str(exc), segment=seg, offset=frame.position.offset)
                 break
             yield frame.position, cols
-        self._check_manifest(result)
+        if result.torn and active_writer(self.run_dir) is not None:
+            result.problem = None  # a frame being written right now is not damage; the next read sees it
+        self._check_manifest(result, manifest)
         if self.strict and result.problem is not None:
             raise result.problem
 
-    def _check_manifest(self, result: ScanResult) -> None:
-        if result.problem is not None:
-            return
+    def _read_manifest(self) -> dict | LedgerCorruptError | None:
         from .manifest import read_manifest
-        from .recovery import manifest_problem
 
         try:
-            manifest = read_manifest(self.run_dir)
+            return read_manifest(self.run_dir)
         except LedgerError as exc:
-            result.problem = LedgerCorruptError(exc.message, segment="manifest.json", offset=0, hint=exc.hint)
+            return LedgerCorruptError(exc.message, segment="manifest.json", offset=0, hint=exc.hint)
+
+    def _check_manifest(self, result: ScanResult, manifest: dict | LedgerCorruptError | None) -> None:
+        if result.problem is not None:
             return
-        if manifest is not None:
+        from .recovery import manifest_problem
+
+        if isinstance(manifest, LedgerCorruptError):
+            result.problem = manifest
+        elif manifest is not None:
             result.problem = manifest_problem(manifest, result)
 
     def events(self, *, kinds: Collection[str] | None = None, start: Position | None = None) -> Iterator[Event]:

@@ -1,7 +1,10 @@
 """Verifying a ledger and repairing it to its longest valid prefix.
 
 Repair never destroys bytes: what it cuts off is moved to
-``events/quarantine/`` so it can still be examined.
+``events/quarantine/`` so it can still be examined. Repair is a writer and
+holds the run's writer lock; verify is a reader and never takes it: while a
+writer is appending, a partly written last frame is a write in progress,
+not damage.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import LedgerCorruptError
+from ..errors import LedgerCorruptError, LedgerError
 from ._scan import ScanResult, events_dir, fsync_dir, scan, segment_paths
+from .lock import RunLock, active_writer
 from .manifest import _manifest_frames, manifest_from_scan, read_manifest, write_manifest
 
 QUARANTINE = "quarantine"
@@ -37,7 +41,17 @@ class VerifyReport:
 def verify(run_dir: Path) -> VerifyReport:
     """Check framing, checksums, decodability and the hash chain, then the manifest."""
     run_dir = Path(run_dir)
+    # the manifest first: it lists only frames fsynced before it was written, so a
+    # writer appending meanwhile can put the segments ahead of it, never behind
+    try:
+        manifest = read_manifest(run_dir)
+        manifest_error = None
+    except LedgerError as exc:
+        manifest, manifest_error = None, exc
     result = scan(run_dir, decode=True, keep_hashes=True)
+    writer = active_writer(run_dir) if result.problem is None or result.torn else None
+    if writer is not None and result.problem is not None:
+        result.problem = None  # the frame being written now; nothing acknowledged is past the valid prefix
     report = VerifyReport(
         ok=result.problem is None,
         frames=result.frames,
@@ -45,9 +59,12 @@ def verify(run_dir: Path) -> VerifyReport:
         head_hash=result.head_hash.hex(),
         problem=result.problem,
     )
+    if writer is not None:
+        report.notes.append(f"{writer.describe()} is appending to this run; checked the frames written so far")
     if result.problem is not None:
         return report
-    manifest = read_manifest(run_dir)
+    if manifest_error is not None:
+        raise manifest_error
     if manifest is None:
         report.notes.append("no manifest.json (the run stopped before its first flush); 'ipw ledger repair' writes one")
         return report
@@ -57,7 +74,7 @@ def verify(run_dir: Path) -> VerifyReport:
         report.problem = problem
         return report
     listed = _manifest_frames(manifest)  # manifest_problem found it valid
-    if listed < result.frames:
+    if listed < result.frames and writer is None:
         report.notes.append(
             f"manifest.json lists {listed} of {result.frames} frames (written before a crash); 'ipw ledger repair' updates it"
         )
@@ -115,9 +132,23 @@ class RepairReport:
         return self.cut_bytes > 0 or bool(self.quarantined)
 
 
-def repair(run_dir: Path) -> RepairReport:
-    """Cut the ledger back to its longest valid prefix and rewrite the manifest."""
+def repair(run_dir: Path, *, lock: RunLock | None = None) -> RepairReport:
+    """Cut the ledger back to its longest valid prefix and rewrite the manifest.
+
+    Takes the run's writer lock unless ``lock`` (held) is given: a repair
+    beside a live writer would cut off the frame it is writing.
+    """
     run_dir = Path(run_dir)
+    segment_paths(run_dir)  # raises when there is no ledger, before a lock file is made
+    if lock is not None:
+        if not lock.held:
+            raise ValueError(f"repair({run_dir}) was passed a lock that is not held")
+        return _repair_locked(run_dir)
+    with RunLock(run_dir):
+        return _repair_locked(run_dir)
+
+
+def _repair_locked(run_dir: Path) -> RepairReport:
     result: ScanResult = scan(run_dir, decode=True)
     cut = 0
     quarantined: list[str] = []

@@ -32,6 +32,7 @@ from ..events import SCHEMA_VERSION, Event, RunStarted
 from . import _format as fmt
 from ._codec import encode_batch
 from ._scan import ScanResult, SegmentState, events_dir, fsync_dir, scan, segment_paths
+from .lock import RunLock
 from .manifest import build_manifest, read_manifest, write_manifest
 
 DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024
@@ -42,7 +43,9 @@ class LedgerWriter:
     """Append-only writer of one run's ledger.
 
     Use :meth:`create` for a new run and :meth:`open_append` to continue one
-    (after a crash the torn tail is cut off first, see ``recovered``).
+    (after a crash the torn tail is cut off first, see ``recovered``). Both
+    take the run's writer lock (see :mod:`ipw.ledger.lock`) and :meth:`close`
+    releases it; pass ``lock=`` a lock already held to keep it past the writer.
     """
 
     def __init__(
@@ -56,8 +59,12 @@ class LedgerWriter:
         max_batch: int = DEFAULT_MAX_BATCH,
         fsync: bool = True,
         recovered: ScanResult | None = None,
+        lock: RunLock | None = None,
+        owns_lock: bool = False,
     ) -> None:
         self.run_dir = Path(run_dir)
+        self._run_lock = lock
+        self._owns_lock = owns_lock
         self.run_id = run_id
         self.recovered = recovered
         self._segment_max_bytes = segment_max_bytes
@@ -94,33 +101,47 @@ class LedgerWriter:
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def create(cls, run_dir: Path, *, run_id: str, **kwargs: Any) -> "LedgerWriter":
+    def create(cls, run_dir: Path, *, run_id: str, lock: RunLock | None = None, **kwargs: Any) -> "LedgerWriter":
         """Start a new ledger; refuses a directory that already holds one."""
         run_dir = Path(run_dir)
-        directory = events_dir(run_dir)
-        if directory.exists() and any(directory.iterdir()):
-            raise LedgerExistsError(
-                f"{run_dir} already holds a ledger",
-                hint="choose another run name, or pass --resume to continue it",
-            )
+        owns_lock = lock is None
+        lock = _locked(run_dir, lock, create_dir=True)
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _io_error(f"cannot create the ledger folder {directory}", exc) from exc
-        return cls(run_dir, run_id=run_id, state=ScanResult(), **kwargs)
+            directory = events_dir(run_dir)
+            if directory.exists() and any(directory.iterdir()):
+                raise LedgerExistsError(
+                    f"{run_dir} already holds a ledger",
+                    hint="choose another run name, or pass --resume to continue it",
+                )
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _io_error(f"cannot create the ledger folder {directory}", exc) from exc
+            return cls(run_dir, run_id=run_id, state=ScanResult(), lock=lock, owns_lock=owns_lock, **kwargs)
+        except BaseException:
+            if owns_lock:
+                lock.release()
+            raise
 
     @classmethod
-    def open_append(cls, run_dir: Path, **kwargs: Any) -> "LedgerWriter":
+    def open_append(cls, run_dir: Path, *, lock: RunLock | None = None, **kwargs: Any) -> "LedgerWriter":
         """Continue an existing ledger, first cutting off any torn or corrupt tail."""
         from .recovery import repair
 
         run_dir = Path(run_dir)
-        segment_paths(run_dir)  # raises when there is no ledger
-        result = repair(run_dir)
-        state = scan(run_dir)
-        manifest = read_manifest(run_dir) or {}
-        run_id = kwargs.pop("run_id", None) or manifest.get("run_id") or _first_run_id(run_dir)
-        return cls(run_dir, run_id=run_id, state=state, recovered=result, **kwargs)
+        segment_paths(run_dir)  # raises when there is no ledger, before a lock file is made
+        owns_lock = lock is None
+        lock = _locked(run_dir, lock)
+        try:
+            result = repair(run_dir, lock=lock)
+            state = scan(run_dir)
+            manifest = read_manifest(run_dir) or {}
+            run_id = kwargs.pop("run_id", None) or manifest.get("run_id") or _first_run_id(run_dir)
+            return cls(run_dir, run_id=run_id, state=state, recovered=result, lock=lock, owns_lock=owns_lock, **kwargs)
+        except BaseException:
+            if owns_lock:
+                lock.release()
+            raise
 
     # -- public API -------------------------------------------------------
 
@@ -178,12 +199,14 @@ class LedgerWriter:
         with self._lock:
             try:
                 self._flush_locked()
-                self._write_manifest()
+                self._write_manifest(final=True)
             finally:
                 self._closed = True
                 if self._fd is not None:
                     os.close(self._fd)
                     self._fd = None
+                if self._owns_lock and self._run_lock is not None:
+                    self._run_lock.release()
 
     def __enter__(self) -> "LedgerWriter":
         return self
@@ -322,11 +345,19 @@ class LedgerWriter:
         except OSError as exc:
             raise _io_error(f"cannot open the segment {seg.path} to append", exc) from exc
 
-    def _write_manifest(self) -> None:
+    def _write_manifest(self, *, final: bool = False) -> None:
         try:
             self._write_manifest_file()
         except OSError as exc:
-            raise _io_error(f"cannot write {self.run_dir / 'manifest.json'}", exc) from exc
+            if not final:
+                # the frame is already acknowledged and the manifest is derived from the
+                # segments: failing the flush would make callers count acknowledged events
+                # as lost, so the manifest is retried at the next flush and at close
+                return
+            error = _io_error(f"cannot write {self.run_dir / 'manifest.json'}", exc)
+            error.hint = (f"every event is safe in the segments; free space, then run 'ipw ledger repair {self.run_dir}'"
+                          " to rewrite the manifest")
+            raise error from exc
 
     def _write_manifest_file(self) -> None:
         segments = [
@@ -361,6 +392,15 @@ def _io_error(what: str, exc: OSError) -> LedgerError:
     else:
         hint = "check the disk and the file system, then resume the run with --resume"
     return LedgerError(f"{what}: {reason}", hint=hint)
+
+
+def _locked(run_dir: Path, lock: RunLock | None, *, create_dir: bool = False) -> RunLock:
+    """``lock`` checked to be this run's and held, or the run's lock freshly taken."""
+    if lock is None:
+        return RunLock(run_dir).acquire(create_dir=create_dir)
+    if not lock.held or os.path.realpath(lock.run_dir) != os.path.realpath(run_dir):
+        raise ValueError(f"the lock passed for {run_dir} is not that run's lock, held")
+    return lock
 
 
 def _first_run_id(run_dir: Path) -> str:
