@@ -15,8 +15,9 @@ from ..registry import KINDS, REGISTRY
 def list_components(what: str, as_json: bool) -> None:
     """List clients, datasets, judges, analyses, visualizations and collectors.
 
-    Components whose optional backend is missing are listed as unavailable,
-    with the extra that installs it.
+    Components whose optional backend is missing, or whose hardware this host
+    lacks (RAPL counters, powermetrics), are listed as unavailable with the
+    reason and the extra that installs what is missing.
 
     Example:
 
@@ -25,16 +26,11 @@ def list_components(what: str, as_json: bool) -> None:
     kinds = KINDS if what == "all" else (what,)
     out: dict[str, list[dict[str, object]]] = {}
     for kind in kinds:
-        out[kind] = [
-            {
-                "id": c.id,
-                "summary": c.summary,
-                "available": c.available,
-                "extra": c.extra,
-                "missing": c.missing_modules(),
-            }
-            for c in REGISTRY.components(kind)
-        ]
+        out[kind] = []
+        for c in REGISTRY.components(kind):
+            reason = c.unavailable_reason()
+            out[kind].append({"id": c.id, "summary": c.summary, "available": reason is None, "extra": c.extra,
+                              "missing": c.missing_modules(), "reason": reason})
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
@@ -47,5 +43,6 @@ def list_components(what: str, as_json: bool) -> None:
         if missing:
             click.echo(f"Unavailable {kind}:")
             for item in missing:
-                click.echo(f"  {item['id']:<16} {item['summary']}  (install: pip install 'ipw[{item['extra']}]')")
+                fix = f"install: pip install 'ipw[{item['extra']}]'" if item["missing"] else item["reason"]
+                click.echo(f"  {item['id']:<16} {item['summary']}  ({fix})")
         click.echo("")
