@@ -8,6 +8,7 @@ from the energy-monitor session, on the same monotonic clock.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import threading
@@ -15,7 +16,7 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import msgspec
 
@@ -29,15 +30,17 @@ from ..errors import (
     TelemetryError,
     UsageError,
 )
-from ..events import QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
+from ..events import Annotation, QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
 from ..ledger import LedgerWriter
 from ..registry import REGISTRY
-from .clients.base import Chunk, Completion, InferenceClient
+from .backoff import retry_delay_s
+from .clients.base import Chunk, Completion, InferenceClient, finish_reason_text
 from .datasets.base import DatasetRecord, prompt_for
 from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
 from .host import host_info, package_versions
 from .lifecycle import CaptureTelemetry, terminate_as_interrupt
-from .redact import REDACTED, redact, scrub
+from .redact import redact, scrub
+from .resume import resume_config
 
 STOP_GRACE_S = 2.0  # how long a stop waits for queries in flight to notice it
 
@@ -75,7 +78,10 @@ class Runner:
         client: InferenceClient | None = None,
         progress: Callable[[Progress], None] | None = None,
         telemetry: Any = None,
+        explicit: Iterable[str] | None = None,
     ) -> None:
+        """``explicit`` names the config fields the user set (a resume checks those against the ledger;
+        None: the fields that differ from their defaults, see :func:`ipw.capture.resume.explicit_fields`)."""
         config.validate()
         self.config = config
         self._client = client
@@ -85,6 +91,8 @@ class Runner:
         self._serial = threading.Lock()
         self._inflight: set[int] = set()
         self._inflight_lock = threading.Lock()
+        self._explicit = None if explicit is None else frozenset(explicit)
+        self._resume_changes: dict[str, dict[str, Any]] = {}
 
     # -- public -----------------------------------------------------------
 
@@ -120,6 +128,8 @@ class Runner:
         warmups = records[: config.warmup_queries] if not resume else []
         try:
             healthy = _healthy(client)
+            if healthy is True:
+                client.prepare(config.model, {**DEFAULT_GEN, **config.gen_params})
             # everything that can fail about the client or the host fails here, before a ledger exists
             started = RunStarted(
                 run_id=run_id,
@@ -160,6 +170,9 @@ class Runner:
         energy_note = None
         try:
             writer.append(msgspec.structs.replace(started, t_ns=time.monotonic_ns(), wall_time_ns=time.time_ns()))
+            if self._resume_changes:
+                writer.append(Annotation(t_ns=time.monotonic_ns(), key="resume_changed_flags",
+                                         value=json.dumps(self._resume_changes, sort_keys=True, default=str)))
             writer.flush()
             telemetry, energy_note = self._start_telemetry(writer, progress)
             try:
@@ -178,13 +191,14 @@ class Runner:
                     status=status,
                     queries_completed=progress.measured_completed,
                     queries_failed=progress.measured_failed,
+                    queries_truncated=progress.measured_truncated,
                 )
             )
             writer.close()
             if self._client is None:
                 client.close()
         return RunResult(run_dir, run_id, status, progress.measured_completed, progress.measured_failed, resume,
-                         energy_note)
+                         energy_note, progress.measured_truncated)
 
     def stop(self) -> None:
         """Ask the runner to stop after the queries in flight."""
@@ -200,16 +214,8 @@ class Runner:
         view = load_run(run_dir)
         if not view.runs_started:
             raise UsageError(f"{run_dir} has no run_started event to resume from", hint="start a new run instead")
-        stored = dict(view.runs_started[0].config)
-        known = {f for f in CaptureConfig.__dataclass_fields__}
-        # secrets were never stored: drop their placeholders and take them from this invocation
-        kwargs = {k: _without_redacted(v) for k, v in stored.items() if k in known}
-        for key in ("client_params", "eval"):
-            live = getattr(self.config, key)
-            kwargs[key] = {**kwargs.get(key, {}), **live}
-        kwargs["output_dir"] = self.config.output_dir
-        kwargs["run_name"] = run_dir.name
-        config = CaptureConfig(**kwargs)
+        config, self._resume_changes = resume_config(dict(view.runs_started[0].config), self.config, self._explicit)
+        config.run_name = run_dir.name
         done = {q.record_id for q in view.measured_queries()}
         next_qid = max(view.queries, default=-1) + 1
         return config, view.runs_started[0].run_id, done, next_qid
@@ -371,6 +377,7 @@ class Runner:
                 end_ns = time.monotonic_ns()
                 if completion is None:
                     completion = Completion(None, n_tokens, None, "counted")
+                finish_reason = finish_reason_text(completion.finish_reason)
                 writer.append(
                     QueryFinished(
                         query_id=qid,
@@ -379,13 +386,15 @@ class Runner:
                         completion_tokens=completion.completion_tokens
                         if completion.completion_tokens is not None
                         else n_tokens,
-                        finish_reason=completion.finish_reason,
+                        finish_reason=finish_reason,
                         ttft_ns=None if first_ns is None else first_ns - start_ns,
                         usage_source=completion.usage_source,
+                        # a stream that ends without saying why was cut short by the service
+                        truncated=finish_reason is None,
                     )
                 )
                 writer.flush()
-                progress.count(ok=True, warmup=warmup)
+                progress.count(ok=True, warmup=warmup, truncated=finish_reason is None)
                 self._report(progress)
                 return
             except KeyboardInterrupt:
@@ -417,7 +426,7 @@ class Runner:
                     progress.count(ok=False, warmup=warmup)
                     self._report(progress)
                     return
-                self._stop.wait(config.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
+                self._stop.wait(retry_delay_s(exc, attempt, config.retry_backoff_s))
             except IpwError:
                 raise
             except Exception as exc:  # a client library failing in a way it does not document
@@ -438,15 +447,6 @@ class Runner:
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:
             self._progress_cb(progress)
-
-
-def _without_redacted(value: Any) -> Any:
-    """``value`` with every ``<redacted>`` placeholder left out, at any depth."""
-    if isinstance(value, dict):
-        return {k: _without_redacted(v) for k, v in value.items() if v != REDACTED}
-    if isinstance(value, list):
-        return [_without_redacted(v) for v in value if v != REDACTED]
-    return value
 
 
 def _healthy(client: InferenceClient) -> bool | str:

@@ -87,7 +87,7 @@ def _record(config: Any, kw: dict[str, Any]) -> Any:
 
         read_power_csv(kw["power_trace"])  # a bad trace is refused before anything runs
     progress = ProgressLine(enabled=False if kw["as_json"] else None)
-    runner = Runner(config, progress=progress)
+    runner = Runner(config, progress=progress, explicit=_explicit_fields())
     try:
         result = runner.run(resume=kw["resume"])
     finally:
@@ -99,7 +99,24 @@ def _record(config: Any, kw: dict[str, Any]) -> Any:
     return result
 
 
+_FIELDS = {"client_id": "client", "dataset_id": "dataset", "client_param": "client_params",
+           "dataset_param": "dataset_params", "gen_param": "gen_params"}
+
+
+def _explicit_fields() -> set[str]:
+    """The capture settings given on the command line (a resume checks these against the run)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = {name for name in ctx.params
+             if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+    return {_FIELDS.get(name, name) for name in given}
+
+
 def _announce(result: Any, as_json: bool) -> None:
+    warning = result.truncation_warning()
+    if warning:
+        click.echo(f"ipw: warning: {warning}", err=True)
     if as_json:
         return
     what = "resumed and finished" if result.resumed else "recorded"
@@ -149,7 +166,7 @@ def profile(**kw: Any) -> None:
         config.eval = {"judge": judge.spec, "client": kw["eval_client"], "base_url": kw["eval_base_url"], "model": kw["eval_model"]}
     result = _record(config, kw)
     _announce(result, kw["as_json"])
-    summary = analyse_run(result.run_dir, judge=judge, quiet=kw["as_json"])
+    summary = analyse_run(result.run_dir, judge=judge, quiet=kw["as_json"], evaluate=not kw["no_eval"])
     if kw["as_json"]:
         click.echo(json.dumps({"run_dir": str(result.run_dir), "summary": summary}, indent=2, sort_keys=True))
     else:
@@ -185,21 +202,22 @@ def judge_params(kw: dict[str, Any]) -> dict[str, Any]:
 ANALYSES_AFTER_PROFILE = ("accuracy", "energy", "latency", "summary")
 
 
-def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False) -> dict[str, Any]:
-    """Judge what is unjudged, then write the profile's analyses; returns the summary."""
+def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False, evaluate: bool = True) -> dict[str, Any]:
+    """Judge what is unjudged (unless ``evaluate`` is false), then write the profile's analyses; returns the summary."""
     from ..judging.apply import default_judge_for, judge_run
     from ..registry import REGISTRY
     from ..replay import load_run, write_analysis
 
-    if judge is None:
+    if evaluate and judge is None:
         judge = default_judge_for(load_run(run_dir))
-    progress = JudgeProgress(enabled=False if quiet else None)
-    try:
-        report = judge_run(run_dir, judge, progress=progress)
-    finally:
-        progress.close()
-    if not quiet and report.calls:
-        click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
+    if evaluate:
+        progress = JudgeProgress(enabled=False if quiet else None)
+        try:
+            report = judge_run(run_dir, judge, progress=progress)
+        finally:
+            progress.close()
+        if not quiet and report.calls:
+            click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
     view = load_run(run_dir)
     options = {"judge": judge.spec} if judge is not None and any(v.judge == judge.spec for v in view.verdicts) else {}
     results = {}

@@ -38,7 +38,7 @@ import httpx
 
 from ...errors import ConfigError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
 from ._openai_wire import choice_text, completion_from_usage, garbage, json_object, sse_events, stream_error, usage_count
-from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param
+from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param, retry_after_s
 
 __all__ = ["OpenAIClient", "normalise_base_url", "timeout_param", "transport_param"]
 
@@ -161,6 +161,9 @@ class OpenAIClient(InferenceClient):
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, path) from exc
 
+    def prepare(self, model: str, gen: dict[str, Any]) -> None:
+        self._request(model, "", gen)  # the body every query sends: a reserved field is refused here
+
     def _request(self, model: str, prompt: str, gen: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         clash = sorted(_RESERVED_GEN & set(gen))
         if clash:
@@ -183,7 +186,7 @@ class OpenAIClient(InferenceClient):
 
     def _from_sse(self, lines: Iterable[str], model: str, prompt: str) -> Iterator[Chunk | Completion]:
         usage: dict[str, Any] | None = None
-        finish_reason: str | None = None
+        finish_reason: Any = None  # as the server sent it; the runner normalises it
         n_chunks = 0
         n_events = 0
         done = False
@@ -206,7 +209,7 @@ class OpenAIClient(InferenceClient):
                     n_chunks += 1
                     yield Chunk(text)
                 if choice.get("finish_reason"):
-                    finish_reason = str(choice["finish_reason"])
+                    finish_reason = choice["finish_reason"]
         if n_events == 0:
             raise garbage("the server sent no events")
         if not done and finish_reason is None:
@@ -280,6 +283,9 @@ class OpenAIClient(InferenceClient):
             hint = "check the API key (--client-param api_key=… or IPW_API_KEY)"
         elif status == 404:
             hint = f"check the base URL ({self.base_url}) and the model name"
+        elif status == 429:
+            hint = ("the server is rate-limiting requests; lower --max-concurrency or --request-rate, "
+                    "or raise --max-retries")
         elif status >= 500:
             hint = "the server failed on this request; see its log"
         else:
@@ -289,6 +295,7 @@ class OpenAIClient(InferenceClient):
             f"{self.base_url}{path} answered HTTP {status}: {excerpt(detail) or '(empty body)'}",
             retryable=status >= 500 or status in (408, 429),
             hint=hint,
+            retry_after_s=retry_after_s(response.headers.get("retry-after")),
         )
 
     def _transport_error(self, exc: httpx.HTTPError, path: str) -> Exception:
