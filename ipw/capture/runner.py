@@ -27,7 +27,6 @@ from ..errors import (
     IpwError,
     LedgerExistsError,
     ServerUnreachableError,
-    TelemetryError,
     UsageError,
 )
 from ..events import Annotation, QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
@@ -38,7 +37,7 @@ from .clients.base import Chunk, Completion, InferenceClient, finish_reason_text
 from .datasets.base import DatasetRecord, prompt_for
 from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
 from .host import host_info, package_versions
-from .lifecycle import CaptureTelemetry, terminate_as_interrupt
+from .lifecycle import CaptureTelemetry, start_telemetry, terminate_as_interrupt
 from .redact import redact, scrub
 from .resume import resume_config
 
@@ -174,7 +173,7 @@ class Runner:
                 writer.append(Annotation(t_ns=time.monotonic_ns(), key="resume_changed_flags",
                                          value=json.dumps(self._resume_changes, sort_keys=True, default=str)))
             writer.flush()
-            telemetry, energy_note = self._start_telemetry(writer, progress)
+            telemetry, energy_note = start_telemetry(config, writer, progress, self._telemetry_factory)
             try:
                 self._execute(client, writer, warmups, plan, next_qid, progress)
                 status = "interrupted" if self._stop.is_set() else "completed"
@@ -219,33 +218,6 @@ class Runner:
         done = {q.record_id for q in view.measured_queries()}
         next_qid = max(view.queries, default=-1) + 1
         return config, view.runs_started[0].run_id, done, next_qid
-
-    def _start_telemetry(self, writer: LedgerWriter, progress: Progress) -> tuple[Any, str | None]:
-        config = self.config
-        if config.energy == "none":
-            return None, "energy was not measured (--energy none)"
-        factory = self._telemetry_factory or CaptureTelemetry
-
-        def sink(event: Any) -> None:
-            writer.append(event)
-            power = getattr(event, "power_w", None)
-            if power is not None:
-                progress.last_power_w[event.device] = power
-
-        try:
-            session = factory(
-                sink=sink,
-                collectors=config.energy,
-                interval_ms=config.sample_interval_ms,
-                cpu_tdp_w=config.cpu_tdp_w,
-            )
-            session.__enter__()
-        except TelemetryError as exc:
-            from ..events import TelemetryStatus
-
-            writer.append(TelemetryStatus(t_ns=time.monotonic_ns(), status="unavailable", message=exc.one_line()))
-            return None, f"energy was not measured: {exc.one_line()}"
-        return session, None
 
     def _execute(
         self,
