@@ -92,6 +92,9 @@ def _record(config: Any, kw: dict[str, Any]) -> Any:
         result = runner.run(resume=kw["resume"])
     finally:
         progress.close()
+    warning = result.truncation_warning()
+    if warning:  # said even with --json: stdout holds the JSON, this goes to stderr
+        click.echo(f"ipw: warning: {warning}", err=True)
     if kw.get("power_trace") is not None:
         from ..capture.power_trace import import_power_trace
 
@@ -114,9 +117,6 @@ def _explicit_fields() -> set[str]:
 
 
 def _announce(result: Any, as_json: bool) -> None:
-    warning = result.truncation_warning()
-    if warning:
-        click.echo(f"ipw: warning: {warning}", err=True)
     if as_json:
         return
     what = "resumed and finished" if result.resumed else "recorded"
@@ -141,7 +141,8 @@ def record(**kw: Any) -> None:
     result = _record(config, kw)
     if kw["as_json"]:
         click.echo(json.dumps({"run_dir": str(result.run_dir), "run_id": result.run_id, "status": result.status,
-                               "queries_completed": result.completed, "queries_failed": result.failed}))
+                               "queries_completed": result.completed, "queries_failed": result.failed,
+                               "queries_truncated": result.truncated}))
     else:
         _announce(result, False)
         click.echo(str(result.run_dir))

@@ -85,3 +85,22 @@ def test_a_dict_finish_reason_is_stored_as_its_type_not_its_repr(tmp_path: Path)
 def test_finish_reasons_are_normalised_to_plain_strings(raw: object, text: str | None) -> None:
     assert finish_reason_text(raw) == text
     assert "{'" not in str(finish_reason_text(raw))  # never a Python repr
+
+
+def test_record_warns_in_one_line_even_with_json(tmp_path: Path, cli) -> None:
+    from tests.capture._stub_server import completions_server
+
+    with completions_server(finish_reason=None) as url:
+        result = cli("record", "--client", "openai", "--client-base-url", url, "--model", "m", "--max-queries", "2",
+                     "--client-param", "api=completions", "--client-param", "usage_fallback=count",
+                     "--energy", "none", "--output-dir", str(tmp_path), "--run-name", "r", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "ipw: warning: 2 of 2 streams ended without a finish reason (truncated); "
+        "if this is llama_cpp.server, start it with --interrupt_requests False"
+    ]
+    assert json.loads(result.stdout)["queries_truncated"] == 2
+    with completions_server() as url:
+        clean = cli("record", "--client", "openai", "--client-base-url", url, "--model", "m", "--max-queries", "2",
+                    "--energy", "none", "--output-dir", str(tmp_path), "--run-name", "ok", "--json")
+    assert clean.exit_code == 0 and clean.stderr == ""
