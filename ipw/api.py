@@ -52,11 +52,15 @@ class Profile:
 
 
 def record(config: CaptureConfig, *, resume: bool = False, progress: Callable[[Progress], None] | None = None,
-           power_trace: Path | None = None, client: Any = None, observers: Iterable[Any] = ()) -> RunResult:
+           power_trace: Path | None = None, client: Any = None, observers: Iterable[Any] = (),
+           explicit: Iterable[str] | None = None) -> RunResult:
     """Capture one run into its ledger; ``power_trace`` (an external meter's CSV) is imported after capture.
 
     ``observers`` see the run as it is captured (e.g. the Prometheus metrics of
     ``--metrics-port``): ``attach(progress)`` once, then ``observe(event)``.
+    ``explicit`` names the settings the user gave; a resume refuses those that
+    differ from the run and may not change (None: those that differ from
+    their defaults).
     """
     from .capture.runner import Runner
 
@@ -64,7 +68,8 @@ def record(config: CaptureConfig, *, resume: bool = False, progress: Callable[[P
         from .capture.power_trace import read_power_csv
 
         read_power_csv(power_trace)  # a bad trace is refused before anything runs
-    result = Runner(config, progress=progress, client=client, observers=tuple(observers)).run(resume=resume)
+    result = Runner(config, progress=progress, client=client, observers=tuple(observers),
+                    explicit=explicit).run(resume=resume)
     if power_trace is not None:
         from .capture.power_trace import import_power_trace
 

@@ -104,13 +104,16 @@ class DatasetError(IpwError):
 
 
 class ClientError(IpwError):
-    """The inference service failed; ``retryable`` says whether asking again may succeed (the runner reads it)."""
+    """The inference service failed; ``retryable`` says whether asking again may succeed, and
+    ``retry_after_s`` how long the server asked us to wait first (the runner reads both)."""
 
     exit_code = 5
 
-    def __init__(self, message: str, *, hint: str | None = None, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, retryable: bool = False,
+                 retry_after_s: float | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retryable = retryable
+        self.retry_after_s = retry_after_s
 
 
 class ServerUnreachableError(ClientError):

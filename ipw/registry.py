@@ -39,13 +39,27 @@ class Component:
     requires: tuple[str, ...] = ()  # importable module names the component needs
     origin: str = BUILTIN  # or the name of the distribution whose entry point registered it
     error: str | None = None  # why a plugin cannot be used (it failed to import, or its id is taken)
+    probe: str | None = None  # "module:function" returning why the thing itself is absent here, or None
 
     def missing_modules(self) -> list[str]:
         return [m for m in self.requires if not _importable(m)]
 
+    def unavailable_reason(self) -> str | None:
+        """Why this component cannot work on this host (a missing module, or what its probe found), or None."""
+        missing = self.missing_modules()
+        if missing:
+            return f"the module {missing[0]} is not installed"
+        if self.probe is None:
+            return None
+        module_name, _, attr = self.probe.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), attr)()
+        except Exception as exc:  # a probe that cannot even run means the thing is not usable here
+            return f"its probe failed: {type(exc).__name__}: {exc}"
+
     @property
     def available(self) -> bool:
-        return self.error is None and not self.missing_modules()
+        return self.error is None and self.unavailable_reason() is None
 
     def load(self) -> Any:
         if self.error is not None:
@@ -86,10 +100,11 @@ class Registry:
         *,
         extra: str | None = None,
         requires: Iterable[str] = (),
+        probe: str | None = None,
     ) -> Component:
         if kind not in self._items:
             raise ValueError(f"unknown component kind {kind!r}")
-        comp = Component(kind, id, target, summary, extra, tuple(requires))
+        comp = Component(kind, id, target, summary, extra, tuple(requires), probe=probe)
         self._items[kind][id] = comp
         return comp
 
@@ -206,8 +221,9 @@ _r("collectors", "nvml", "ipw_energy_monitor.collectors.nvml:NvmlCollector",
 _r("collectors", "amdsmi", "ipw_energy_monitor.collectors.amdsmi:AmdSmiCollector",
    "AMD GPUs through amdsmi", extra="amd", requires=("amdsmi",))
 _r("collectors", "rapl", "ipw_energy_monitor.collectors.rapl:RaplCollector",
-   "CPU and DRAM through Linux RAPL powercap")
+   "CPU and DRAM through Linux RAPL powercap", probe="ipw_energy_monitor.collectors.rapl:unavailable_reason")
 _r("collectors", "powermetrics", "ipw_energy_monitor.collectors.powermetrics:PowermetricsCollector",
-   "Apple silicon through powermetrics (needs sudo)")
+   "Apple silicon through powermetrics (needs sudo)",
+   probe="ipw_energy_monitor.collectors.powermetrics:unavailable_reason")
 _r("collectors", "estimate", "ipw_energy_monitor.collectors.estimate:EstimatedCpuCollector",
    "CPU utilisation × TDP, always labelled estimated")

@@ -60,11 +60,14 @@ def start_llama_server(
     n_ctx: int = 2048,
     n_threads: int | None = None,
     startup_timeout_s: float = 180.0,
+    interrupt_requests: bool = False,
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """Start ``python -m llama_cpp.server`` for ``model_path`` and wait until ``/v1/models`` answers.
 
     ``n_threads`` defaults to half the CPUs: llama.cpp's spinning threads
     slow down badly when they share every core with the tests themselves.
+    ``interrupt_requests=True`` keeps the server's own default, under which a
+    request arriving cuts the stream in progress short (for the tests of that).
     Returns the OpenAI base URL (``http://127.0.0.1:PORT/v1``) and the process.
     Raises RuntimeError with the server's log tail when it exits or does not
     answer within ``startup_timeout_s``.
@@ -79,7 +82,7 @@ def start_llama_server(
         "--port", str(port),
         "--n_ctx", str(n_ctx),
         # queue concurrent requests instead of cutting the running stream short
-        "--interrupt_requests", "False",
+        *([] if interrupt_requests else ["--interrupt_requests", "False"]),
         "--n_threads", str(n_threads or max(1, (os.cpu_count() or 1) // 2)),
     ]
     with os.fdopen(log_fd, "wb") as log:

@@ -17,6 +17,14 @@ per capture session so the pause before a ``--resume`` is not counted):
 
 Each distribution reports n, mean, p50, p90, p99, min and max; percentiles use
 numpy's "linear" method (interpolation between closest ranks).
+
+Truncated streams (``query_finished.truncated``: the stream ended without a
+finish reason, cut short by the service) are counted in ``queries_truncated``
+and flagged per query. Their TTFT is kept in ``ttft_s`` (the first token really
+arrived then), but they are left out of ``tpot_s``, ``itl_s``, ``e2e_s`` and
+``decode_tokens_per_s``: those depend on when the stream ended, and a cut
+stream ends when the service gave up on it, not when the answer was done.
+Their tokens still count in the totals and the throughput: they were produced.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ def per_query_latency(view: RunView) -> dict[int, dict[str, Any]]:
             "e2e_s": e2e_s,
             "decode_tokens_per_s": finite(1.0 / tpot_s) if tpot_s else None,
             "completion_tokens": tokens,
+            "truncated": bool(q.finished is not None and q.finished.truncated),
             "prompt_tokens": q.prompt_tokens,
             "start_ns": start,
             "end_ns": end,
@@ -63,9 +72,9 @@ def _column(rows: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([np.nan if r[key] is None else r[key] for r in rows], dtype=np.float64)
 
 
-def inter_token_latencies_s(view: RunView) -> np.ndarray:
-    """Every gap between consecutive token events of the same measured query, in seconds."""
-    t, offsets = concat_tokens([q.t_ns_array for q in view.measured_queries()])
+def inter_token_latencies_s(view: RunView, *, skip: frozenset[int] = frozenset()) -> np.ndarray:
+    """Every gap between consecutive token events of the same measured query (but those in ``skip``), in seconds."""
+    t, offsets = concat_tokens([q.t_ns_array for q in view.measured_queries() if q.query_id not in skip])
     if len(t) < 2:
         return np.zeros(0, dtype=np.float64)
     gaps = np.diff(t)
@@ -88,18 +97,21 @@ class LatencyProjection:
         span_s = sessions_span_s(view, [r["start_ns"] for r in timed], [r["end_ns"] for r in timed])
         completion = sum(r["completion_tokens"] for r in rows)
         prompts = [r["prompt_tokens"] for r in rows if r["prompt_tokens"] is not None]
+        finished = [r for r in rows if not r["truncated"]]
+        truncated = frozenset(r["query_id"] for r in rows if r["truncated"])
         return {
             "percentile_method": PERCENTILE_METHOD,
             "queries": len(rows),
+            "queries_truncated": len(truncated),
             "wall_span_s": span_s,
             "completion_tokens_total": completion,
             "prompt_tokens_total": sum(prompts) if prompts else None,
             "throughput_tokens_per_s": finite(completion / span_s) if span_s else None,
             "queries_per_s": finite(len(rows) / span_s) if span_s else None,
             "ttft_s": describe(_column(rows, "ttft_s")),
-            "tpot_s": describe(_column(rows, "tpot_s")),
-            "itl_s": describe(inter_token_latencies_s(view)),
-            "e2e_s": describe(_column(rows, "e2e_s")),
-            "decode_tokens_per_s": describe(_column(rows, "decode_tokens_per_s")),
+            "tpot_s": describe(_column(finished, "tpot_s")),
+            "itl_s": describe(inter_token_latencies_s(view, skip=truncated)),
+            "e2e_s": describe(_column(finished, "e2e_s")),
+            "decode_tokens_per_s": describe(_column(finished, "decode_tokens_per_s")),
             "per_query": [{k: v for k, v in r.items() if k not in ("start_ns", "end_ns")} for r in rows],
         }

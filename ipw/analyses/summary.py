@@ -109,12 +109,19 @@ class SummaryProjection:
             notes.append(f"{incomplete} queries overlap a gap in the power trace: their energy is partly interpolated")
         if acc is None:
             notes.append("no decided verdicts: accuracy and its ratios are not reported")
+        if latency["queries_truncated"]:
+            notes.append(
+                f"{latency['queries_truncated']} of {latency['queries']} streams ended without a finish reason "
+                "(truncated by the service): their answers may be cut short, and TPOT, inter-token and "
+                "end-to-end latency leave them out"
+            )
         metrics = {
             "accuracy": _metric(acc, None, "counted"),
             "correct": _metric(accuracy.get("correct"), "queries", "counted"),
             "incorrect": _metric(accuracy.get("incorrect"), "queries", "counted"),
             "unevaluated": _metric(accuracy.get("unevaluated"), "queries", "counted"),
             "queries_measured": _metric(latency["queries"], "queries", "counted"),
+            "queries_truncated": _metric(latency["queries_truncated"], "queries", "counted"),
             "total_energy_j": _metric(energy.total_energy_j, "J", e_prov),
             "idle_energy_j": _metric(energy.idle_energy_j, "J", e_prov),
             "mean_energy_per_query_j": _metric(mean_energy, "J", e_prov),
@@ -171,7 +178,7 @@ class SummaryProjection:
 
 
 METRIC_ORDER: tuple[str, ...] = (
-    "accuracy", "correct", "incorrect", "unevaluated", "queries_measured",
+    "accuracy", "correct", "incorrect", "unevaluated", "queries_measured", "queries_truncated",
     "intelligence_per_watt", "intelligence_per_joule",
     "mean_power_w", "mean_energy_per_query_j", "total_energy_j", "idle_energy_j",
     "joules_per_output_token", "output_tokens_per_joule", "co2_g", "co2_g_per_query",

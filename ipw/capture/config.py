@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import UsageError
 from .redact import redact
 
-__all__ = ["DEFAULT_GEN", "CaptureConfig", "Progress", "RunResult", "default_run_name"]
+__all__ = ["DEFAULT_GEN", "CaptureConfig", "Progress", "RunResult", "default_run_name", "resolve_dataset"]
 
 DEFAULT_GEN = {"temperature": 0.0, "max_tokens": 16, "seed": 0}
 # About one request in three hours: slower is no load test, and a Poisson gap
@@ -46,6 +46,9 @@ class CaptureConfig:
     retry_backoff_s: float = 0.5
     seed: int = 0
     eval: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.dataset, self.dataset_params = resolve_dataset(self.dataset, self.dataset_params)
 
     def validate(self) -> None:
         if self.max_concurrency < 1:
@@ -125,16 +128,18 @@ class Progress:
     tokens: int = 0
     measured_completed: int = 0  # what run_finished reports: warm-up queries excluded
     measured_failed: int = 0
+    measured_truncated: int = 0  # of measured_completed: streams that ended without a finish reason
     started_s: float = field(default_factory=time.monotonic)
     last_power_w: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def count(self, *, ok: bool, warmup: bool) -> None:
+    def count(self, *, ok: bool, warmup: bool, truncated: bool = False) -> None:
         """One query ended for good (queries run on several threads)."""
         with self._lock:
             if ok:
                 self.done += 1
                 self.measured_completed += not warmup
+                self.measured_truncated += truncated and not warmup
             else:
                 self.failed += 1
                 self.measured_failed += not warmup
@@ -168,6 +173,38 @@ class RunResult:
     failed: int
     resumed: bool = False
     energy_note: str | None = None
+    truncated: int = 0  # measured queries whose stream ended without a finish reason
+
+    def truncation_warning(self) -> str | None:
+        """A one-line warning when streams were cut short, with the usual cause; None when none were."""
+        if not self.truncated:
+            return None
+        return (f"{self.truncated} of {self.completed} streams ended without a finish reason (truncated); "
+                "if this is llama_cpp.server, start it with --interrupt_requests False")
+
+
+def resolve_dataset(dataset: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``--dataset`` as (registered id, params): an id stays itself; the path of an existing file or
+    folder becomes the ``file`` dataset reading it (format from its extension, or a folder saved by
+    HF datasets). An id wins over a file of the same name."""
+    from ..registry import REGISTRY
+
+    ids = REGISTRY.ids("datasets")
+    if dataset in ids:
+        return dataset, params
+    path = Path(dataset).expanduser()
+    if not dataset or not path.exists():
+        raise UsageError(
+            f"unknown dataset {dataset!r}: not a registered id, and no file or folder has that path",
+            hint=f"choose one of: {', '.join(ids)} (see 'ipw list datasets'), or give the path of a JSONL, CSV, "
+            "Parquet or JSON file, or of a folder saved by HF datasets",
+        )
+    if "path" in params:
+        raise UsageError(
+            f"--dataset {dataset} is a path, and --dataset-param path={params['path']} names another",
+            hint="give the file once: either --dataset PATH or --dataset file --dataset-param path=PATH",
+        )
+    return "file", {"path": str(path.resolve()), **params}
 
 
 def default_run_name(config: CaptureConfig) -> str:

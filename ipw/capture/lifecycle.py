@@ -6,7 +6,7 @@ import signal
 import threading
 from typing import Any, Callable
 
-__all__ = ["CaptureTelemetry", "terminate_as_interrupt"]
+__all__ = ["CaptureTelemetry", "start_telemetry", "terminate_as_interrupt"]
 
 
 class CaptureTelemetry:
@@ -38,6 +38,44 @@ class CaptureTelemetry:
         finally:
             if self.launcher is not None:
                 self.launcher.stop()
+
+
+def start_telemetry(config: Any, writer: Any, progress: Any, factory: Any = None,
+                    observers: tuple[Any, ...] = ()) -> tuple[Any, str | None]:
+    """Start the energy monitor for a capture: (the running session or None, a note on why energy is not measured).
+
+    Each power event goes to the ledger, to the progress line's watts, and to every observer.
+    """
+    import time
+
+    from ..errors import TelemetryError
+
+    if config.energy == "none":
+        return None, "energy was not measured (--energy none)"
+    factory = factory or CaptureTelemetry
+
+    def sink(event: Any) -> None:
+        writer.append(event)
+        power = getattr(event, "power_w", None)
+        if power is not None:
+            progress.last_power_w[event.device] = power
+        for observer in observers:
+            observer.observe(event)
+
+    try:
+        session = factory(
+            sink=sink,
+            collectors=config.energy,
+            interval_ms=config.sample_interval_ms,
+            cpu_tdp_w=config.cpu_tdp_w,
+        )
+        session.__enter__()
+    except TelemetryError as exc:
+        from ..events import TelemetryStatus
+
+        writer.append(TelemetryStatus(t_ns=time.monotonic_ns(), status="unavailable", message=exc.one_line()))
+        return None, f"energy was not measured: {exc.one_line()}"
+    return session, None
 
 
 def terminate_as_interrupt() -> Any:

@@ -9,6 +9,7 @@ from the energy-monitor session, on the same monotonic clock.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import signal
 import threading
@@ -16,7 +17,7 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import msgspec
 
@@ -28,19 +29,20 @@ from ..errors import (
     LedgerError,
     LedgerExistsError,
     ServerUnreachableError,
-    TelemetryError,
     UsageError,
 )
-from ..events import QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
+from ..events import Annotation, QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
 from ..ledger import LedgerWriter, scan
 from ..ledger.lock import RunLock
 from ..registry import REGISTRY
-from .clients.base import Chunk, Completion, InferenceClient
+from .backoff import retry_delay_s
+from .clients.base import Chunk, Completion, InferenceClient, finish_reason_text
 from .datasets.base import DatasetRecord, prompt_for
 from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
 from .host import host_info, package_versions
-from .lifecycle import CaptureTelemetry, terminate_as_interrupt
-from .redact import REDACTED, redact, scrub
+from .lifecycle import CaptureTelemetry, start_telemetry, terminate_as_interrupt
+from .redact import redact, scrub
+from .resume import resume_config
 from .telemetry import HarnessCpuSampler
 
 STOP_GRACE_S = 2.0  # how long a stop waits for queries in flight to notice it
@@ -80,7 +82,10 @@ class Runner:
         progress: Callable[[Progress], None] | None = None,
         telemetry: Any = None,
         observers: tuple[Any, ...] = (),
+        explicit: Iterable[str] | None = None,
     ) -> None:
+        """``explicit`` names the config fields the user set (a resume checks those against the ledger;
+        None: the fields that differ from their defaults, see :func:`ipw.capture.resume.explicit_fields`)."""
         config.validate()
         self.config = config
         # watchers of the capture (e.g. the Prometheus exporter): attach(progress) once, observe(event) per
@@ -94,6 +99,8 @@ class Runner:
         self._inflight: set[int] = set()
         self._inflight_lock = threading.Lock()
         self._run_lock: RunLock | None = None
+        self._explicit = None if explicit is None else frozenset(explicit)
+        self._resume_changes: dict[str, dict[str, Any]] = {}
 
     # -- public -----------------------------------------------------------
 
@@ -138,6 +145,8 @@ class Runner:
         warmups = records[: config.warmup_queries] if not resume else []
         try:
             healthy = _healthy(client)
+            if healthy is True:
+                client.prepare(config.model, {**DEFAULT_GEN, **config.gen_params})
             # everything that can fail about the client or the host fails here, before a ledger exists
             started = RunStarted(
                 run_id=run_id,
@@ -181,8 +190,11 @@ class Runner:
         energy_note = None
         try:
             writer.append(msgspec.structs.replace(started, t_ns=time.monotonic_ns(), wall_time_ns=time.time_ns()))
+            if self._resume_changes:
+                writer.append(Annotation(t_ns=time.monotonic_ns(), key="resume_changed_flags",
+                                         value=json.dumps(self._resume_changes, sort_keys=True, default=str)))
             writer.flush()
-            telemetry, energy_note = self._start_telemetry(writer, progress)
+            telemetry, energy_note = start_telemetry(config, writer, progress, self._telemetry_factory, self._observers)
             cpu_sampler = HarnessCpuSampler(writer.append).start()  # ipw's own footprint, beside the power samples
             try:
                 self._execute(client, writer, warmups, plan, next_qid, progress)
@@ -204,13 +216,14 @@ class Runner:
                     status=status,
                     queries_completed=progress.measured_completed,
                     queries_failed=progress.measured_failed,
+                    queries_truncated=progress.measured_truncated,
                 )
             )
             writer.close()
             if self._client is None:
                 client.close()
         return RunResult(run_dir, run_id, status, progress.measured_completed, progress.measured_failed, resume,
-                         energy_note)
+                         energy_note, progress.measured_truncated)
 
     def stop(self) -> None:
         """Ask the runner to stop after the queries in flight."""
@@ -226,48 +239,11 @@ class Runner:
         view = load_run(run_dir)
         if not view.runs_started:
             raise UsageError(f"{run_dir} has no run_started event to resume from", hint="start a new run instead")
-        stored = dict(view.runs_started[0].config)
-        known = {f for f in CaptureConfig.__dataclass_fields__}
-        # secrets were never stored: drop their placeholders and take them from this invocation
-        kwargs = {k: _without_redacted(v) for k, v in stored.items() if k in known}
-        for key in ("client_params", "eval"):
-            live = getattr(self.config, key)
-            kwargs[key] = {**kwargs.get(key, {}), **live}
-        kwargs["output_dir"] = self.config.output_dir
-        kwargs["run_name"] = run_dir.name
-        config = CaptureConfig(**kwargs)
+        config, self._resume_changes = resume_config(dict(view.runs_started[0].config), self.config, self._explicit)
+        config.run_name = run_dir.name
         done = {q.record_id for q in view.measured_queries()}
         next_qid = max(view.queries, default=-1) + 1
         return config, view.runs_started[0].run_id, done, next_qid
-
-    def _start_telemetry(self, writer: LedgerWriter, progress: Progress) -> tuple[Any, str | None]:
-        config = self.config
-        if config.energy == "none":
-            return None, "energy was not measured (--energy none)"
-        factory = self._telemetry_factory or CaptureTelemetry
-
-        def sink(event: Any) -> None:
-            writer.append(event)
-            power = getattr(event, "power_w", None)
-            if power is not None:
-                progress.last_power_w[event.device] = power
-            for observer in self._observers:
-                observer.observe(event)
-
-        try:
-            session = factory(
-                sink=sink,
-                collectors=config.energy,
-                interval_ms=config.sample_interval_ms,
-                cpu_tdp_w=config.cpu_tdp_w,
-            )
-            session.__enter__()
-        except TelemetryError as exc:
-            from ..events import TelemetryStatus
-
-            writer.append(TelemetryStatus(t_ns=time.monotonic_ns(), status="unavailable", message=exc.one_line()))
-            return None, f"energy was not measured: {exc.one_line()}"
-        return session, None
 
     def _execute(
         self,
@@ -399,6 +375,9 @@ class Runner:
                 end_ns = time.monotonic_ns()
                 if completion is None:
                     completion = Completion(None, n_tokens, None, "counted")
+                finish_reason = finish_reason_text(completion.finish_reason)
+                # a stream that ends without saying why was cut short by the service
+                truncated = finish_reason is None
                 writer.append(
                     QueryFinished(
                         query_id=qid,
@@ -407,14 +386,15 @@ class Runner:
                         completion_tokens=completion.completion_tokens
                         if completion.completion_tokens is not None
                         else n_tokens,
-                        finish_reason=completion.finish_reason,
+                        finish_reason=finish_reason,
                         ttft_ns=None if first_ns is None else first_ns - start_ns,
                         usage_source=completion.usage_source,
+                        truncated=truncated,
                     )
                 )
                 # group commit: the query counts as complete once the fsync covering it is done,
                 # and this thread goes on to the next query meanwhile
-                writer.commit(lambda: self._count(progress, ok=True, warmup=warmup))
+                writer.commit(lambda: self._count(progress, ok=True, warmup=warmup, truncated=truncated))
                 return
             except KeyboardInterrupt:
                 writer.append(_interrupted(qid, attempt))
@@ -447,7 +427,7 @@ class Runner:
                 if final:
                     self._report(progress)
                     return
-                self._stop.wait(config.retry_backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
+                self._stop.wait(retry_delay_s(exc, attempt, config.retry_backoff_s))
             except IpwError:
                 raise
             except Exception as exc:  # a client library failing in a way it does not document
@@ -465,22 +445,13 @@ class Runner:
                 self._report(progress)
                 return
 
-    def _count(self, progress: Progress, *, ok: bool, warmup: bool) -> None:
-        progress.count(ok=ok, warmup=warmup)
+    def _count(self, progress: Progress, *, ok: bool, warmup: bool, truncated: bool = False) -> None:
+        progress.count(ok=ok, warmup=warmup, truncated=truncated)
         self._report(progress)
 
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:
             self._progress_cb(progress)
-
-
-def _without_redacted(value: Any) -> Any:
-    """``value`` with every ``<redacted>`` placeholder left out, at any depth."""
-    if isinstance(value, dict):
-        return {k: _without_redacted(v) for k, v in value.items() if v != REDACTED}
-    if isinstance(value, list):
-        return [_without_redacted(v) for v in value if v != REDACTED]
-    return value
 
 
 def _healthy(client: InferenceClient) -> bool | str:

@@ -101,10 +101,28 @@ def _record(config: Any, kw: dict[str, Any]) -> Any:
     progress = ProgressLine(enabled=False if kw["as_json"] else None)
     try:
         with server:
-            return api.record(config, resume=kw["resume"], progress=progress, power_trace=kw.get("power_trace"),
-                              observers=(*observers, progress))
+            result = api.record(config, resume=kw["resume"], progress=progress, power_trace=kw.get("power_trace"),
+                                observers=(*observers, progress), explicit=_explicit_fields())
     finally:
         progress.close()
+    warning = result.truncation_warning()
+    if warning:  # said even with --json: stdout holds the JSON, this goes to stderr
+        click.echo(f"ipw: warning: {warning}", err=True)
+    return result
+
+
+_FIELDS = {"client_id": "client", "dataset_id": "dataset", "client_param": "client_params",
+           "dataset_param": "dataset_params", "gen_param": "gen_params"}
+
+
+def _explicit_fields() -> set[str]:
+    """The capture settings given on the command line (a resume checks these against the run)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = {name for name in ctx.params
+             if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+    return {_FIELDS.get(name, name) for name in given}
 
 
 def _announce(result: Any, as_json: bool) -> None:
@@ -133,7 +151,8 @@ def record(**kw: Any) -> None:
     result = _record(config, kw)
     if kw["as_json"]:
         click.echo(json.dumps({"run_dir": str(result.run_dir), "run_id": result.run_id, "status": result.status,
-                               "queries_completed": result.completed, "queries_failed": result.failed}))
+                               "queries_completed": result.completed, "queries_failed": result.failed,
+                               "queries_truncated": result.truncated}))
     else:
         _announce(result, False)
         click.echo(str(result.run_dir))
@@ -159,7 +178,7 @@ def profile(**kw: Any) -> None:
         config.eval = {"judge": judge.spec, "client": kw["eval_client"], "base_url": kw["eval_base_url"], "model": kw["eval_model"]}
     result = _record(config, kw)
     _announce(result, kw["as_json"])
-    summary = analyse_run(result.run_dir, judge=judge, quiet=kw["as_json"])
+    summary = analyse_run(result.run_dir, judge=judge, quiet=kw["as_json"], evaluate=not kw["no_eval"])
     if kw["as_json"]:
         click.echo(json.dumps({"run_dir": str(result.run_dir), "summary": summary}, indent=2, sort_keys=True))
     else:
@@ -186,15 +205,18 @@ def eval_flags(kw: dict[str, Any]) -> Any:
     return EvalFlags(kw.get("eval_client"), kw.get("eval_base_url"), kw.get("eval_model"), params)
 
 
-def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False) -> dict[str, Any]:
-    """Judge what is unjudged, then write the profile's analyses; returns the summary."""
+def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False, evaluate: bool = True) -> dict[str, Any]:
+    """Judge what is unjudged (unless ``evaluate`` is false), then write the profile's analyses; returns the summary."""
     from .. import api
 
-    progress = JudgeProgress(enabled=False if quiet else None)
+    progress = JudgeProgress(enabled=False if quiet or not evaluate else None)
     try:
-        out = api.analyse(run_dir, api.PROFILE_ANALYSES, judge=judge, judge_progress=progress)
+        out = api.analyse(run_dir, api.PROFILE_ANALYSES, judge=judge, judge_progress=progress,
+                          choose_judge=None if evaluate else (lambda view: None))
     finally:
         progress.close()
     if not quiet and out.judge_report is not None and out.judge_report.calls:
         click.echo(f"judged {out.judge_report.calls} answers with {out.judge_report.judge_spec}", err=True)
     return out.results["summary"]
+
+

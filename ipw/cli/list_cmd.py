@@ -15,10 +15,11 @@ from ..registry import KINDS, REGISTRY
 def list_components(what: str, as_json: bool) -> None:
     """List clients, datasets, judges, analyses, visualizations and collectors.
 
-    Components whose optional backend is missing are listed as unavailable,
-    with the extra that installs it. Plugins (entry points in the ipw.clients,
-    ipw.datasets, … groups) are listed with the distribution they come from;
-    one that fails to load is shown with its error.
+    Components whose optional backend is missing, or whose hardware this host
+    lacks (RAPL counters, powermetrics), are listed as unavailable with the
+    reason and the extra that installs what is missing. Plugins (entry points
+    in the ipw.clients, ipw.datasets, … groups) are listed with the
+    distribution they come from; one that fails to load is shown with its error.
 
     Example:
 
@@ -27,18 +28,12 @@ def list_components(what: str, as_json: bool) -> None:
     kinds = KINDS if what == "all" else (what,)
     out: dict[str, list[dict[str, object]]] = {}
     for kind in kinds:
-        out[kind] = [
-            {
-                "id": c.id,
-                "summary": c.summary,
-                "available": c.available,
-                "extra": c.extra,
-                "missing": c.missing_modules(),
-                "origin": c.origin,
-                "error": c.error,
-            }
-            for c in [*REGISTRY.components(kind), *REGISTRY.conflicts(kind)]
-        ]
+        out[kind] = []
+        for c in [*REGISTRY.components(kind), *REGISTRY.conflicts(kind)]:
+            reason = c.error or c.unavailable_reason()
+            out[kind].append({"id": c.id, "summary": c.summary, "available": reason is None, "extra": c.extra,
+                              "missing": c.missing_modules(), "reason": reason, "origin": c.origin,
+                              "error": c.error})
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
@@ -57,5 +52,6 @@ def list_components(what: str, as_json: bool) -> None:
         if missing:
             click.echo(f"Unavailable {kind}:")
             for item in missing:
-                click.echo(f"  {item['id']:<16} {item['summary']}  (install: pip install 'ipw[{item['extra']}]')")
+                fix = f"install: pip install 'ipw[{item['extra']}]'" if item["missing"] else item["reason"]
+                click.echo(f"  {item['id']:<16} {item['summary']}  ({fix})")
         click.echo("")

@@ -79,6 +79,9 @@ class QueryFinished(Event, tag="query_finished"):
     finish_reason: str | None = None
     ttft_ns: int | None = None
     usage_source: str | None = None
+    # the stream ended without a finish reason: the service cut it short (llama_cpp.server's
+    # interrupt_requests does this when another request arrives), so the answer may be partial
+    truncated: bool = False
 
 
 class QueryFailed(Event, tag="query_failed"):
@@ -161,6 +164,7 @@ class RunFinished(Event, tag="run_finished"):
     status: str
     queries_completed: int = 0
     queries_failed: int = 0
+    queries_truncated: int = 0  # of queries_completed, those whose stream ended without a finish reason
 
 
 AnyEvent = Union[

@@ -165,11 +165,15 @@ def judge_run(
 
     ``progress(done, total)`` is called after each verdict. When
     ``max_consecutive_errors`` queries in a row fail with errors the pass stops
-    with a :class:`JudgeError` (the verdicts so far are kept).
+    with a :class:`JudgeError` (the verdicts so far are kept). A judge that
+    refused (HTTP 4xx) every request of the pass is a :class:`JudgeError` too,
+    naming its reason, after its error verdicts are written: nothing was judged,
+    and a rerun asked the same way would be refused again.
     """
     run_dir = Path(run_dir)
     measured, already, skipped, todo = _plan(run_dir, judge)
     counts = {"calls": 0, "appended": 0, "errors": 0, "unevaluated": 0}
+    last_error: dict[str, Any] = {}
     if todo:
         # the lock only when there is something to write, so a no-op pass leaves the run untouched
         # and can run beside a capture; planned again under it, so two passes never judge one answer twice
@@ -179,9 +183,12 @@ def judge_run(
                 writer = LedgerWriter.open_append(run_dir, lock=lock)
                 try:
                     _judge_all(todo, judge, writer, concurrency or judge.concurrency, progress,
-                               max_consecutive_errors, counts)
+                               max_consecutive_errors, counts, last_error)
                 finally:
                     writer.close()
+    if counts["appended"] and counts["errors"] == counts["appended"] and _refused(last_error):
+        # a judge that refused every request (HTTP 4xx) will refuse a rerun too: say so, with its own reason
+        raise _every_request_failed(judge.spec, counts["errors"], last_error)
     return JudgeReport(
         judge_spec=judge.spec,
         considered=len(measured),
@@ -229,6 +236,7 @@ def _judge_all(
     progress: Callable[[int, int], None] | None,
     max_consecutive_errors: int | None,
     counts: dict[str, int],
+    last_error: dict[str, Any],
 ) -> None:
     total = len(todo)
     unflushed = 0
@@ -255,6 +263,7 @@ def _judge_all(
         if meta.get("outcome") == "error":
             counts["errors"] += 1
             streak += 1
+            last_error.update(error=meta.get("error"), status=meta.get("status"))
         else:
             streak = 0
         if unflushed >= FLUSH_EVERY:
@@ -263,6 +272,8 @@ def _judge_all(
         if progress is not None:
             progress(counts["appended"], total)
         if max_consecutive_errors is not None and streak >= max_consecutive_errors:
+            if streak == counts["appended"] and _refused(last_error):
+                raise _every_request_failed(judge.spec, streak, last_error)
             raise JudgeError(
                 f"the judge {judge.spec} failed on {streak} queries in a row; last error: {meta.get('error')}",
                 hint="check the judge endpoint and rerun; the verdicts so far are kept and only the rest is asked",
@@ -294,3 +305,21 @@ def _judge_all(
     finally:
         # on an error or Ctrl-C, drop what was not started; answers in flight are discarded
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _refused(last_error: dict[str, Any]) -> bool:
+    status = last_error.get("status")
+    return isinstance(status, int) and 400 <= status < 500
+
+
+def _every_request_failed(spec: str, n: int, last_error: dict[str, Any]) -> JudgeError:
+    """The error for a pass in which the judge refused (HTTP 4xx) every request it was sent."""
+    from ..capture.redact import scrub
+
+    why = scrub(str(last_error.get("error") or "no reason given"))
+    return JudgeError(
+        f"the judge {spec} refused every request ({n} of {n}): {why}",
+        hint="fix what the judge's message names (its model, --eval-model, --eval-param) and rerun; "
+        "the error verdicts are kept and only they are asked again",
+    )
+

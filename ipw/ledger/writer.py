@@ -242,12 +242,16 @@ class LedgerWriter:
                     with self._lock:
                         if not self._closed:
                             self._flush_locked()
-                except BaseException as exc:  # surfaced on the next flush from the owner
+                except LedgerError as exc:
+                    # a full disk may pass: the batch and its commits stay queued, and the
+                    # next wake (or the owner's flush) tries again; kept to explain a later failure
+                    self._error = exc
+                except BaseException as exc:  # not an I/O failure: surfaced on the owner's next flush
                     self._error = exc
                     return
 
     def _flush_locked(self) -> None:
-        if self._error is not None:
+        if self._error is not None and not isinstance(self._error, LedgerError):
             error, self._error = self._error, None
             raise LedgerError(f"writing the ledger failed in the background: {error}") from error
         if self._closed:
@@ -267,6 +271,7 @@ class LedgerWriter:
         if self._manifest_stale:
             self._write_manifest()
             self._manifest_stale = False
+        self._error = None  # whatever failed in the background before is written now
         popleft = self._on_durable.popleft
         for _ in range(n_commits):
             popleft()()

@@ -75,3 +75,37 @@ def test_empty_run_has_null_figures() -> None:
     assert result["queries"] == 0
     assert result["ttft_s"]["mean"] is None and result["itl_s"]["n"] == 0
     assert result["throughput_tokens_per_s"] is None and result["wall_span_s"] is None
+
+
+def _run_with_a_truncated_stream(tmp_path: Path) -> Path:
+    """q1 finished (tokens at 0.1 0.2 0.3, end 0.4 s); q2 cut by the server after one token (0.15, end 0.16 s)."""
+    import json
+
+    s = 1_000_000_000
+    events = [
+        {"kind": "run_started", "run_id": "t", "t_ns": 0, "wall_time_ns": 1, "config": {"model": "m"}},
+        {"kind": "query_started", "query_id": 1, "t_ns": 0, "record_id": "a"},
+        *({"kind": "token", "query_id": 1, "t_ns": int(t * s), "text": "x"} for t in (0.1, 0.2, 0.3)),
+        {"kind": "query_finished", "query_id": 1, "t_ns": int(0.4 * s), "completion_tokens": 3,
+         "finish_reason": "length"},
+        {"kind": "query_started", "query_id": 2, "t_ns": int(0.05 * s), "record_id": "b"},
+        {"kind": "token", "query_id": 2, "t_ns": int(0.15 * s), "text": "y"},
+        {"kind": "token", "query_id": 2, "t_ns": int(0.155 * s), "text": "z"},
+        {"kind": "query_finished", "query_id": 2, "t_ns": int(0.16 * s), "completion_tokens": 2, "truncated": True},
+    ]
+    source = tmp_path / "events.jsonl"
+    source.write_text("".join(json.dumps(e) + "\n" for e in events))
+    import_jsonl(source, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_truncated_streams_are_counted_and_left_out_of_end_dependent_latency(tmp_path: Path) -> None:
+    result = LatencyProjection().compute(load_run(_run_with_a_truncated_stream(tmp_path)), {})
+    assert (result["queries"], result["queries_truncated"]) == (2, 1)
+    assert [r["truncated"] for r in result["per_query"]] == [False, True]
+    assert result["ttft_s"]["n"] == 2  # the first token of a cut stream still arrived when it did
+    assert result["ttft_s"]["max"] == pytest.approx(0.1)
+    assert result["tpot_s"]["n"] == 1 and result["tpot_s"]["mean"] == pytest.approx(0.15)
+    assert result["e2e_s"]["n"] == 1 and result["e2e_s"]["mean"] == pytest.approx(0.4)
+    assert result["itl_s"]["n"] == 2  # q1's two gaps; q2's gap is left out
+    assert result["completion_tokens_total"] == 5  # every token produced counts in throughput

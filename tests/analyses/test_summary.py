@@ -67,6 +67,23 @@ def test_without_energy_no_ratio_and_never_zero(tmp_path: Path) -> None:
     assert "0 J" not in table and "energy was not measured" in table
 
 
+def test_truncated_streams_are_counted_and_said(tmp_path: Path) -> None:
+    events: list = []
+    for i in range(4):
+        events += query(i + 1, 1.0 + i, 2.0 + i, [1.5 + i, 1.75 + i])
+    for e in events[-3:]:  # the last query's stream ended without a finish reason
+        if e["kind"] == "query_finished":
+            e["truncated"] = True
+    result = SummaryProjection().compute(make_run(tmp_path, events, name="cut"), {})
+    assert result["metrics"]["queries_truncated"] == {"value": 1, "unit": "queries", "provenance": "counted"}
+    assert result["metrics"]["queries_measured"]["value"] == 4
+    assert any(note.startswith("1 of 4 streams ended without a finish reason") for note in result["notes"])
+    assert "queries truncated" in format_summary(result)
+    plain = SummaryProjection().compute(make_run(tmp_path, query(1, 1.0, 2.0, [1.5]), name="plain"), {})
+    assert plain["metrics"]["queries_truncated"]["value"] == 0
+    assert not any("finish reason" in note for note in plain["notes"])
+
+
 def test_format_summary_is_an_aligned_table(tmp_path: Path) -> None:
     result = SummaryProjection().compute(_run(tmp_path), {})
     text = format_summary(json.loads(dumps_result(result)))

@@ -114,3 +114,30 @@ def test_llm_judged_dataset_fails_fast_without_a_key(tmp_path: Path, cli, monkey
     assert_one_clean_line(result.stderr)
     assert "IPW_EVAL_API_KEY" in result.stderr
     assert not (tmp_path / "nokey").exists()  # failed before the first query
+
+
+def test_profile_no_eval_needs_no_judge_and_writes_every_analysis(
+    tmp_path: Path, cli, llama_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the upstream 'ipw' dataset needs an LLM judge; with --no-eval none is built, so no key is needed
+    for name in ("IPW_EVAL_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env to find
+    rows = [{"problem": f"Name a colour ({i}).", "answer": "red", "subject": "art",
+             "dataset_metadata": json.dumps({"answer_type": "short"})} for i in range(3)]
+    source = tmp_path / "upstream.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = cli(
+        "profile", "--client", "openai", "--client-base-url", llama_server_url, "--model", "gemma",
+        "--client-param", "api=completions", "--gen-param", "max_tokens=4", "--energy", "none",
+        "--dataset", "ipw", "--dataset-param", f"path={source}", "--no-eval",
+        "--output-dir", str(tmp_path), "--run-name", "noeval",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "key" not in result.stderr.lower()
+    analysis = tmp_path / "noeval" / "analysis"
+    accuracy = json.loads((analysis / "accuracy.json").read_text())
+    assert (accuracy["correct"], accuracy["incorrect"], accuracy["unevaluated"]) == (0, 0, 3)
+    for name in ("energy", "latency", "summary"):
+        assert (analysis / f"{name}.json").is_file(), name
+    assert json.loads((analysis / "summary.json").read_text())["metrics"]["unevaluated"]["value"] == 3

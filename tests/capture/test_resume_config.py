@@ -28,7 +28,7 @@ def _interrupted_run(path: Path) -> Path:
 
 def test_resume_takes_settings_from_the_ledger_and_never_a_redacted_placeholder(tmp_path: Path) -> None:
     run = _interrupted_run(tmp_path / "r")
-    live = CaptureConfig(client="openai", model="other", output_dir=str(tmp_path), run_name="r",
+    live = CaptureConfig(client="openai", model="m", output_dir=str(tmp_path), run_name="r",
                          client_params={"api_key": "fresh-key-from-this-shell"})
     config, run_id, done, next_qid = Runner(live)._resume_state(run)
     assert run_id == "abc"

@@ -384,3 +384,31 @@ def test_unknown_param_and_bad_values_are_config_errors():
     client = make_client(lambda r: httpx.Response(200, content=CHAT_BODY))
     with pytest.raises(ConfigError, match="stream"):
         list(client.stream("m", "p", {"stream": False}))
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("2", 2.0), ("0", 0.0), (None, None), ("soon", None)],
+)
+def test_a_429_carries_its_retry_after_and_a_rate_limit_hint(header: str | None, seconds: float | None) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"retry-after": header} if header is not None else {}
+        return httpx.Response(429, headers=headers, json={"error": {"message": "Rate limit reached"}})
+
+    with pytest.raises(ServerResponseError) as info:
+        run(make_client(handler))
+    err = info.value
+    assert err.retryable is True
+    assert err.retry_after_s == seconds
+    assert "rate" in (err.hint or "").lower() and "model name" not in (err.hint or "")
+
+
+def test_retry_after_as_an_http_date_is_seconds_from_now() -> None:
+    import email.utils
+
+    from ipw.capture.clients.base import retry_after_s
+
+    now = 1_700_000_000.0
+    assert retry_after_s(email.utils.formatdate(now + 30, usegmt=True), now_s=now) == pytest.approx(30.0)
+    assert retry_after_s(email.utils.formatdate(now - 30, usegmt=True), now_s=now) == 0.0  # already past
+    assert retry_after_s("1e999") is None and retry_after_s("nan") is None and retry_after_s("") is None

@@ -209,3 +209,36 @@ def test_records_without_a_reference_are_left_unjudged(tmp_path: Path, endpoint:
     assert (report.appended, report.skipped, endpoint.calls) == (1, 1, 1)
     accuracy = AccuracyProjection().compute(load_run(run), {})
     assert accuracy["unevaluated_detail"] == {"no_verdict": 1, "no_decision": 0}
+
+
+def test_a_judge_that_refuses_every_request_is_a_judge_error_and_keeps_the_verdicts(mixed_run: Path) -> None:
+    refusing = FakeJudgeEndpoint()
+    # the body echoes the key, as some providers do; the message must carry the reason but never the key
+    refusing.always = httpx.Response(
+        400, json={"error": {"message": "Unsupported parameter: 'max_tokens' (key sk-test)"}})
+    with pytest.raises(JudgeError, match=r"refused every request \(6 of 6\)") as info:
+        judge_run(mixed_run, llm(refusing), concurrency=1)
+    message = info.value.one_line()
+    assert "Unsupported parameter: 'max_tokens'" in message and "HTTP 400" in message
+    assert "sk-test" not in message and "\n" not in message
+    verdicts = load_run(mixed_run).verdicts
+    assert len(verdicts) == N_MEASURED and all(v.is_correct is None for v in verdicts)
+    # a rerun asks the refused ones again (and is refused again)
+    with pytest.raises(JudgeError, match="refused every request"):
+        judge_run(mixed_run, llm(refusing), concurrency=1)
+
+
+def test_a_refusing_judge_over_many_queries_says_so_before_the_streak_limit(tmp_path: Path) -> None:
+    records = [dict(RECORDS[-1], record_id=f"open-{i}") for i in range(12)]
+    run = write_run(tmp_path / "many", records)
+    refusing = FakeJudgeEndpoint()
+    refusing.always = httpx.Response(400, json={"error": {"message": "model not allowed"}})
+    with pytest.raises(JudgeError, match=r"refused every request \(10 of 10\).*model not allowed"):
+        judge_run(run, llm(refusing), concurrency=1)
+    assert len(load_run(run).verdicts) == 10
+
+
+def test_some_refusals_among_answers_are_not_an_error(mixed_run: Path, endpoint: FakeJudgeEndpoint) -> None:
+    endpoint.script = [httpx.Response(400, json={"error": {"message": "context length exceeded"}})]
+    report = judge_run(mixed_run, llm(endpoint), concurrency=1)
+    assert (report.appended, report.errors) == (N_MEASURED, 1)

@@ -40,6 +40,7 @@ def test_golden_v1_replays() -> None:
     assert view.run_id == "golden-v1"
     assert view.queries[0].text == " 56\n"
     assert view.queries[0].token_counts == [1, 1, 2]
+    assert view.queries[0].finished.truncated is False  # written before the field existed: its default
     assert view.queries[1].text == " B — ünïcödé ✓"
     assert len(view.queries[1].failures) == 1
     assert view.power["cpu:estimate"].source == "estimated"

@@ -27,7 +27,7 @@ from ipw.errors import CollectorError
 
 from .base import Capabilities, Collector, DeviceInfo, DevicePermissionError, Reading
 
-__all__ = ["PowermetricsCollector", "parse_plists", "SUDO_HINT"]
+__all__ = ["PowermetricsCollector", "parse_plists", "unavailable_reason", "SUDO_HINT"]
 
 # powermetrics' own name for each part -> (device id, device type)
 _PARTS = {"cpu": ("apple:cpu", "cpu"), "gpu": ("apple:gpu", "gpu"), "ane": ("apple:ane", "soc")}
@@ -36,6 +36,15 @@ SUDO_HINT = (
     "('sudo ipw-energy-monitor --port 50151') and point ipw at it with IPW_ENERGY_MONITOR=127.0.0.1:50151"
 )
 _FIRST_SAMPLE_TIMEOUT_S = 5.0
+
+
+def unavailable_reason() -> str | None:
+    """Why powermetrics cannot run here (not macOS, or no binary), or None; starts nothing (``ipw list``)."""
+    if sys.platform != "darwin":
+        return "powermetrics exists only on macOS"
+    if shutil.which("powermetrics") is None and not os.path.exists("/usr/bin/powermetrics"):
+        return "no powermetrics binary on PATH or at /usr/bin/powermetrics"
+    return None
 
 
 def parse_plists(buffer: bytearray) -> Iterator[dict[str, Any]]:

@@ -25,7 +25,7 @@ from ipw.errors import CollectorError
 
 from .base import Capabilities, Collector, CounterTotal, DeviceInfo, DevicePermissionError, Reading
 
-__all__ = ["RaplCollector", "RaplZone", "find_zones", "DEFAULT_POWERCAP_ROOT"]
+__all__ = ["RaplCollector", "RaplZone", "find_zones", "unavailable_reason", "DEFAULT_POWERCAP_ROOT"]
 
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
@@ -62,6 +62,34 @@ def find_zones(root: Path) -> list[RaplZone]:
         sub = match.group(2)
         zones.append(RaplZone(key, path, name, int(match.group(1)), None if sub is None else int(sub)))
     return sorted(zones, key=lambda z: (z.package, -1 if z.sub is None else z.sub))
+
+
+def unavailable_reason(root: str | os.PathLike[str] | None = None) -> str | None:
+    """Why RAPL cannot be read on this host, or None when some zone's ``energy_uj`` reads as a number.
+
+    A cheap probe for ``ipw list``: it reads one counter and keeps nothing open.
+    """
+    path = Path(root or os.environ.get("IPW_RAPL_ROOT") or DEFAULT_POWERCAP_ROOT)
+    if not path.is_dir():
+        return f"no powercap tree at {path}"
+    try:
+        zones = find_zones(path)
+    except OSError as exc:
+        return f"cannot list {path}: {exc}"
+    if not zones:
+        return f"{path} holds no intel-rapl zone"
+    denied = None
+    for zone in zones:
+        try:
+            _read_int(zone.path / "energy_uj")
+            return None
+        except PermissionError:
+            denied = zone.path / "energy_uj"
+        except (OSError, ValueError):
+            continue
+    if denied is not None:
+        return f"cannot read {denied}: permission denied (root only since Linux 5.10)"
+    return f"no readable energy_uj counter under {path}"
 
 
 def _read_int(path: Path) -> int:

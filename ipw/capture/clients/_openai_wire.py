@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import msgspec
 
 from ...errors import ServerResponseError
-from .base import Completion, client_error, excerpt
+from .base import Completion, client_error, excerpt, finish_reason_text
 
 __all__ = [
     "CHUNK_DECODER",
@@ -139,7 +139,7 @@ def usage_count(value: Any) -> int | None:
 
 
 def completion_from_usage(usage: Mapping[str, Any] | None, finish_reason: Any, n_chunks: int) -> Completion:
-    finish = str(finish_reason) if finish_reason else None
+    finish = finish_reason_text(finish_reason)
     if usage:
         prompt = usage_count(usage.get("prompt_tokens"))
         completion = usage_count(usage.get("completion_tokens"))

@@ -24,6 +24,11 @@ instead, raised before or at the first query, so the run stops at once.
 from __future__ import annotations
 
 import abc
+import datetime
+import email.utils
+import json
+import math
+import time
 from typing import Any, Iterator, Mapping, NamedTuple, TypeVar
 
 from ... import secrets
@@ -37,10 +42,12 @@ __all__ = [
     "USAGE_SOURCES",
     "client_error",
     "excerpt",
+    "finish_reason_text",
     "package_version",
     "param",
     "redact",
     "REDACTED",
+    "retry_after_s",
 ]
 
 USAGE_SOURCES = ("server", "counted", "tokenizer")
@@ -69,9 +76,51 @@ class Completion(NamedTuple):
     usage_source: str
 
 
-def client_error(cls: type[E], message: str, *, retryable: bool, hint: str | None = None) -> E:
-    """Build a client error carrying the ``retryable`` flag the runner reads."""
-    return cls(message, hint=hint, retryable=retryable)
+def client_error(
+    cls: type[E], message: str, *, retryable: bool, hint: str | None = None, retry_after_s: float | None = None
+) -> E:
+    """Build a client error carrying what the runner reads: ``retryable``, and the
+    server's ``Retry-After`` in seconds when it sent one."""
+    return cls(message, hint=hint, retryable=retryable, retry_after_s=retry_after_s)
+
+
+def retry_after_s(value: str | None, *, now_s: float | None = None) -> float | None:
+    """An HTTP ``Retry-After`` value in seconds from now: delay-seconds or an HTTP-date; None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # an HTTP-date is GMT by definition
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = when.timestamp() - (time.time() if now_s is None else now_s)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def finish_reason_text(value: Any) -> str | None:
+    """A server's finish reason as a plain string, or None when it gave none.
+
+    Most servers send a string. Some send an object (``{"type": "stop", …}``):
+    its ``type`` or ``reason`` is the reason; any other value becomes compact
+    JSON, so a ledger never holds a Python repr.
+    """
+    if value is None or isinstance(value, str):
+        return value or None
+    if isinstance(value, dict):
+        for key in ("type", "reason"):
+            if isinstance(value.get(key), str) and value[key]:
+                return value[key]
+        if not value:
+            return None
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # a cycle or a key JSON cannot hold
+        return type(value).__name__
 
 
 def package_version(distribution: str) -> str | None:
@@ -128,6 +177,12 @@ class InferenceClient(abc.ABC):
         ``gen`` holds generation params: temperature, max_tokens, seed, top_p,
         stop, and whatever else the backend understands.
         """
+
+    def prepare(self, model: str, gen: dict[str, Any]) -> None:
+        """Refuse, with a ``ConfigError``, what would fail every query (a generation param the
+        backend does not take, a model that will not load), before a run folder exists.
+        Base: nothing to check ahead; ``stream`` still refuses at the first query."""
+        return None
 
     def health(self) -> bool:
         """Whether the service answers now. Never raises."""

@@ -219,7 +219,11 @@ class LlamaCppClient(InferenceClient):
         return rendered.prompt, not getattr(rendered, "added_special", False)
 
     # -- streaming ---------------------------------------------------------------
-    def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
+    def prepare(self, model: str, gen: dict[str, Any]) -> None:
+        self._check_gen(gen)
+        self.load(model)  # a model that does not load is refused before the run begins, and stays loaded
+
+    def _check_gen(self, gen: dict[str, Any]) -> None:
         unknown = sorted(set(gen) - _GEN_KEYS)
         if unknown:
             raise ConfigError(
@@ -234,6 +238,9 @@ class LlamaCppClient(InferenceClient):
                 f"llama.cpp generation parameter stop={stop!r} is not a string or a list of strings",
                 hint='pass e.g. --gen-param stop=\'["\\n\\n"]\'',
             )
+
+    def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
+        self._check_gen(gen)
         kwargs = {**GEN_DEFAULTS, **{k: v for k, v in gen.items() if v is not None}}
         if "seed" not in kwargs and self.seed is not None:
             kwargs["seed"] = self.seed

@@ -49,7 +49,7 @@ from ._openai_wire import (
     stream_error,
     usage_count,
 )
-from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param
+from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param, retry_after_s
 
 __all__ = ["OpenAIClient", "normalise_base_url", "timeout_param", "transport_param"]
 
@@ -176,6 +176,9 @@ class OpenAIClient(InferenceClient):
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, path) from exc
 
+    def prepare(self, model: str, gen: dict[str, Any]) -> None:
+        self._request(model, "", gen)  # the body every query sends: a reserved field is refused here
+
     def _request(self, model: str, prompt: str, gen: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         clash = sorted(_RESERVED_GEN & set(gen))
         if clash:
@@ -198,7 +201,7 @@ class OpenAIClient(InferenceClient):
 
     def _from_sse(self, body: Iterable[bytes], model: str, prompt: str) -> Iterator[Chunk | Completion]:
         usage: dict[str, Any] | None = None
-        finish_reason: str | None = None
+        finish_reason: Any = None  # as the server sent it; the runner normalises it
         n_chunks = 0
         n_events = 0
         done = False
@@ -270,7 +273,7 @@ class OpenAIClient(InferenceClient):
         for choice in choices[:1]:
             text = choice_text(choice, self.api)
             if choice.get("finish_reason"):
-                finish = str(choice["finish_reason"])
+                finish = choice["finish_reason"]  # as sent: the runner normalises it (a dict is not repr'd)
         return usage, text, finish
 
     def _server_prompt_tokens(self, model: str, prompt: str) -> int | None:
@@ -330,6 +333,9 @@ class OpenAIClient(InferenceClient):
             hint = "check the API key (--client-param api_key=… or IPW_API_KEY)"
         elif status == 404:
             hint = f"check the base URL ({self.base_url}) and the model name"
+        elif status == 429:
+            hint = ("the server is rate-limiting requests; lower --max-concurrency or --request-rate, "
+                    "or raise --max-retries")
         elif status >= 500:
             hint = "the server failed on this request; see its log"
         else:
@@ -339,6 +345,7 @@ class OpenAIClient(InferenceClient):
             f"{self.base_url}{path} answered HTTP {status}: {excerpt(detail) or '(empty body)'}",
             retryable=status >= 500 or status in (408, 429),
             hint=hint,
+            retry_after_s=retry_after_s(response.headers.get("retry-after")),
         )
 
     def _transport_error(self, exc: httpx.HTTPError, path: str) -> Exception:
