@@ -11,8 +11,10 @@ every ratio is between numbers of the same run.
 - ``httpx``: the plain baseline, an ``httpx.AsyncClient`` with default
   settings, ``aiter_lines`` + ``json.loads``, an ``asyncio.Semaphore`` for
   concurrency: the 30-line loop anyone would write.
-- ``--peers``: guidellm and aiperf where installed (``IPW_PEERS_BIN`` names
-  the folder of their executables), offline.
+- ``--peers``: guidellm and aiperf where installed, offline, against the
+  same server; see ``peers.py`` for how they are found and measured.
+  ``--peers`` prints a table of every client at every concurrency, with
+  ratios to ipw from the same run, before the JSON.
 
 Keys (SPEC §10): ``harness_tokens_per_s_c1``, ``harness_tokens_per_s_c256``,
 ``harness_cpu_us_per_token`` (ipw at concurrency 1),
@@ -172,77 +174,11 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in ("tokens_per_s", "cpu_us_per_token")}
 
 
-# -- peers ------------------------------------------------------------------------
-
-def _peer_bin(name: str) -> str | None:
-    folder = os.environ.get("IPW_PEERS_BIN")
-    if folder and (Path(folder) / name).exists():
-        return str(Path(folder) / name)
-    return shutil.which(name)
-
-
-def _peer_command(name: str, exe: str, base_url: str, queries: int, tokens: int, concurrency: int,
-                  workdir: Path) -> list[str] | None:
-    """An offline command line for a peer benchmark tool, or None when it is not one we know."""
-    host = base_url[: -len("/v1")]
-    if name == "guidellm":
-        data = workdir / "prompts.json"
-        data.write_text(json.dumps([{"prompt": f"q{i}", "output_tokens_count": tokens} for i in range(queries)]))
-        return [exe, "run", "--backend", f"kind=openai_http,target={host},model=bench",
-                "--profile", f"kind=concurrent,streams={concurrency}", "--data", f"kind=json_file,path={data}",
-                "--max-requests", str(queries)]
-    if name == "aiperf":
-        return [exe, "profile", "--model", "bench", "--url", host, "--endpoint-type", "chat", "--streaming",
-                "--tokenizer", str(_tiny_tokenizer(workdir)), "--use-server-token-count",
-                "--concurrency", str(concurrency), "--request-count", str(queries),
-                "--output-tokens-mean", str(tokens), "--artifact-dir", str(workdir / "aiperf")]
-    return None
-
-
-def _tiny_tokenizer(workdir: Path) -> Path:
-    """A local word-level tokenizer directory, so aiperf needs no hub download."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    folder = workdir / "tokenizer"
-    folder.mkdir(exist_ok=True)
-    vocab = {"[UNK]": 0, **{f"tok{i}": i + 1 for i in range(97)}}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "PreTrainedTokenizerFast"}))
-    return folder
-
-
-def measure_peer(name: str, server: LoopbackServer, queries: int, tokens: int, concurrency: int) -> dict[str, Any]:
-    exe = _peer_bin(name)
-    if exe is None:
-        return {"installed": False}
-    workdir = Path(tempfile.mkdtemp(prefix=f"ipw-peer-{name}-"))
-    try:
-        cmd = _peer_command(name, exe, server.base_url, queries, tokens, concurrency, workdir)
-        assert cmd is not None
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        server.reset()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir)
-        out = proc.stdout.read() if proc.stdout else ""
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        served = server.stats()["requests"]
-        if status != 0 or served == 0:
-            return {"installed": True, "error": f"exit {status}: {out[-300:]}"}
-        n_tokens = served * tokens
-        # wall includes the tool's start-up: an upper bound on its time per token, stated as such
-        return {"installed": True, "tokens_per_s": n_tokens / wall, "wall_includes_startup": True,
-                "cpu_us_per_token": (usage.ru_utime + usage.ru_stime) / n_tokens * 1e6}
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 # -- the benchmark ----------------------------------------------------------------
 
 def run_harness_benchmark(queries: int = 256, tokens: int = 256, repeats: int = 3,
-                          concurrencies: tuple[int, ...] = (1, 64, 256), peers: bool = False) -> dict[str, Any]:
+                          concurrencies: tuple[int, ...] = (1, 64, 256), peers: bool = False,
+                          peers_venv: str | None = None, peer_repeats: int = 1) -> dict[str, Any]:
     out: dict[str, Any] = {}
     table: dict[str, dict[int, dict[str, float]]] = {"ipw": {}, "httpx": {}}
     with LoopbackServer(tokens) as server:
@@ -257,14 +193,10 @@ def run_harness_benchmark(queries: int = 256, tokens: int = 256, repeats: int = 
             for kind in runs:
                 table[kind][c] = _median_of(runs[kind])
         if peers:
-            for name in ("guidellm", "aiperf"):
-                for c in concurrencies:
-                    result = measure_peer(name, server, queries, tokens, c)
-                    out[f"peer_{name}_c{c}"] = result
-                    if "tokens_per_s" in result:
-                        out[f"harness_vs_{name}_c{c}"] = round(table["ipw"][c]["tokens_per_s"] / result["tokens_per_s"], 2)
-                    if not result.get("installed"):
-                        break
+            out["peers"] = _run_peers(server, queries, tokens, concurrencies, peers_venv, peer_repeats, table)
+            out["peer_repeats"] = peer_repeats
+            out["clients"] = {name: {str(c): {k: round(v, 2) for k, v in row.items()} for c, row in rows.items()}
+                              for name, rows in table.items()}
     for c in concurrencies:
         ipw, base = table["ipw"][c], table["httpx"][c]
         out[f"harness_tokens_per_s_c{c}"] = round(ipw["tokens_per_s"])
@@ -277,6 +209,50 @@ def run_harness_benchmark(queries: int = 256, tokens: int = 256, repeats: int = 
     out["harness_cpu_us_per_token"] = out[f"harness_cpu_us_per_token_c{first}"]
     out["harness_queries"], out["harness_tokens_per_query"], out["harness_repeats"] = queries, tokens, repeats
     return out
+
+
+def _run_peers(server: LoopbackServer, queries: int, tokens: int, concurrencies: tuple[int, ...],
+               venv: str | None, repeats: int, table: dict[str, dict[int, dict[str, float]]]) -> dict[str, Any]:
+    """Each installed peer at each concurrency (median of ``repeats``); a missing one is reported, not run."""
+    from peers import PEERS, find_peer, run_peer
+
+    found: dict[str, Any] = {}
+    for name in PEERS:
+        exe = find_peer(name, venv)
+        if exe is None:
+            found[name] = {"installed": False}
+            continue
+        found[name] = {"installed": True, "exe": exe}
+        table[name] = {}
+        for c in concurrencies:
+            runs = [run_peer(name, exe, server, queries, tokens, c) for _ in range(repeats)]
+            errors = [r["error"] for r in runs if "error" in r]
+            if errors:
+                found[name][f"error_c{c}"] = errors[0]
+            else:
+                table[name][c] = _median_of(runs)
+    return found
+
+
+def peer_table(result: dict[str, Any]) -> str:
+    """The comparison table: every client at every concurrency, with ratios to ipw from the same run."""
+    table = {name: {int(c): row for c, row in rows.items()} for name, rows in result["clients"].items()}
+    lines = [f"{'client':<10}{'conc':>6}{'tokens/s':>12}{'CPU us/token':>14}{'ipw/it tokens/s':>17}{'it/ipw CPU':>12}"]
+    for c in sorted(table["ipw"]):
+        for name in table:
+            if c not in table[name]:
+                continue
+            row, ipw = table[name][c], table["ipw"][c]
+            lines.append(f"{name:<10}{c:>6}{row['tokens_per_s']:>12,.0f}{row['cpu_us_per_token']:>14.2f}"
+                         f"{ipw['tokens_per_s'] / row['tokens_per_s']:>17.2f}"
+                         f"{row['cpu_us_per_token'] / ipw['cpu_us_per_token']:>12.2f}")
+    for name, info in result.get("peers", {}).items():
+        if not info.get("installed"):
+            lines.append(f"{name}: not installed (give --peers-venv PATH or put it on PATH); skipped")
+        for key, error in info.items():
+            if key.startswith("error_"):
+                lines.append(f"{name} {key[6:]}: failed: {error}")
+    return "\n".join(lines)
 
 
 def run_concurrency_check(concurrency: int = 256, queries: int = 512, tokens: int = 16, hold_s: float = 5.0) -> dict[str, Any]:
@@ -299,6 +275,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=str, default="1,64,256")
     parser.add_argument("--peers", action="store_true", help="also run guidellm and aiperf where installed")
+    parser.add_argument("--peers-venv", help="a virtual environment holding guidellm and aiperf (else PATH)")
+    parser.add_argument("--peer-repeats", type=int, default=1, help="runs per peer and concurrency (they start slowly)")
     parser.add_argument("--child", choices=sorted(_CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -307,8 +285,14 @@ def main() -> None:
         print(json.dumps(result))
         return
     concurrencies = tuple(int(c) for c in args.concurrency.split(","))
-    result = run_harness_benchmark(args.queries, args.tokens, args.repeats, concurrencies, args.peers)
+    result = run_harness_benchmark(args.queries, args.tokens, args.repeats, concurrencies, args.peers,
+                                   args.peers_venv, args.peer_repeats)
     result.update(run_concurrency_check())
+    if args.peers:
+        print(f"{args.queries} queries x {args.tokens} tokens per client and concurrency; ipw and httpx: median of "
+              f"{args.repeats}, peers: median of {args.peer_repeats}; load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} CPUs at the end")
+        print(peer_table(result))
     print(json.dumps(result, indent=2, sort_keys=True))
 
 

@@ -128,6 +128,9 @@ class Connection(asyncio.Protocol):
             stats.reset()
             self.send_json(b"{}")
             return
+        if path == "/health":  # vLLM's liveness probe, which guidellm asks before it starts
+            self.send_json(b"{}")
+            return
         if path.endswith("/models"):
             self.send_json(b'{"object":"list","data":[{"id":"bench","object":"model"}]}')
             return

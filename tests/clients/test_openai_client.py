@@ -87,6 +87,26 @@ def test_chat_stream_yields_content_and_server_usage():
     assert body["temperature"] == 0 and body["max_tokens"] == 8 and body["seed"] == 7 and body["stop"] == ["\n"]
 
 
+
+def test_a_streamed_request_is_the_one_httpx_client_would_send():
+    """Streams go straight to the transport (for speed): URL, headers, body and timeouts must not change."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=CHAT_BODY)
+
+    client = make_client(handler, api_key="sk-test", headers={"X-Team": "a"}, timeout_s=7, connect_timeout_s=2)
+    run(client, prompt="ünïcode", gen={"max_tokens": 8})
+    expected = client._http.build_request("POST", "/chat/completions", json=json.loads(seen[0].content))
+    streamed = seen[0]
+    assert (streamed.method, streamed.url) == ("POST", expected.url)
+    assert sorted(streamed.headers.multi_items()) == sorted(expected.headers.multi_items())
+    assert streamed.extensions["timeout"] == {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    assert json.loads(streamed.content)["messages"][0]["content"] == "ünïcode"
+    with pytest.raises(ValueError):  # a non-finite generation parameter is refused, as httpx's json= does
+        list(client.stream("m", "x", {"temperature": float("nan")}))
+
 COMPLETIONS_BODY = sse(
     {"id": "cmpl-1", "object": "text_completion", "choices": [{"index": 0, "text": " 4", "finish_reason": None}]},
     {"id": "cmpl-1", "object": "text_completion", "choices": [{"index": 0, "text": "\n", "finish_reason": None}]},

@@ -4,14 +4,17 @@ Why ipw carries its own transport under the httpx API (``handle_request`` is
 httpx's one-method extension point): httpx's default pool holds 100
 connections, so ``--max-concurrency 256`` ran 100 streams; and its h11 parser
 turns every chunk of a chunked body into Python events, one per streamed
-token, which was most of ipw's CPU per token. This transport parses the
-response head itself, undoes chunked framing over whole received buffers, and
-gives the body to httpx one socket read at a time (many tokens per piece).
+token, which was most of ipw's CPU per token. This transport has each
+response parsed by llhttp (through ``httptools``, a C parser that is strict
+about framing: a bad chunk size, Content-Length beside chunked encoding, two
+Content-Lengths are all refused) and gives the body to httpx one socket read
+at a time (many tokens per piece).
 
 - The pool is unbounded: the runner bounds how many requests are in flight,
   so exactly that many connections are opened, however many that is.
-- A connection returns to the pool only once its body was read to the end;
-  a response closed early closes its socket (the rest would be misread).
+- A connection returns to the pool only once its body was read to the end
+  and nothing came after it; a response closed early closes its socket (the
+  rest would be misread).
 - A reused connection the server has closed meanwhile is noticed before
   sending, or when it ends before a single response byte, and the request
   goes once more on a new connection.
@@ -29,12 +32,12 @@ import ssl
 import threading
 from typing import Iterator
 
+import httptools
 import httpx
 
 __all__ = ["PooledTransport"]
 
 _MAX_HEAD_BYTES = 64 * 1024  # a response head larger than this is not a server we talk to
-_MAX_LINE_BYTES = 4096  # a chunk-size or trailer line
 _RECV_BYTES = 256 * 1024
 
 
@@ -43,12 +46,11 @@ class _ClosedEarly(Exception):
 
 
 class _Connection:
-    __slots__ = ("sock", "key", "buf", "used")
+    __slots__ = ("sock", "key", "used")
 
     def __init__(self, sock: socket.socket, key: tuple[str, str, int]) -> None:
         self.sock = sock
         self.key = key
-        self.buf = b""
         self.used = False
 
     def recv(self) -> bytes:
@@ -102,7 +104,7 @@ class PooledTransport(httpx.BaseTransport):
                 if len(body) >= 65536:
                     conn.sock.sendall(body)
                 conn.sock.settimeout(timeouts.get("read"))
-                status, reason, headers, framing = _read_head(conn, request)
+                parser = _read_head(conn, request)
             except _ClosedEarly:
                 conn.close()
                 if reused and attempt == 1:
@@ -120,11 +122,9 @@ class PooledTransport(httpx.BaseTransport):
                 conn.close()
                 raise
             conn.used = True
-            if request.method == "HEAD" or status in (204, 304):
-                framing = ("length", 0, framing[2])
-            stream = _BodyStream(self, conn, framing, request)
-            return httpx.Response(status, headers=headers, stream=stream, request=request,
-                                  extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+            stream = _BodyStream(self, conn, parser, request)
+            return httpx.Response(parser.status, headers=parser.headers, stream=stream, request=request,
+                                  extensions={"http_version": parser.version, "reason_phrase": parser.reason})
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
@@ -144,7 +144,7 @@ class PooledTransport(httpx.BaseTransport):
                 conn = conns.pop() if conns else None
             if conn is None:
                 return self._connect(key, timeouts, request)
-            if conn.stale() or conn.buf:
+            if conn.stale():
                 conn.close()
                 continue
             return conn
@@ -189,33 +189,42 @@ class PooledTransport(httpx.BaseTransport):
 class _BodyStream(httpx.SyncByteStream):
     """A response body, one socket read per piece; gives the connection back when read to the end."""
 
-    def __init__(self, transport: PooledTransport, conn: _Connection, framing: tuple[str, int, bool],
+    def __init__(self, transport: PooledTransport, conn: _Connection, parser: "_ResponseParser",
                  request: httpx.Request) -> None:
         self._transport = transport
         self._conn: _Connection | None = conn
-        self._framing = framing
+        self._parser = parser
         self._request = request
 
     def __iter__(self) -> Iterator[bytes]:
         conn = self._conn
         if conn is None:
             return
-        kind, length, keep_alive = self._framing
+        parser = self._parser
         try:
-            if kind == "chunked":
-                yield from self._chunked(conn)
-            elif kind == "length":
-                yield from self._sized(conn, length)
-            else:
-                yield from self._until_close(conn)
+            while True:
+                piece = parser.take()
+                if piece:
+                    yield piece
+                if parser.done:
+                    break
+                data = conn.recv()
+                if not data:
+                    if parser.ends_at_close:
+                        break  # a body without a length ends when the server closes
+                    raise httpx.RemoteProtocolError("the server closed the connection mid-body", request=self._request)
+                parser.feed(data)
         except socket.timeout as exc:
             self.close()
             raise httpx.ReadTimeout(f"timed out: {exc}", request=self._request) from exc
         except OSError as exc:
             self.close()
             raise httpx.ReadError(str(exc) or type(exc).__name__, request=self._request) from exc
+        except BaseException:
+            self.close()
+            raise
         self._conn = None
-        if keep_alive:
+        if parser.reusable:
             self._transport._checkin(conn)
         else:
             conn.close()
@@ -225,144 +234,103 @@ class _BodyStream(httpx.SyncByteStream):
         if conn is not None:
             conn.close()  # not read to the end: what is left would be taken for the next response
 
-    def _sized(self, conn: _Connection, length: int) -> Iterator[bytes]:
-        if conn.buf:
-            piece, conn.buf = conn.buf[:length], conn.buf[length:]
-            length -= len(piece)
-            yield piece
-        while length > 0:
-            data = conn.recv()
-            if not data:
-                raise httpx.RemoteProtocolError("the server closed the connection mid-body", request=self._request)
-            if len(data) > length:
-                data, conn.buf = data[:length], data[length:]
-            length -= len(data)
-            yield data
 
-    def _until_close(self, conn: _Connection) -> Iterator[bytes]:
-        if conn.buf:
-            piece, conn.buf = conn.buf, b""
-            yield piece
-        while True:
-            data = conn.recv()
-            if not data:
-                return
-            yield data
-
-    def _chunked(self, conn: _Connection) -> Iterator[bytes]:
-        decoder = _Dechunker(self._request)
-        buf, conn.buf = conn.buf, b""
-        while True:
-            if buf:
-                piece = decoder.feed(buf)
-                if piece:
-                    yield piece
-                if decoder.done:
-                    conn.buf = decoder.rest
-                    return
-            buf = conn.recv()
-            if not buf:
-                raise httpx.RemoteProtocolError("the server closed the connection mid-body", request=self._request)
+class _AfterEnd(Exception):
+    """Bytes came after the end of the response: the connection cannot be trusted for another one."""
 
 
-class _Dechunker:
-    """Undoes ``Transfer-Encoding: chunked`` over whole buffers; yields data as soon as it arrives."""
+class _ResponseParser:
+    """One HTTP/1.x response, parsed by llhttp; the body is kept as it comes until :meth:`take`.
 
-    __slots__ = ("_buf", "_remaining", "_state", "done", "rest", "_request")
+    ``httptools`` calls the ``on_*`` methods from inside :meth:`feed`. A 1xx
+    answer is skipped (the real one follows on the same parser). For a HEAD
+    request the response ends with its head, and the connection is not reused
+    (llhttp would expect the body a Content-Length announces).
+    """
 
-    _SIZE, _DATA, _CRLF, _TRAILER = range(4)
+    __slots__ = ("_parser", "_request", "_head_only", "_pieces", "_head_bytes", "status", "reason", "version",
+                 "headers", "head_done", "done", "reusable", "ends_at_close", "_framed")
 
-    def __init__(self, request: httpx.Request) -> None:
-        self._buf = b""
-        self._remaining = 0
-        self._state = self._SIZE
-        self.done = False
-        self.rest = b""
+    def __init__(self, request: httpx.Request, *, head_only: bool = False) -> None:
+        self._parser = httptools.HttpResponseParser(self)
         self._request = request
+        self._head_only = head_only
+        self._pieces: list[bytes] = []
+        self._head_bytes = 0
+        self.status = 0
+        self.reason = b""
+        self.version = b"HTTP/1.1"
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_done = False
+        self.done = False
+        self.reusable = False  # set once the response ended, from its version and Connection header
+        self.ends_at_close = False  # no Content-Length, no chunked encoding: the body runs to the close
+        self._framed = False
 
-    def feed(self, data: bytes) -> bytes:
-        buf = self._buf + data if self._buf else data
-        pos, end = 0, len(buf)
-        out: list[bytes] = []
-        state, remaining = self._state, self._remaining
-        find = buf.find
-        while pos < end:
-            if state == 0:
-                # the common case first: a whole chunk (size line, data, CRLF) inside this buffer
-                i = find(b"\r\n", pos, pos + _MAX_LINE_BYTES)
-                if i > pos:
-                    size = _chunk_size(buf[pos:i])
-                    if size:
-                        stop = i + 2 + size
-                        if stop + 2 <= end and buf[stop:stop + 2] == b"\r\n":
-                            out.append(buf[i + 2:stop])
-                            pos = stop + 2
-                            continue
-            if state == 1:  # _DATA
-                take = min(end - pos, remaining)
-                out.append(buf[pos:pos + take])
-                pos += take
-                remaining -= take
-                if remaining:
-                    break
-                state = 2
-            elif state == 2:  # _CRLF after a chunk's data
-                if end - pos < 2:
-                    break
-                if buf[pos:pos + 2] != b"\r\n":
-                    raise self._bad("a chunk does not end in CRLF")
-                pos += 2
-                state = 0
-            elif state == 0:  # _SIZE
-                i = buf.find(b"\r\n", pos)
-                if i < 0:
-                    if end - pos > _MAX_LINE_BYTES:
-                        raise self._bad("a chunk-size line is too long")
-                    break
-                size = _chunk_size(buf[pos:i])
-                if size is None:
-                    raise self._bad(f"a chunk size is not a hex number: {bytes(buf[pos:i])[:40]!r}")
-                pos = i + 2
-                if size == 0:
-                    state = 3
-                else:
-                    remaining, state = size, 1
-            else:  # _TRAILER: header lines until an empty one
-                i = buf.find(b"\r\n", pos)
-                if i < 0:
-                    if end - pos > _MAX_HEAD_BYTES:
-                        raise self._bad("the chunked trailer is too long")
-                    break
-                line_empty = i == pos
-                pos = i + 2
-                if line_empty:
-                    self.done = True
-                    self.rest = buf[pos:]
-                    pos = end
-                    break
-        self._buf = buf[pos:] if pos < end else b""
-        self._state, self._remaining = state, remaining
-        return out[0] if len(out) == 1 else b"".join(out)
-
-    def _bad(self, what: str) -> httpx.RemoteProtocolError:
-        return httpx.RemoteProtocolError(f"malformed chunked body: {what}", request=self._request)
-
-
-_HEX = frozenset(b"0123456789abcdefABCDEF")
-
-
-def _chunk_size(line: bytes) -> int | None:
-    """The size in a chunk-size line (extensions after ``;`` ignored), or None when it is not hex."""
-    # the usual line: isalnum rules out signs, "_" and spaces, int() every other letter but a "0x" prefix
-    if len(line) <= 8 and line.isalnum() and line[1:2] not in (b"x", b"X"):
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``; malformed framing raises ``httpx.RemoteProtocolError``."""
+        if self.done:
+            if data:
+                self.reusable = False
+            return
+        if not self.head_done:
+            self._head_bytes += len(data)
         try:
-            return int(line, 16)
-        except ValueError:
-            return None
-    digits = line.split(b";", 1)[0].strip()
-    if not digits or len(digits) > 16 or not _HEX.issuperset(digits):
-        return None
-    return int(digits, 16)
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if not isinstance(exc.__context__, _AfterEnd):
+                raise
+            self.reusable = False  # the response is whole; what came after it is never read as the next one
+        except httptools.HttpParserUpgrade as exc:
+            raise httpx.RemoteProtocolError("the server switched protocols, which ipw does not speak",
+                                            request=self._request) from exc
+        except httptools.HttpParserError as exc:
+            raise httpx.RemoteProtocolError(f"malformed HTTP response: {exc}", request=self._request) from exc
+        if not self.head_done and self._head_bytes > _MAX_HEAD_BYTES:
+            raise httpx.RemoteProtocolError("the response head is too large", request=self._request)
+
+    def take(self) -> bytes:
+        """The body bytes parsed since the last call."""
+        pieces = self._pieces
+        if not pieces:
+            return b""
+        self._pieces = []
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    # -- llhttp's callbacks ------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.done:
+            raise _AfterEnd()
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason  # may come in pieces when the status line was split between reads
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        if lname == b"content-length" or (lname == b"transfer-encoding" and value.lower().endswith(b"chunked")):
+            self._framed = True
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:
+            self.reason, self.headers, self._framed = b"", [], False  # an interim answer; the real one follows
+            return
+        self.status = status
+        self.version = b"HTTP/" + self._parser.get_http_version().encode("ascii")
+        self.head_done = True
+        self.ends_at_close = not self._framed and status not in (204, 304)
+        if self._head_only:
+            self.done = True  # a HEAD response has no body, whatever its headers announce
+
+    def on_body(self, body: bytes) -> None:
+        if not self._head_only:
+            self._pieces.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.head_done and not self.done:
+            self.done = True
+            self.reusable = self._parser.should_keep_alive()
 
 
 def _request_head(request: httpx.Request) -> bytes:
@@ -374,63 +342,16 @@ def _request_head(request: httpx.Request) -> bytes:
     return b"".join(lines)
 
 
-def _read_head(conn: _Connection, request: httpx.Request) -> tuple[int, bytes, list[tuple[bytes, bytes]], tuple[str, int, bool]]:
-    """Status, reason, headers and body framing of the next (non-1xx) response on ``conn``."""
+def _read_head(conn: _Connection, request: httpx.Request) -> _ResponseParser:
+    """The next (non-1xx) response on ``conn``, parsed up to the end of its head (and what came with it)."""
+    parser = _ResponseParser(request, head_only=request.method == "HEAD")
     got_any = False
-    while True:
-        buf = conn.buf
-        while True:
-            i = buf.find(b"\r\n\r\n")
-            if i >= 0:
-                break
-            if len(buf) > _MAX_HEAD_BYTES:
-                raise httpx.RemoteProtocolError("the response head is too large", request=request)
-            data = conn.recv()
-            if not data:
-                if not got_any and not buf:
-                    raise _ClosedEarly()
-                raise httpx.RemoteProtocolError("the server closed the connection mid-head", request=request)
-            got_any = True
-            buf += data
-        head, conn.buf = buf[:i], buf[i + 4:]
-        lines = head.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-            raise httpx.RemoteProtocolError(f"not an HTTP/1.x status line: {lines[0][:60]!r}", request=request)
-        status = int(parts[1])
-        reason = parts[2] if len(parts) > 2 else b""
-        headers: list[tuple[bytes, bytes]] = []
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep or not name or name != name.strip():
-                raise httpx.RemoteProtocolError(f"malformed header line: {line[:60]!r}", request=request)
-            headers.append((name, value.strip()))
-        if 100 <= status < 200:
-            continue  # 100 Continue and friends: the real answer follows
-        return status, reason, headers, _framing(parts[0], headers, request)
-
-
-def _framing(version: bytes, headers: list[tuple[bytes, bytes]], request: httpx.Request) -> tuple[str, int, bool]:
-    """How the body ends (``chunked``, ``length``, ``close``), its length, and whether the connection stays open."""
-    chunked = False
-    length: int | None = None
-    close = version == b"HTTP/1.0"
-    for name, value in headers:
-        lname = name.lower()
-        if lname == b"transfer-encoding":
-            chunked = value.lower().endswith(b"chunked")
-        elif lname == b"content-length":
-            if not value.isdigit():
-                raise httpx.RemoteProtocolError(f"bad Content-Length {value[:30]!r}", request=request)
-            length = int(value)
-        elif lname == b"connection":
-            tokens = {t.strip() for t in value.lower().split(b",")}
-            if b"close" in tokens:
-                close = True
-            elif b"keep-alive" in tokens:
-                close = False
-    if chunked:
-        return ("chunked", 0, not close)
-    if length is not None:
-        return ("length", length, not close)
-    return ("close", 0, False)
+    while not parser.head_done:
+        data = conn.recv()
+        if not data:
+            if not got_any:
+                raise _ClosedEarly()
+            raise httpx.RemoteProtocolError("the server closed the connection mid-head", request=request)
+        got_any = True
+        parser.feed(data)
+    return parser
