@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Callable
+
+import click
 
 from ..errors import UsageError
 
@@ -33,3 +35,25 @@ def parse_kv(pairs: tuple[str, ...] | list[str], flag: str) -> dict[str, Any]:
 def _no_constant(name: str) -> Any:
     # NaN and Infinity are not values any backend takes: read them as plain strings
     raise ValueError(name)
+
+
+def eval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The upstream eval flags."""
+    options = [
+        click.option("--eval-client", default=None, help="Judge client: openai (an LLM judge) or a scorer: auto, letter, numeric, exact."),
+        click.option("--eval-base-url", default=None, help="OpenAI-compatible judge endpoint (default https://api.openai.com/v1)."),
+        click.option("--eval-model", default=None, help="Judge model (default gpt-5-nano-2025-08-07)."),
+        click.option("--eval-param", multiple=True, metavar="K=V", help="Extra judge request field, e.g. max_tokens=64 (repeatable)."),
+        click.option("--no-eval", is_flag=True, help="Skip judging; accuracy is reported as unevaluated."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def eval_flags(kw: dict[str, Any]) -> Any:
+    """The ``--eval-*`` flags, for :mod:`ipw.judging.select`."""
+    from ..judging.select import EvalFlags
+
+    params = parse_kv(kw.get("eval_param") or (), "--eval-param")
+    return EvalFlags(kw.get("eval_client"), kw.get("eval_base_url"), kw.get("eval_model"), params)

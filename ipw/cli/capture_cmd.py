@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from ._options import parse_kv
+from ._options import eval_flags, eval_options, parse_kv
 from ._progress import JudgeProgress, ProgressLine
 
 
@@ -35,20 +35,6 @@ def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-retries", type=int, default=2, show_default=True, help="Retries per query on retryable errors."),
         click.option("--resume", is_flag=True, help="Finish an interrupted run with the same --output-dir/--run-name."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text; no progress line."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def eval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The upstream eval flags."""
-    options = [
-        click.option("--eval-client", default=None, help="Judge client: openai (an LLM judge) or a scorer: auto, letter, numeric, exact."),
-        click.option("--eval-base-url", default=None, help="OpenAI-compatible judge endpoint (default https://api.openai.com/v1)."),
-        click.option("--eval-model", default=None, help="Judge model (default gpt-5-nano-2025-08-07)."),
-        click.option("--eval-param", multiple=True, metavar="K=V", help="Extra judge request field, e.g. max_tokens=64 (repeatable)."),
-        click.option("--no-eval", is_flag=True, help="Skip judging; accuracy is reported as unevaluated."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -158,14 +144,6 @@ def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:
     return api.profile_judge(config, eval_client=kw["eval_client"], eval_base_url=kw["eval_base_url"],
                              eval_model=kw["eval_model"], eval_params=eval_flags(kw).params,
                              resume=kw["resume"])
-
-
-def eval_flags(kw: dict[str, Any]) -> Any:
-    """The ``--eval-*`` flags, for :mod:`ipw.judging.select`."""
-    from ..judging.select import EvalFlags
-
-    params = parse_kv(kw.get("eval_param") or (), "--eval-param")
-    return EvalFlags(kw.get("eval_client"), kw.get("eval_base_url"), kw.get("eval_model"), params)
 
 
 def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False) -> dict[str, Any]:

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from ._options import parse_kv
-from .capture_cmd import eval_flags, eval_options
+from ._options import eval_flags, eval_options, parse_kv
 
 
 def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
