@@ -31,8 +31,7 @@ from ..events import (
     Token,
     Verdict,
 )
-from ..ledger import LedgerReader
-from ..ledger._codec import Columns
+from ..ledger import Columns, LedgerReader
 
 __all__ = ["QueryRecord", "PowerTrace", "RunView", "Projection", "load_run", "build_view", "write_analysis"]
 
