@@ -45,7 +45,7 @@ def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: 
 
 
 def _emit(out: dict[str, Any], as_json: bool, analysis_id: str) -> None:
-    from ..replay import dumps_result
+    from ..reports.analysis_files import dumps_result
 
     if as_json:
         click.echo(dumps_result(out["result"]), nl=False)
