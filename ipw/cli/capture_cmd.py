@@ -131,7 +131,7 @@ def profile(**kw: Any) -> None:
     if kw["as_json"]:
         click.echo(json.dumps({"run_dir": str(result.run_dir), "summary": summary}, indent=2, sort_keys=True))
     else:
-        from ..analyses.summary import format_summary
+        from ..reports.summary_table import format_summary
 
         click.echo(format_summary(summary))
         click.echo(f"\nrun directory: {result.run_dir}")

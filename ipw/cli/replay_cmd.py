@@ -51,7 +51,7 @@ def _emit(out: dict[str, Any], as_json: bool, analysis_id: str) -> None:
         click.echo(dumps_result(out["result"]), nl=False)
         return
     if analysis_id == "summary":
-        from ..analyses.summary import format_summary
+        from ..reports.summary_table import format_summary
 
         click.echo(format_summary(out["result"]))
     elif analysis_id == "accuracy":

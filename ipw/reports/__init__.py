@@ -5,6 +5,7 @@ from the ledger. Plotting (matplotlib) and SQL (DuckDB, pyarrow) are optional
 backends from the ``analysis`` extra, imported only when used.
 
     tables        format_table: aligned terminal tables
+    summary_table format_summary: the run summary for the terminal
     analysis_files  write_analysis / dumps_result: RUN/analysis/<id>.json, byte-identical on every replay
     diff          diff_runs / format_diff: config, hardware, accuracy flips, bootstrap deltas
     duckdb_views  query_runs: SQL over the runs, queries, tokens, power, verdicts views
