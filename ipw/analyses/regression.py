@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..replay.engine import RunView
-from ._stats import check_options, finite
+from ._numbers import finite
+from ._options import check_options
 from .energy import ENERGY_OPTIONS, EnergyAttribution, per_query_energy
 from .latency import per_query_latency
 

@@ -34,7 +34,8 @@ from typing import Any
 
 from ..errors import UsageError
 from ..replay.engine import RunView
-from ._stats import check_options, finite, weakest
+from ._numbers import finite, weakest
+from ._options import check_options
 from .energy import ENERGY_OPTIONS, NOT_MEASURED_NOTE, WINDOW_NOTE, per_query_energy
 from .latency import LatencyProjection
 from .overhead import overhead_of
