@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..analyses.summary import METRIC_ORDER
+from .tables import format_table
 
 __all__ = ["format_summary"]
 
@@ -25,9 +26,9 @@ def _label(name: str) -> str:
     return name.replace("_", " ")
 
 
-def _show(value: Any) -> str:
+def _show(value: Any) -> str | None:
     if value is None:
-        return "—"
+        return None  # format_table's "—"
     if isinstance(value, bool) or isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -39,19 +40,16 @@ def format_summary(result: dict[str, Any]) -> str:
     """The summary as a small aligned table for the terminal."""
     head = [("run", result.get("run_id")), ("model", result.get("model")), ("client", result.get("client")),
             ("dataset", result.get("dataset")), ("judge", result.get("judge"))]
-    rows = [("metric", "value", "unit", "provenance")]
+    rows = []
     metrics = result.get("metrics", {})
     names = [n for n in METRIC_ORDER if n in metrics] + sorted(set(metrics) - set(METRIC_ORDER))
     for name in names:
         metric = metrics[name]
         label = _LABELS.get(name) or _label(name)
         rows.append((label, _show(metric["value"]), metric["unit"] or "", metric["provenance"] or ""))
-    label_w = max(len(r[0]) for r in rows + [(h[0],) for h in head])
-    value_w = max(len(r[1]) for r in rows)
-    unit_w = max(len(r[2]) for r in rows)
+    label_w = max(len(r[0]) for r in rows + [("metric",)] + [(h[0],) for h in head])
     lines = [f"{k:<{label_w}}  {_show(v)}" for k, v in head if v is not None]
     lines.append("")
-    for label, value, unit, prov in rows:
-        lines.append(f"{label:<{label_w}}  {value:>{value_w}}  {unit:<{unit_w}}  {prov}".rstrip())
+    lines.append(format_table(("metric", "value", "unit", "provenance"), rows, align="<><<", rule=False))
     lines.extend(f"note: {n}" for n in result.get("notes", []))
     return "\n".join(lines)
