@@ -32,8 +32,8 @@ class ProgressLine:
             if progress.failed:
                 parts[0] += f" ({progress.failed} failed)"
             parts.append(f"{progress.tokens_per_s:.1f} tok/s")
-            watts = progress.watts
-            parts.append(f"{watts:.1f} W" if watts is not None else "– W")
+            power_w = progress.power_w
+            parts.append(f"{power_w:.1f} W" if power_w is not None else "– W")
             eta = progress.eta_s
             parts.append(f"ETA {_clock(eta)}" if eta is not None else "ETA –")
             sys.stderr.write("\r\033[K" + " | ".join(parts))
