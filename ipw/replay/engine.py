@@ -165,7 +165,7 @@ class PowerTrace:
 
     @property
     def source(self) -> str:
-        """The weakest provenance among the samples: imported < estimated < derived < measured."""
+        """The weakest provenance among the samples: estimated < imported < derived < measured."""
         order = ["estimated", "imported", "derived", "measured"]
         present = set(self.sources)
         for name in order:
@@ -176,7 +176,12 @@ class PowerTrace:
 
 @dataclass
 class RunView:
-    """An immutable index over one run's events, built by a single replay."""
+    """An index over one run's events, built by a single replay.
+
+    Its fields are plain mutable containers (``load_run`` sets ``problem``
+    after the fold); projections only read it, and a view is rebuilt, never
+    updated, when events are appended.
+    """
 
     run_dir: Path | None
     runs_started: list[RunStarted] = field(default_factory=list)
