@@ -24,17 +24,15 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from .. import secrets
 from ..errors import JudgeError, LedgerCorruptError
 from ..events import Verdict
 from ..ledger import LedgerWriter
+from ..replay import QueryRecord, RunView, load_run
 from .prompts import JudgeItem
 from .scorers import SCORERS, AutoScorer, ScoreResult
-
-if TYPE_CHECKING:
-    from ..replay import QueryRecord, RunView
 
 __all__ = [
     "Judge",
@@ -166,8 +164,6 @@ def judge_run(
     ``max_consecutive_errors`` queries in a row fail with errors the pass stops
     with a :class:`JudgeError` (the verdicts so far are kept).
     """
-    from ..replay import load_run
-
     run_dir = Path(run_dir)
     view = load_run(run_dir)
     if view.problem is not None:
