@@ -1,6 +1,7 @@
 """Compare two runs that differ in one setting with ``ipw diff``.
 
-What it shows: two ``ipw profile`` runs over the same dataset records, the
+What it shows: two profiles (:func:`ipw.api.profile`, what ``ipw profile``
+runs) over the same dataset records, the
 second allowed twice as many output tokens, then ``ipw diff`` — which
 settings differ, which answers flipped between right and wrong, and the
 change in accuracy, energy per query and latency with bootstrap 95 %
@@ -25,7 +26,9 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
+
+from _local import output_dir, run, server_config
+from ipw import api
 
 SETTINGS = {"short-answers": 4, "long-answers": 8}  # run name -> max_tokens
 
@@ -39,18 +42,12 @@ def ipw(*args: str) -> str:
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/examples")
-    base_url = os.environ.get("IPW_EXAMPLE_BASE_URL", "http://127.0.0.1:8000/v1")
-    model = os.environ.get("IPW_EXAMPLE_MODEL", "gemma")
+    out = output_dir()
     runs = []
     for name, max_tokens in SETTINGS.items():
-        result = json.loads(ipw(
-            "profile", "--client", "openai", "--client-base-url", base_url, "--model", model,
-            "--client-param", "api=completions", "--max-queries", "4", "--gen-param", f"max_tokens={max_tokens}",
-            "--energy", os.environ.get("IPW_EXAMPLE_ENERGY", "auto"),
-            "--output-dir", str(out), "--run-name", name, "--json",
-        ))
-        runs.append(result["run_dir"])
+        config = server_config(out, name, client_params={"api": "completions"}, max_queries=4,
+                               gen_params={"max_tokens": max_tokens}, energy=os.environ.get("IPW_EXAMPLE_ENERGY", "auto"))
+        runs.append(str(api.profile(config, api.profile_judge(config)).run.run_dir))
 
     diff = json.loads(ipw("diff", *runs, "--json"))
     (out / "diff.json").write_text(json.dumps(diff, indent=2, sort_keys=True) + "\n")
@@ -72,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

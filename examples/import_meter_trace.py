@@ -1,10 +1,11 @@
 """Bring a wall-plug power meter's log into a run, and see the energy analysis use it.
 
 What it shows: a meter that logs ``timestamp,power_w`` rows (Unix seconds)
-while a run is captured, ``ipw ledger import-power`` aligning that log to the
+while a run is captured (:func:`ipw.api.record`), ``ipw ledger import-power`` aligning that log to the
 run's clock through the wall-clock anchor in ``run_started`` (every sample
-marked ``imported``, the meter a ``system`` device), and ``ipw replay
---analysis energy`` integrating it: total and per-query joules, mean watts.
+marked ``imported``, the meter a ``system`` device), and the energy
+analysis (``ipw replay --analysis energy``, here :func:`ipw.api.analyse`)
+integrating it: total and per-query joules, mean watts.
 
 There is no meter here, so a thread stands in for one: every 100 ms it logs
 the wall time and a reading of 30 W plus 0.4 W per percent of CPU busy. With
@@ -26,8 +27,6 @@ hold a run named ``metered``; the meter's log is written there as
 from __future__ import annotations
 
 import csv
-import json
-import os
 import subprocess
 import sys
 import threading
@@ -35,6 +34,9 @@ import time
 from pathlib import Path
 
 import psutil
+
+from _local import output_dir, run, server_config
+from ipw import api
 
 IDLE_W = 30.0
 W_PER_CPU_PERCENT = 0.4
@@ -78,25 +80,20 @@ class SimulatedMeter:
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/examples")
-    base_url = os.environ.get("IPW_EXAMPLE_BASE_URL", "http://127.0.0.1:8000/v1")
-    model = os.environ.get("IPW_EXAMPLE_MODEL", "gemma")
+    out = output_dir()
 
     with SimulatedMeter() as meter:
         time.sleep(0.3)  # the meter is already logging when the run starts
-        run = ipw(
-            "record", "--client", "openai", "--client-base-url", base_url, "--model", model,
-            "--client-param", "api=completions", "--max-queries", "4", "--gen-param", "max_tokens=8",
-            "--energy", "none", "--output-dir", str(out), "--run-name", "metered",
-        ).strip()
+        metered = str(api.record(server_config(out, "metered", client_params={"api": "completions"}, max_queries=4,
+                                               gen_params={"max_tokens": 8}, energy="none")).run_dir)
         time.sleep(0.3)
     trace = out / "wallplug.csv"
     meter.write_csv(trace)
-    print(f"recorded {run}; the meter logged {len(meter.rows)} readings to {trace}")
+    print(f"recorded {metered}; the meter logged {len(meter.rows)} readings to {trace}")
 
-    print(ipw("ledger", "import-power", run, str(trace), "--device", "meter:wall").strip())
-    print(ipw("ledger", "verify", run).strip())
-    energy = json.loads(ipw("replay", run, "--analysis", "energy", "--option", "devices=system", "--json"))
+    print(ipw("ledger", "import-power", metered, str(trace), "--device", "meter:wall").strip())
+    print(ipw("ledger", "verify", metered).strip())
+    energy = api.analyse(Path(metered), ["energy"], {"devices": "system"}).results["energy"]
     device = energy["devices"]["meter:wall"]
     print(f"meter:wall ({device['device_type']}, {device['source']}): {device['samples']} samples, "
           f"mean {device['mean_power_w']:.1f} W")
@@ -104,8 +101,8 @@ def main() -> None:
           f"{energy['idle_energy_j']:.1f} J of it idle; provenance {energy['provenance']}")
     for query in energy["per_query"]:
         print(f"  {query['record_id']}: {query['energy_j']:.2f} J")
-    print(f"wrote {Path(run) / 'analysis' / 'energy.json'}")
+    print(f"wrote {Path(metered) / 'analysis' / 'energy.json'}")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,6 +1,7 @@
 """Profile a model served by a local OpenAI-compatible server, then read the results back.
 
-What it shows: one ``ipw profile`` run against any OpenAI-compatible server
+What it shows: one profile (``ipw profile`` on the command line; here the
+library call :func:`ipw.api.profile`) against any OpenAI-compatible server
 on this machine (llama.cpp's server, vLLM, Ollama's /v1 …), the summary it
 writes (accuracy, energy per query, intelligence per watt and per joule,
 latency, each with its provenance), and where the run lives on disk.
@@ -22,34 +23,21 @@ run named ``local-server``.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-
-def ipw(*args: str) -> str:
-    """Run one ``ipw`` command and return its stdout; on failure, exit with its code (it printed why)."""
-    proc = subprocess.run([sys.executable, "-m", "ipw.cli", *args], stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        sys.exit(proc.returncode)
-    return proc.stdout
+from _local import output_dir, run, server_config
+from ipw import api
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/examples")
-    base_url = os.environ.get("IPW_EXAMPLE_BASE_URL", "http://127.0.0.1:8000/v1")
-    model = os.environ.get("IPW_EXAMPLE_MODEL", "gemma")
-    result = json.loads(ipw(
-        "profile", "--client", "openai", "--client-base-url", base_url, "--model", model,
-        "--client-param", f"api={os.environ.get('IPW_EXAMPLE_API', 'completions')}",
-        "--max-queries", "4", "--gen-param", "max_tokens=8",
-        "--energy", os.environ.get("IPW_EXAMPLE_ENERGY", "auto"),
-        "--output-dir", str(out), "--run-name", "local-server", "--json",
-    ))
-    run = Path(result["run_dir"])
-    metrics = result["summary"]["metrics"]
+    config = server_config(
+        output_dir(), "local-server", client_params={"api": os.environ.get("IPW_EXAMPLE_API", "completions")},
+        max_queries=4, gen_params={"max_tokens": 8}, energy=os.environ.get("IPW_EXAMPLE_ENERGY", "auto"),
+    )
+    judge = api.profile_judge(config)  # built first: a judge that cannot work fails before anything runs
+    result = api.profile(config, judge)
+    run = result.run.run_dir
+    metrics = result.summary["metrics"]
     print(f"run directory: {run}")
     for key in ("accuracy", "mean_power_w", "mean_energy_per_query_j", "intelligence_per_joule", "ttft_mean_s"):
         metric = metrics[key]
@@ -59,4 +47,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -21,10 +21,12 @@ hold the runs ``sql-4-tokens`` and ``sql-8-tokens``.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from _local import output_dir, run, server_config
+from ipw import api
 
 QUERIES = {
     "tokens_per_run": """
@@ -58,16 +60,12 @@ def ipw(*args: str) -> str:
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/examples")
-    base_url = os.environ.get("IPW_EXAMPLE_BASE_URL", "http://127.0.0.1:8000/v1")
-    model = os.environ.get("IPW_EXAMPLE_MODEL", "gemma")
+    out = output_dir()
     runs = []
     for max_tokens in (4, 8):
-        runs.append(ipw(
-            "record", "--client", "openai", "--client-base-url", base_url, "--model", model,
-            "--client-param", "api=completions", "--max-queries", "3", "--gen-param", f"max_tokens={max_tokens}",
-            "--energy", "none", "--output-dir", str(out), "--run-name", f"sql-{max_tokens}-tokens",
-        ).strip())
+        runs.append(str(api.record(server_config(out, f"sql-{max_tokens}-tokens", client_params={"api": "completions"},
+                                                 max_queries=3, gen_params={"max_tokens": max_tokens},
+                                                 energy="none")).run_dir))
     run_ids = [json.loads((Path(run) / "manifest.json").read_text())["run_id"] for run in runs]
 
     results = {}
@@ -87,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,13 +1,14 @@
 """Re-judge a recorded run with other judges and measure how much the judges agree.
 
-What it shows: judging is a replay. ``ipw record`` captures answers without
-scoring them; ``ipw replay --analysis accuracy`` judges them (the ``auto``
-scorer picks the right deterministic check per record); replaying again with
-``--eval-client exact`` (and ``letter``) appends those judges' verdicts next
-to the first ones without asking the model anything; ``--analysis judges``
-then reports each judge's accuracy and, per pair, agreement, Cohen's kappa
-and the records they disagree on. Judging twice with the same judge makes no
-new verdicts.
+What it shows: judging is a replay. Recording (``ipw record``, here
+:func:`ipw.api.record`) captures answers without scoring them; the accuracy
+analysis (``ipw replay --analysis accuracy``, here :func:`ipw.api.analyse`)
+judges them (the ``auto`` scorer picks the right deterministic check per
+record); analysing again with another judge (``--eval-client exact``, and
+``letter``) appends that judge's verdicts next to the first ones without
+asking the model anything; the ``judges`` analysis then reports each
+judge's accuracy and, per pair, agreement, Cohen's kappa and the records
+they disagree on. Judging twice with the same judge makes no new verdicts.
 
 How to run it (with any OpenAI-compatible server on this machine, e.g.
 ``python -m llama_cpp.server`` serving the packaged gemma-3-270m on port 8000):
@@ -29,48 +30,36 @@ http://127.0.0.1:8000/v1), ``IPW_EXAMPLE_MODEL`` (default ``gemma``),
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
+
+from _local import output_dir, run, server_config
+from ipw import api
+from ipw.judging.select import make_judge
 
 
-def ipw(*args: str) -> str:
-    """Run one ``ipw`` command and return its stdout; on failure, exit with its code (it printed why)."""
-    proc = subprocess.run([sys.executable, "-m", "ipw.cli", *args], stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        sys.exit(proc.returncode)
-    return proc.stdout
-
-
-def accuracy(run: str, *judge_flags: str) -> dict:
-    return json.loads(ipw("replay", run, "--analysis", "accuracy", *judge_flags, "--json"))
+def accuracy(run: Path, judge: Any = None) -> dict:
+    """Judge what ``judge`` (default: the run's own) has not judged yet, then count."""
+    return api.analyse(run, ["accuracy"], judge=judge).results["accuracy"]
 
 
 def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/examples")
-    base_url = os.environ.get("IPW_EXAMPLE_BASE_URL", "http://127.0.0.1:8000/v1")
-    model = os.environ.get("IPW_EXAMPLE_MODEL", "gemma")
     scorers = [s.strip() for s in os.environ.get("IPW_EXAMPLE_JUDGES", "exact,letter").split(",") if s.strip()]
+    recorded = api.record(server_config(output_dir(), "rejudged", client_params={"api": "completions"},
+                                        max_queries=6, gen_params={"max_tokens": 8}, energy="none")).run_dir
+    print(f"recorded {recorded}")
 
-    run = ipw(
-        "record", "--client", "openai", "--client-base-url", base_url, "--model", model,
-        "--client-param", "api=completions", "--max-queries", "6", "--gen-param", "max_tokens=8",
-        "--energy", "none", "--output-dir", str(out), "--run-name", "rejudged",
-    ).strip()
-    print(f"recorded {run}")
-
-    first = accuracy(run)
+    first = accuracy(recorded)
     print(f"judge {first['judge']}: {first['correct']} correct, {first['incorrect']} incorrect, "
           f"{first['unevaluated']} unevaluated")
     for scorer in scorers:
-        again = accuracy(run, "--eval-client", scorer)
+        again = accuracy(recorded, make_judge(scorer))
         print(f"judge {again['judge']}: {again['correct']} correct, {again['incorrect']} incorrect, "
               f"{again['unevaluated']} unevaluated")
-    accuracy(run, "--eval-client", scorers[0])  # idempotent: that judge has judged everything already
+    accuracy(recorded, make_judge(scorers[0]))  # idempotent: that judge has judged everything already
 
-    judges = json.loads(ipw("replay", run, "--analysis", "judges", "--json"))
+    judges = api.analyse(recorded, ["judges"]).results["judges"]
     print(f"{len(judges['judges'])} judges: {', '.join(judges['judges'])}")
     for pair in judges["pairs"]:
         first_judge, second_judge = pair["judges"]
@@ -80,8 +69,8 @@ def main() -> None:
               f"agreement {agreement}, kappa {kappa}" + (f" ({pair['kappa_note']})" if pair.get("kappa_note") else ""))
         for record in pair["disagreements"]:
             print(f"    disagree on {record['record_id']}")
-    print(f"wrote {Path(run) / 'analysis' / 'judges.json'}")
+    print(f"wrote {recorded / 'analysis' / 'judges.json'}")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -108,7 +108,8 @@ def analyse(
     from .judging.apply import judge_run
     from .judging.select import judge_for_run
     from .registry import REGISTRY
-    from .replay import load_run, write_analysis
+    from .replay import load_run
+    from .reports.analysis_files import write_analysis
 
     run_dir = Path(run_dir)
     if not (run_dir / "events").is_dir():

@@ -1,24 +1,21 @@
 """Which power devices a run has, what kind each is, and which add up without double counting.
 
-A device nests inside another when its ``device_seen.metadata["parent"]``
-names it, when the other lists it in ``metadata["includes"]``, or when it is
-a RAPL subdomain (``core``, ``uncore``, ``pp0``, ``pp1``) of a package that is
-also present. Only top-level devices are summed; an ``estimated`` device is
+A device nests inside another by the rule of :mod:`ipw.events.devices`
+(``parent`` / ``includes`` metadata, RAPL subdomains of a package that is
+also present). Only top-level devices are summed; an ``estimated`` device is
 left out when a measured device of the same type exists, and a ``system``
 meter (it includes everything) is never added to the components.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..errors import UsageError
+from ..events.devices import device_parents
 from ..replay.engine import RunView
 
 __all__ = ["device_type_of", "nesting", "choose_total", "select_devices"]
-
-_RAPL_SUBDOMAIN = re.compile(r"^rapl:(?:(?P<pkg>package-\d+)[:/.])?(?:core|uncore|pp0|pp1)(?:-(?P<idx>\d+))?$")
 
 
 def device_type_of(view: RunView, device: str) -> str:
@@ -39,25 +36,8 @@ def device_type_of(view: RunView, device: str) -> str:
 
 
 def nesting(view: RunView, ids: list[str]) -> dict[str, str]:
-    """Which device is inside which (metadata ``parent`` / ``includes``, RAPL subdomains)."""
-    parents: dict[str, str] = {}
-    for d in ids:
-        meta = view.devices[d].metadata if d in view.devices else {}
-        parent = meta.get("parent")
-        if isinstance(parent, str) and parent in ids and parent != d:
-            parents[d] = parent
-            continue
-        m = _RAPL_SUBDOMAIN.match(d)
-        if m:
-            package = f"rapl:{m['pkg'] or 'package-' + (m['idx'] or '0')}"
-            if package in ids:
-                parents[d] = package
-    for d in ids:
-        meta = view.devices[d].metadata if d in view.devices else {}
-        for child in meta.get("includes") or ():
-            if child in ids and child != d:
-                parents.setdefault(child, d)
-    return parents
+    """Which device is inside which (metadata ``parent`` / ``includes``, RAPL subdomains): :func:`ipw.events.devices.device_parents`."""
+    return device_parents(ids, {d: view.devices[d].metadata for d in ids if d in view.devices})
 
 
 def choose_total(view: RunView, devices: dict[str, Any]) -> None:

@@ -84,24 +84,18 @@ import numpy as np
 
 from ..replay.engine import RunView
 from ._devices import choose_total, device_type_of, select_devices
-from ._stats import (
-    session_windows_ns,
-    sessions_span_s,
+from ._numbers import concat_tokens, finite, sorted_unique, weakest
+from ._options import check_options, choice_option, list_option
+from ._sessions import session_windows_ns, sessions_span_s
+from .attribution import (
     Activity,
     EnergyCurve,
     Gap,
     activity_of,
     baseline_power_w,
     build_curve,
-    check_options,
-    choice_option,
-    concat_tokens,
-    finite,
-    list_option,
     sample_gaps,
-    sorted_unique,
     telemetry_gaps,
-    weakest,
 )
 
 __all__ = ["POLICIES", "IDLE_BASELINES", "ENERGY_OPTIONS", "Gap", "DeviceEnergy", "EnergyAttribution", "per_query_energy", "EnergyProjection"]

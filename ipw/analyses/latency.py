@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 
 from ..replay.engine import RunView
-from ._stats import check_options, concat_tokens, describe, finite, sessions_span_s
+from ._numbers import concat_tokens, describe, finite
+from ._options import check_options
+from ._sessions import sessions_span_s
 
 __all__ = ["LatencyProjection", "per_query_latency", "PERCENTILE_METHOD"]
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import HarnessCpu
 from ..replay.engine import RunView
-from ._stats import finite, weakest
+from ._numbers import finite, weakest
 
 if TYPE_CHECKING:
     from .energy import EnergyAttribution

@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BackendMissingError
 from ..replay.engine import RunView
-from ._stats import check_options, finite
+from ._numbers import finite
+from ._options import check_options
 from .energy import ENERGY_OPTIONS, EnergyAttribution, per_query_energy
 from .latency import per_query_latency
 
@@ -44,8 +46,13 @@ def _empty(n: int, warning: str) -> dict[str, Any]:
     }
 
 
-def fit_ols(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """Fit y = intercept + slope·x by OLS over the pairs where both are finite."""
+def fit_ols(x: np.ndarray, y: np.ndarray, grid: np.ndarray | None = None) -> dict[str, Any]:
+    """Fit y = intercept + slope·x by OLS over the pairs where both are finite.
+
+    With ``grid``, a fit of three or more points also carries ``band``: the
+    fitted line and its 95 % confidence band at those x values, from the same
+    fit (numpy arrays, for plotting; the regression analysis passes no grid).
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -55,7 +62,10 @@ def fit_ols(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         return _empty(n, f"needs at least two queries with both values, has {n}")
     if np.ptp(x) == 0:
         return _empty(n, "x is constant: no slope can be fitted")
-    import statsmodels.api as sm  # optional: the 'analysis' extra
+    try:
+        import statsmodels.api as sm  # optional: the 'analysis' extra
+    except ImportError as exc:
+        raise BackendMissingError("regression fits", "analysis", module="statsmodels") from exc
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -63,6 +73,12 @@ def fit_ols(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         ci = np.asarray(fit.conf_int(alpha=1 - CONFIDENCE))
         r2 = float(fit.rsquared)
         p_value = float(np.asarray(fit.pvalues)[1])
+        band = None
+        if grid is not None and n > 2:  # two points fit exactly and leave no error to draw a band from
+            frame = fit.get_prediction(sm.add_constant(np.asarray(grid, dtype=np.float64), has_constant="add"))
+            frame = frame.summary_frame(alpha=1 - CONFIDENCE)
+            band = {"x": np.asarray(grid, dtype=np.float64), "mean": np.asarray(frame["mean"]),
+                    "low": np.asarray(frame["mean_ci_lower"]), "high": np.asarray(frame["mean_ci_upper"])}
     out = {
         "n": n,
         "intercept": finite(fit.params[0]),
@@ -80,6 +96,8 @@ def fit_ols(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         notes.append("y is constant: r2 is undefined")
     if notes:
         out["warning"] = "; ".join(notes)
+    if band is not None:
+        out["band"] = band
     return out
 
 

@@ -35,13 +35,14 @@ from typing import Any
 
 from ..errors import UsageError
 from ..replay.engine import RunView
-from ._stats import check_options, finite, weakest
+from ._numbers import finite, weakest
+from ._options import check_options
 from .energy import ENERGY_OPTIONS, NOT_MEASURED_NOTE, WINDOW_NOTE, per_query_energy
 from .intensity import CARBON_OPTION, carbon_intensity, co2_g, output_token_energy
 from .latency import LatencyProjection
 from .overhead import overhead_of
 
-__all__ = ["SummaryProjection", "format_summary", "PROVENANCES", "METRIC_ORDER"]
+__all__ = ["SummaryProjection", "PROVENANCES", "METRIC_ORDER"]
 
 PROVENANCES: tuple[str, ...] = ("measured", "derived", "estimated", "imported", "counted")
 
@@ -186,50 +187,3 @@ METRIC_ORDER: tuple[str, ...] = (
     "throughput_tokens_per_s", "completion_tokens_total", "prompt_tokens_total",
     "measurement_overhead_cpu_s", "measurement_overhead_cpu_share", "measurement_overhead_energy_j",
 )
-
-_LABELS = {"measurement_overhead_cpu_s": "measurement overhead (ipw CPU)",
-           "measurement_overhead_cpu_share": "measurement overhead (share of CPU)",
-           "measurement_overhead_energy_j": "measurement overhead (energy)",
-           "ttft_mean_s": "TTFT mean", "ttft_p50_s": "TTFT p50", "ttft_p90_s": "TTFT p90", "tpot_mean_s": "TPOT mean",
-           "itl_p50_s": "ITL p50", "e2e_mean_s": "end-to-end mean", "e2e_p90_s": "end-to-end p90"}
-
-
-def _label(name: str) -> str:
-    """``mean_power_w`` → ``mean power``: the unit has its own column."""
-    for suffix in ("_per_s", "_j", "_w", "_s"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return name.replace("_", " ")
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def format_summary(result: dict[str, Any]) -> str:
-    """The summary as a small aligned table for the terminal."""
-    head = [("run", result.get("run_id")), ("model", result.get("model")), ("client", result.get("client")),
-            ("dataset", result.get("dataset")), ("judge", result.get("judge"))]
-    rows = [("metric", "value", "unit", "provenance")]
-    metrics = result.get("metrics", {})
-    names = [n for n in METRIC_ORDER if n in metrics] + sorted(set(metrics) - set(METRIC_ORDER))
-    for name in names:
-        metric = metrics[name]
-        label = _LABELS.get(name) or _label(name)
-        rows.append((label, _show(metric["value"]), metric["unit"] or "", metric["provenance"] or ""))
-    label_w = max(len(r[0]) for r in rows + [(h[0],) for h in head])
-    value_w = max(len(r[1]) for r in rows)
-    unit_w = max(len(r[2]) for r in rows)
-    lines = [f"{k:<{label_w}}  {_show(v)}" for k, v in head if v is not None]
-    lines.append("")
-    for label, value, unit, prov in rows:
-        lines.append(f"{label:<{label_w}}  {value:>{value_w}}  {unit:<{unit_w}}  {prov}".rstrip())
-    lines.extend(f"note: {n}" for n in result.get("notes", []))
-    return "\n".join(lines)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..events.devices import device_parents
 from .redact import redact
 
 __all__ = ["DEFAULT_GEN", "CaptureConfig", "Progress", "RunResult", "default_run_name", "resolve_dataset"]
@@ -153,8 +154,13 @@ class Progress:
         return self.tokens / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     @property
-    def watts(self) -> float | None:
-        return sum(self.last_power_w.values()) if self.last_power_w else None
+    def power_w(self) -> float | None:
+        """The latest readings summed over top-level devices: a RAPL package already includes its cores."""
+        readings = dict(self.last_power_w)  # the runner's thread adds devices while this reads
+        if not readings:
+            return None
+        nested = device_parents(readings)
+        return sum(w for d, w in readings.items() if d not in nested)
 
     @property
     def eta_s(self) -> float | None:

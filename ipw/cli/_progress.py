@@ -29,7 +29,13 @@ def status_text(progress: Any, energy_j: dict[str, float]) -> str:
     parts.append(f"{progress.tokens_per_s:.1f} tok/s")
     watts = dict(progress.last_power_w)
     parts.append(", ".join(f"{d} {w:.1f} W" for d, w in sorted(watts.items())) if watts else "– W")
-    parts.append(f"{sum(energy_j.values()):.4g} J" if energy_j else "– J")
+    if energy_j:
+        from ..events.devices import device_parents
+
+        nested = device_parents(energy_j)  # a RAPL core inside its package is not counted again
+        parts.append(f"{sum(j for d, j in energy_j.items() if d not in nested):.4g} J")
+    else:
+        parts.append("– J")
     eta = progress.eta_s
     parts.append(f"ETA {_clock(eta)}" if eta is not None else "ETA –")
     return " | ".join(parts)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from ._options import parse_kv, wait_option
+from ._options import eval_flags, eval_options, parse_kv, wait_option
 from ._progress import JudgeProgress, ProgressLine
 
 
@@ -40,20 +40,6 @@ def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--metrics-host", default="127.0.0.1", show_default=True,
                      help="Address the metrics server binds (with --metrics-port)."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text; no progress line."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def eval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The upstream eval flags."""
-    options = [
-        click.option("--eval-client", default=None, help="Judge client: openai (an LLM judge) or a scorer: auto, letter, numeric, exact."),
-        click.option("--eval-base-url", default=None, help="OpenAI-compatible judge endpoint (default https://api.openai.com/v1)."),
-        click.option("--eval-model", default=None, help="Judge model (default gpt-5-nano-2025-08-07)."),
-        click.option("--eval-param", multiple=True, metavar="K=V", help="Extra judge request field, e.g. max_tokens=64 (repeatable)."),
-        click.option("--no-eval", is_flag=True, help="Skip judging; accuracy is reported as unevaluated."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -182,7 +168,7 @@ def profile(**kw: Any) -> None:
     if kw["as_json"]:
         click.echo(json.dumps({"run_dir": str(result.run_dir), "summary": summary}, indent=2, sort_keys=True))
     else:
-        from ..analyses.summary import format_summary
+        from ..reports.summary_table import format_summary
 
         click.echo(format_summary(summary))
         click.echo(f"\nrun directory: {result.run_dir}")
@@ -195,14 +181,6 @@ def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:
     return api.profile_judge(config, eval_client=kw["eval_client"], eval_base_url=kw["eval_base_url"],
                              eval_model=kw["eval_model"], eval_params=eval_flags(kw).params,
                              resume=kw["resume"])
-
-
-def eval_flags(kw: dict[str, Any]) -> Any:
-    """The ``--eval-*`` flags, for :mod:`ipw.judging.select`."""
-    from ..judging.select import EvalFlags
-
-    params = parse_kv(kw.get("eval_param") or (), "--eval-param")
-    return EvalFlags(kw.get("eval_client"), kw.get("eval_base_url"), kw.get("eval_model"), params)
 
 
 def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False, evaluate: bool = True) -> dict[str, Any]:

@@ -8,25 +8,22 @@ from typing import Any
 import click
 
 from ..errors import UsageError
+from ..reports.tables import format_table
 
 __all__ = ["energy"]
 
 
-def _fmt(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def _fmt(value: float | None, digits: int) -> str | None:
+    return None if value is None else f"{value:.{digits}f}"
 
 
 def _table(result: dict[str, Any]) -> str:
     header = ("device", "type", "source", "mean W", "J", "samples")
     rows = [
-        (d["device"], d["device_type"], d["source"] or "-", _fmt(d["mean_power_w"], 2), _fmt(d["energy_j"], 3), str(d["samples"]))
+        (d["device"], d["device_type"], d["source"] or None, _fmt(d["mean_power_w"], 2), _fmt(d["energy_j"], 3), str(d["samples"]))
         for d in result["devices"]
     ]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-        for row in [header, *rows]
-    ]
+    lines = format_table(header, rows, align="<<<>>>", rule=False).splitlines()
     where = result["endpoint"] + (" (reused)" if result.get("reused") else "")
     collectors = ", ".join(result.get("collectors") or []) or "none"
     intro = f"energy monitor {where}, collectors: {collectors}; {result['duration_s']:g} s at {result['interval_ms']} ms"

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from ._options import parse_kv, wait_option
-from .capture_cmd import eval_flags, eval_options
+from ._options import eval_flags, eval_options, parse_kv, wait_option
 
 
 def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
@@ -46,13 +45,13 @@ def _run_analysis(run: Path, analysis_id: str, judge_spec: str | None, options: 
 
 
 def _emit(out: dict[str, Any], as_json: bool, analysis_id: str) -> None:
-    from ..replay import dumps_result
+    from ..reports.analysis_files import dumps_result
 
     if as_json:
         click.echo(dumps_result(out["result"]), nl=False)
         return
     if analysis_id == "summary":
-        from ..analyses.summary import format_summary
+        from ..reports.summary_table import format_summary
 
         click.echo(format_summary(out["result"]))
     elif analysis_id == "accuracy":

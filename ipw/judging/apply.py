@@ -24,18 +24,16 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from .. import secrets
 from ..errors import JudgeError, LedgerCorruptError
 from ..events import Verdict
 from ..ledger import LedgerWriter
 from ..ledger.lock import RunLock
+from ..replay import QueryRecord, load_run
 from .prompts import JudgeItem
 from .scorers import SCORERS, AutoScorer, ScoreResult
-
-if TYPE_CHECKING:
-    from ..replay import QueryRecord, RunView
 
 __all__ = [
     "Judge",
@@ -200,8 +198,6 @@ def judge_run(
 
 def _plan(run_dir: Path, judge: Judge) -> tuple[list[Any], int, int, list[JudgeItem]]:
     """The measured queries, how many ``judge`` has judged or cannot judge, and what it has left to judge."""
-    from ..replay import load_run
-
     view = load_run(run_dir)
     if view.problem is not None:
         raise LedgerCorruptError(

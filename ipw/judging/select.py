@@ -25,18 +25,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import httpx
 
 from ..errors import ConfigError, UsageError
+from ..replay import RunView
 from .apply import ScorerJudge
 from .keys import require_eval_key, resolve_eval_key
 from .llm import DEFAULT_BASE_URL, DEFAULT_MODEL, LLMJudge
 from .scorers import SCORERS, AutoScorer, get_scorer
-
-if TYPE_CHECKING:
-    from ..replay import RunView
 
 __all__ = ["EvalFlags", "LOOPBACK_HOSTS", "make_judge", "judge_before_capture", "judge_for_run"]
 

@@ -7,7 +7,7 @@ valid prefix; :func:`verify` and :func:`repair` check and restore it.
 
 from __future__ import annotations
 
-from ._codec import decode_batch, encode_batch
+from ._codec import Columns, decode_batch, encode_batch
 from ._scan import Position, ScanResult, scan
 from .jsonl import event_from_json, event_to_json, export_jsonl, import_jsonl, parse_jsonl
 from .manifest import MANIFEST_NAME, read_manifest, write_manifest
@@ -36,4 +36,5 @@ __all__ = [
     "event_from_json",
     "encode_batch",
     "decode_batch",
+    "Columns",
 ]

@@ -20,11 +20,10 @@ import collections
 import contextlib
 import errno
 import os
-import signal
 import threading
 import time
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Callable, Iterable
 
 from ..errors import LedgerError, LedgerExistsError
@@ -213,19 +212,6 @@ class LedgerWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
-
-    def finalize_on_signals(self) -> None:
-        """Turn SIGTERM into KeyboardInterrupt so ``with`` blocks flush and close.
-
-        Only possible from the main thread; elsewhere it does nothing.
-        """
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def _raise(signum: int, frame: FrameType | None) -> None:
-            raise KeyboardInterrupt(f"signal {signum}")
-
-        signal.signal(signal.SIGTERM, _raise)
 
     # -- internals --------------------------------------------------------
 

@@ -8,9 +8,7 @@ from .engine import (
     QueryRecord,
     RunView,
     build_view,
-    dumps_result,
     load_run,
-    write_analysis,
 )
 
 __all__ = [
@@ -19,7 +17,5 @@ __all__ = [
     "QueryRecord",
     "RunView",
     "build_view",
-    "dumps_result",
     "load_run",
-    "write_analysis",
 ]

@@ -8,7 +8,6 @@ that obtain them, before the view is rebuilt.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -31,10 +30,9 @@ from ..events import (
     Token,
     Verdict,
 )
-from ..ledger import LedgerReader
-from ..ledger._codec import Columns
+from ..ledger import Columns, LedgerReader
 
-__all__ = ["QueryRecord", "PowerTrace", "RunView", "Projection", "load_run", "build_view", "write_analysis"]
+__all__ = ["QueryRecord", "PowerTrace", "RunView", "Projection", "load_run", "build_view"]
 
 
 class QueryRecord:
@@ -167,7 +165,7 @@ class PowerTrace:
 
     @property
     def source(self) -> str:
-        """The weakest provenance among the samples: imported < estimated < derived < measured."""
+        """The weakest provenance among the samples: estimated < imported < derived < measured."""
         order = ["estimated", "imported", "derived", "measured"]
         present = set(self.sources)
         for name in order:
@@ -178,7 +176,12 @@ class PowerTrace:
 
 @dataclass
 class RunView:
-    """An immutable index over one run's events, built by a single replay."""
+    """An index over one run's events, built by a single replay.
+
+    Its fields are plain mutable containers (``load_run`` sets ``problem``
+    after the fold); projections only read it, and a view is rebuilt, never
+    updated, when events are appended.
+    """
 
     run_dir: Path | None
     runs_started: list[RunStarted] = field(default_factory=list)
@@ -345,28 +348,3 @@ def load_run(run_dir: Path) -> RunView:
     view = build_view(reader.columns(), Path(run_dir))
     view.problem = reader.problem
     return view
-
-
-def write_analysis(run_dir: Path, analysis_id: str, result: dict[str, Any]) -> Path:
-    """Write ``RUN/analysis/<id>.json`` deterministically (sorted keys, no replay timestamps)."""
-    directory = Path(run_dir) / "analysis"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{analysis_id}.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dumps_result(result))
-    tmp.replace(path)
-    return path
-
-
-def dumps_result(result: dict[str, Any]) -> str:
-    return json.dumps(result, indent=2, sort_keys=True, allow_nan=False, default=_json_default) + "\n"
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -5,6 +5,8 @@ from the ledger. Plotting (matplotlib) and SQL (DuckDB, pyarrow) are optional
 backends from the ``analysis`` extra, imported only when used.
 
     tables        format_table: aligned terminal tables
+    summary_table format_summary: the run summary for the terminal
+    analysis_files  write_analysis / dumps_result: RUN/analysis/<id>.json, byte-identical on every replay
     diff          diff_runs / format_diff: config, hardware, accuracy flips, bootstrap deltas
     duckdb_views  query_runs: SQL over the runs, queries, tokens, power, verdicts views
     plots         the registered visualizations (regression, output-kde, power-timeline, accuracy-energy)
@@ -13,6 +15,7 @@ backends from the ``analysis`` extra, imported only when used.
 from __future__ import annotations
 
 from ._metrics import QueryRow, damage_notes, load_views, query_rows, run_label
+from .analysis_files import dumps_result, write_analysis
 from .diff import diff_runs, format_diff
 from .duckdb_views import VIEW_NAMES, query_runs
 from .tables import format_table
@@ -22,10 +25,12 @@ __all__ = [
     "VIEW_NAMES",
     "damage_notes",
     "diff_runs",
+    "dumps_result",
     "format_diff",
     "format_table",
     "load_views",
     "query_rows",
     "query_runs",
     "run_label",
+    "write_analysis",
 ]

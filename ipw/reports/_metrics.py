@@ -1,7 +1,7 @@
 """Per-query numbers the reports share: energy, latency, correctness, run labels.
 
-Energy and accuracy come from the analyses (so a plot and ``ipw replay``
-never disagree); latency and token counts are read straight off each
+Energy, latency and accuracy come from the analyses (so a plot and
+``ipw replay`` never disagree); token counts are read straight off each
 :class:`~ipw.replay.engine.QueryRecord`.
 """
 
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..analyses.energy import ENERGY_OPTIONS
+from ..analyses.latency import per_query_latency
 from ..errors import UsageError
 from ..replay.engine import RunView, load_run
 
@@ -29,9 +31,6 @@ __all__ = [
     "judged",
     "query_rows",
 ]
-
-
-ENERGY_OPTIONS = ("policy", "idle_baseline", "devices")  # passed through to per_query_energy
 
 
 @dataclass(frozen=True)
@@ -174,18 +173,17 @@ def query_rows(
     energy = energy_by_query(view, energy_options) if with_energy else None
     correct = judged(view, judge)[1] if with_verdicts else {}
     rows = []
-    for q in view.measured_queries():
-        start, end, ttft = q.start_ns, q.end_ns, q.ttft_ns
+    for qid, latency in per_query_latency(view).items():
         rows.append(
             QueryRow(
-                query_id=q.query_id,
-                record_id=q.record_id,
-                completion_tokens=q.completion_tokens,
-                prompt_tokens=q.prompt_tokens,
-                e2e_s=(end - start) / 1e9 if start is not None and end is not None else None,
-                ttft_s=ttft / 1e9 if ttft is not None else None,
-                energy_j=energy.get(q.query_id) if energy else None,
-                is_correct=correct.get(q.query_id),
+                query_id=qid,
+                record_id=latency["record_id"],
+                completion_tokens=latency["completion_tokens"],
+                prompt_tokens=latency["prompt_tokens"],
+                e2e_s=latency["e2e_s"],
+                ttft_s=latency["ttft_s"],
+                energy_j=energy.get(qid) if energy else None,
+                is_correct=correct.get(qid),
             )
         )
     return rows

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analyses.regression import fit_ols
 from ..errors import BackendMissingError, UsageError
 from ..replay.engine import RunView
 from ._metrics import QueryRow, energy_by_query, energy_note, judged, query_rows, run_labels
@@ -33,31 +34,12 @@ __all__ = [
     "accuracy_energy",
     "gaussian_kde_curve",
     "kde_bandwidth",
-    "ols_band",
 ]
 
 OPTIONS = ("policy", "idle_baseline", "devices", "judge", "bandwidth")  # every option some visualization reads
 
 _Y = (("energy_j", "Energy per query (J)", "J"), ("e2e_s", "End-to-end latency (s)", "s"))
 _X = (("completion_tokens", "Completion tokens per query"), ("total_tokens", "Prompt + completion tokens per query"))
-
-
-def ols_band(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> dict[str, Any]:
-    """OLS of y on x (with intercept): slope, intercept, R², and the fit and 95 % band on ``grid``."""
-    try:
-        import statsmodels.api as sm
-    except ImportError as exc:
-        raise BackendMissingError("regression fits", "analysis", module="statsmodels") from exc
-    model = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit()
-    frame = model.get_prediction(sm.add_constant(grid, has_constant="add")).summary_frame(alpha=0.05)
-    return {
-        "intercept": float(model.params[0]),
-        "slope": float(model.params[1]),
-        "r2": float(model.rsquared) if np.isfinite(model.rsquared) else float("nan"),
-        "mean": np.asarray(frame["mean"]),
-        "low": np.asarray(frame["mean_ci_lower"]),
-        "high": np.asarray(frame["mean_ci_upper"]),
-    }
 
 
 def regression(views: list[RunView], output_dir: Path, options: dict[str, Any]) -> list[Path]:
@@ -92,12 +74,13 @@ def _regression_series(ax: Any, rows: list[QueryRow], x_key: str, y_key: str, y_
     x = np.array([p[0] for p in pts])
     y = np.array([p[1] for p in pts])
     ax.scatter(x, y, s=14, alpha=0.6, color=color, edgecolors="none", label=f"{label} (n={len(x)})")
-    if len(x) >= 3 and np.ptp(x) > 0:
-        grid = np.linspace(x.min(), x.max(), 100)
-        fit = ols_band(x, y, grid)
-        ax.plot(grid, fit["mean"], color=color, linewidth=1.6,
-                label=f"fit: {fit['slope']:.3g} {y_unit}/token, R²={fit['r2']:.2f}")
-        ax.fill_between(grid, fit["low"], fit["high"], color=color, alpha=0.2, linewidth=0)
+    fit = fit_ols(x, y, np.linspace(x.min(), x.max(), 100))
+    band = fit.get("band")
+    if band is not None:
+        r2 = "n/a" if fit["r2"] is None else f"{fit['r2']:.2f}"
+        ax.plot(band["x"], band["mean"], color=color, linewidth=1.6,
+                label=f"fit: {fit['slope']:.3g} {y_unit}/token, R²={r2}")
+        ax.fill_between(band["x"], band["low"], band["high"], color=color, alpha=0.2, linewidth=0)
     else:
         ax.plot([], [], " ", label="too few distinct points for a fit")
     return len(x)
@@ -114,26 +97,33 @@ def _why_empty(views: list[RunView], rows: list[list[QueryRow]], x_key: str, y_k
 
 
 def kde_bandwidth(values: np.ndarray) -> float:
-    """Silverman's rule of thumb; a sample with no spread gets 5 % of its value (at least one token)."""
+    """Silverman's rule of thumb (statsmodels'); a sample with no spread gets 5 % of its value (at least one token)."""
     values = np.asarray(values, dtype=np.float64)
-    n = len(values)
-    sigma = float(values.std(ddof=1)) if n > 1 else 0.0
-    iqr = float(np.subtract(*np.percentile(values, [75, 25]))) if n > 1 else 0.0
-    spread = min(sigma, iqr / 1.349) if iqr > 0 else sigma
-    return 0.9 * spread * n ** (-0.2) if spread > 0 else max(1.0, 0.05 * abs(float(values.mean())))
+    h = float(_statsmodels().nonparametric.bandwidths.bw_silverman(values)) if len(values) > 1 else 0.0
+    return h if h > 0 else max(1.0, 0.05 * abs(float(values.mean())))
 
 
 def gaussian_kde_curve(values: np.ndarray, grid: np.ndarray, bandwidth: float | None = None) -> np.ndarray:
-    """Gaussian kernel density of ``values`` on ``grid`` (bandwidth: :func:`kde_bandwidth` by default)."""
+    """Gaussian kernel density of ``values`` on ``grid`` (bandwidth: :func:`kde_bandwidth` by default).
+
+    statsmodels' KDEUnivariate on an FFT grid fine enough for the bandwidth,
+    read off at ``grid``; the density is zero past eight bandwidths.
+    """
     values = np.asarray(values, dtype=np.float64)
-    n = len(values)
     h = kde_bandwidth(values) if bandwidth is None else float(bandwidth)
-    density = np.zeros_like(grid, dtype=np.float64)
-    step = max(1, 2_000_000 // max(len(grid), 1))
-    for start in range(0, n, step):
-        z = (grid[None, :] - values[start : start + step, None]) / h
-        density += np.exp(-0.5 * z * z).sum(axis=0)
-    return density / (n * h * math.sqrt(2 * math.pi))
+    cut = 8.0
+    cells = (float(np.ptp(values)) + 2 * cut * h) / (h / 4)  # a quarter bandwidth apart at the coarsest
+    kde = _statsmodels().nonparametric.KDEUnivariate(values)
+    kde.fit(kernel="gau", bw=h, fft=True, cut=cut, gridsize=int(min(2**20, max(2**10, cells))))
+    return np.interp(np.asarray(grid, dtype=np.float64), kde.support, kde.density, left=0.0, right=0.0)
+
+
+def _statsmodels() -> Any:
+    try:
+        import statsmodels.api as sm
+    except ImportError as exc:
+        raise BackendMissingError("kernel density plots", "analysis", module="statsmodels") from exc
+    return sm
 
 
 def output_kde(views: list[RunView], output_dir: Path, options: dict[str, Any]) -> list[Path]:

@@ -9,7 +9,8 @@ import pytest
 from ipw.analyses import AccuracyProjection, accuracy_counts, select_judge
 from ipw.errors import UsageError
 from ipw.events import Event, QueryFailed, QueryFinished, QueryStarted, RunStarted, Token, Verdict
-from ipw.replay import RunView, build_view, dumps_result
+from ipw.replay import RunView, build_view
+from ipw.reports.analysis_files import dumps_result
 
 
 def run_events(subjects: list[str], config: dict[str, Any] | None = None) -> list[Event]:

@@ -10,7 +10,8 @@ from _energy_runs import by_query, device, make_run, power_samples, query
 from ipw.analyses.energy import EnergyProjection, per_query_energy
 from ipw.errors import UsageError
 from ipw.events import TelemetryStatus
-from ipw.replay import load_run, write_analysis
+from ipw.replay import load_run
+from ipw.reports.analysis_files import write_analysis
 
 TIMES = [i * 0.5 for i in range(9)]  # 0 … 4 s
 

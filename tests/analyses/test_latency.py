@@ -15,7 +15,8 @@ import pytest
 
 from ipw.analyses.latency import LatencyProjection, per_query_latency
 from ipw.ledger import import_jsonl
-from ipw.replay import dumps_result, load_run
+from ipw.replay import load_run
+from ipw.reports.analysis_files import dumps_result
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "latency_run"
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from ipw.analyses.energy import EnergyProjection
-from ipw.analyses.summary import SummaryProjection, format_summary
+from ipw.analyses.summary import SummaryProjection
+from ipw.reports.summary_table import format_summary
 
 from _energy_runs import device, make_run, ns, power_samples, query, run_started
 

@@ -86,3 +86,28 @@ def test_single_query_run(tmp_path: Path) -> None:
     view = _sequential_run(tmp_path, [4])
     fits = RegressionProjection().compute(view, {})["fits"]
     assert all(fit["warning"] and fit["slope"] is None for per_x in fits.values() for fit in per_x.values())
+
+
+def test_the_band_comes_from_the_same_fit_and_recovers_a_known_line() -> None:
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 100, 200)
+    y = 2.0 + 0.5 * x + rng.normal(0, 1.0, len(x))
+    grid = np.array([0.0, 50.0, 100.0])
+    fit = fit_ols(x, y, grid)
+    assert fit == {**fit_ols(x, y), "band": fit["band"]}  # the band adds to the fit, it does not refit
+    band = fit["band"]
+    assert fit["slope"] == pytest.approx(0.5, abs=0.02)
+    assert fit["intercept"] == pytest.approx(2.0, abs=0.5)
+    assert fit["r2"] > 0.98
+    assert band["mean"] == pytest.approx(fit["intercept"] + fit["slope"] * grid)
+    assert np.all(band["low"] < band["mean"]) and np.all(band["mean"] < band["high"])
+    # the band is narrowest at the centre of the data
+    widths = band["high"] - band["low"]
+    assert widths[1] < widths[0] and widths[1] < widths[2]
+
+
+def test_a_band_needs_three_points_and_a_slope() -> None:
+    grid = np.array([0.0, 1.0])
+    assert "band" not in fit_ols(np.array([1.0, 2.0]), np.array([1.0, 3.0]), grid)
+    assert "band" not in fit_ols(np.array([3.0, 3.0, 3.0]), np.array([1.0, 2.0, 3.0]), grid)
+    assert "band" in fit_ols(np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0]), grid)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from _energy_runs import device, make_run, power_samples, query, verdict
-from ipw.analyses.summary import PROVENANCES, SummaryProjection, format_summary
+from ipw.analyses.summary import PROVENANCES, SummaryProjection
+from ipw.reports.summary_table import format_summary
 from ipw.errors import UsageError
-from ipw.replay import dumps_result
+from ipw.reports.analysis_files import dumps_result
 
 
 def _run(tmp_path: Path, *, source: str | None = "measured"):

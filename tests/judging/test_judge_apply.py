@@ -19,7 +19,8 @@ from ipw.judging.llm import LLMJudge
 from ipw.judging.select import make_judge
 from ipw.judging.scorers import AutoScorer
 from ipw.ledger import export_jsonl
-from ipw.replay import load_run, write_analysis
+from ipw.replay import load_run
+from ipw.reports.analysis_files import write_analysis
 
 N_MEASURED = len(RECORDS)
 

@@ -110,21 +110,6 @@ def test_accuracy_energy_leaves_out_runs_without_energy(busy_run: Path, tmp_path
     assert_real_png(path, width=1350, height=900)
 
 
-def test_ols_band_recovers_a_known_line() -> None:
-    rng = np.random.default_rng(0)
-    x = np.linspace(0, 100, 200)
-    y = 2.0 + 0.5 * x + rng.normal(0, 1.0, len(x))
-    grid = np.array([0.0, 50.0, 100.0])
-    fit = plots.ols_band(x, y, grid)
-    assert fit["slope"] == pytest.approx(0.5, abs=0.02)
-    assert fit["intercept"] == pytest.approx(2.0, abs=0.5)
-    assert fit["r2"] > 0.98
-    assert np.all(fit["low"] < fit["mean"]) and np.all(fit["mean"] < fit["high"])
-    # the band is narrowest at the centre of the data
-    widths = fit["high"] - fit["low"]
-    assert widths[1] < widths[0] and widths[1] < widths[2]
-
-
 def test_kde_is_a_density() -> None:
     values = np.array([10, 12, 12, 15, 40, 41, 44, 90], dtype=float)
     grid = np.linspace(-100, 250, 4001)

@@ -1,154 +1,19 @@
-"""Helpers shared by the energy, latency, regression and summary projections.
+"""The building blocks of energy attribution, whose policies :mod:`ipw.analyses.energy` documents.
 
-Two ideas live here: JSON-ready numbers (no NaN or inf: they become ``None``;
-plain ``int``/``float``; deterministic order; numpy "linear" percentiles) and
-the building blocks of energy attribution, documented in
-:mod:`ipw.analyses.energy`: who was active when (:class:`Activity`), a
-device's cumulative energy function (:class:`EnergyCurve`), its idle baseline
-power and the gaps in its trace.
+Who was active when (:class:`Activity`), a device's cumulative energy function
+(:class:`EnergyCurve`), its idle baseline power, and the gaps in its trace
+(:class:`Gap`: no samples, a lost monitor, a counter reset).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
 from ..replay.engine import PowerTrace, QueryRecord, RunView
-
-# weakest first; matches ipw.replay.PowerTrace.source
-PROVENANCE_ORDER: tuple[str, ...] = ("estimated", "imported", "derived", "measured")
-
-PERCENTILES: tuple[int, ...] = (50, 90, 99)
-
-
-def finite(value: Any) -> float | None:
-    """``value`` as a float, or ``None`` when it is missing, NaN or infinite."""
-    if value is None:
-        return None
-    out = float(value)
-    return out if math.isfinite(out) else None
-
-
-def weakest(sources: Iterable[str | None]) -> str | None:
-    """The weakest provenance among ``sources`` (estimated < imported < derived < measured)."""
-    present = {s for s in sources if s}
-    if not present:
-        return None
-    for name in PROVENANCE_ORDER:
-        if name in present:
-            return name
-    return sorted(present)[0]
-
-
-def describe(values: np.ndarray | Sequence[float]) -> dict[str, Any]:
-    """n, mean, p50, p90, p99, min, max of ``values`` (NaN dropped; numpy "linear" percentiles)."""
-    arr = np.asarray(values, dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    if arr.size == 0:
-        out: dict[str, Any] = {"n": 0, "mean": None, "min": None, "max": None}
-        out.update({f"p{p}": None for p in PERCENTILES})
-        return out
-    pct = np.percentile(arr, PERCENTILES, method="linear")
-    out = {"n": int(arr.size), "mean": finite(arr.mean()), "min": finite(arr.min()), "max": finite(arr.max())}
-    out.update({f"p{p}": finite(v) for p, v in zip(PERCENTILES, pct)})
-    return out
-
-
-def median(values: np.ndarray) -> float:
-    """The median by sorting (np.median's partition is slow on the many equal sample intervals)."""
-    ordered = np.sort(np.asarray(values))
-    n = len(ordered)
-    return float(ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
-
-
-def sorted_unique(*arrays: np.ndarray) -> np.ndarray:
-    """The sorted distinct values of the arrays together (np.unique is slow on large int64 arrays)."""
-    ordered = np.sort(np.concatenate(arrays))
-    if len(ordered) < 2:
-        return ordered
-    keep = np.empty(len(ordered), dtype=bool)
-    keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
-
-
-def concat_tokens(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate per-query integer lists into one int64 array plus the offsets of each list.
-
-    ``offsets`` has ``len(lists) + 1`` entries; list ``i`` is ``out[offsets[i]:offsets[i+1]]``.
-    """
-    lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    total = int(offsets[-1])
-    if lists and all(isinstance(x, np.ndarray) for x in lists):
-        out = np.concatenate(lists).astype(np.int64, copy=False) if total else np.empty(0, dtype=np.int64)
-    else:
-        out = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=total)
-    return out, offsets
-
-
-def choice_option(name: str, value: Any, choices: Sequence[str]) -> str:
-    """Validate an option that must be one of ``choices``."""
-    text = str(value).strip().lower()
-    if text not in choices:
-        raise UsageError(
-            f"unknown {name} {value!r}",
-            hint=f"choose one of: {', '.join(choices)} (e.g. --option {name}={choices[0]})",
-        )
-    return text
-
-
-def check_options(analysis_id: str, options: dict[str, Any], accepted: Sequence[str]) -> None:
-    """Refuse options an analysis does not know, naming the ones it accepts."""
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise UsageError(
-            f"the {analysis_id} analysis has no option(s) {', '.join(unknown)}",
-            hint=f"it accepts: {', '.join(accepted) or 'no options'}",
-        )
-
-
-def list_option(value: Any) -> list[str] | None:
-    """A list option given as a list or as a comma-separated string; ``None`` when absent or empty."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",")]
-    elif isinstance(value, (list, tuple)):
-        items = [str(part).strip() for part in value]
-    else:
-        items = [str(value).strip()]
-    items = [item for item in items if item]
-    return items or None
-
-
-def session_windows_ns(view: Any, starts_ns: Sequence[int] | np.ndarray,
-                       ends_ns: Sequence[int] | np.ndarray) -> list[tuple[int, int]]:
-    """[first start, last end] of the given queries in each capture session, in time order.
-
-    A resumed run has one ``run_started`` per session; the pause between a
-    crash and its ``--resume`` is not time the stack was serving. ``starts_ns``
-    and ``ends_ns`` are paired, one entry per query.
-    """
-    s = np.asarray(starts_ns, dtype=np.int64)
-    e = np.asarray(ends_ns, dtype=np.int64)
-    if not len(s):
-        return []
-    bounds = np.asarray(sorted(r.t_ns for r in view.runs_started)[1:], dtype=np.int64)
-    session = np.searchsorted(bounds, s, side="right")
-    return [(int(s[session == k].min()), int(e[session == k].max())) for k in np.unique(session)]
-
-
-def sessions_span_s(view: Any, starts_ns: Sequence[int] | np.ndarray, ends_ns: Sequence[int] | np.ndarray) -> float | None:
-    """Seconds of :func:`session_windows_ns`, summed; None when there are no queries."""
-    windows = session_windows_ns(view, starts_ns, ends_ns)
-    return sum(b - a for a, b in windows) / 1e9 if windows else None
+from ._numbers import median
 
 
 # -- activity ------------------------------------------------------------------
