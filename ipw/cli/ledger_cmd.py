@@ -46,6 +46,8 @@ def info(run: Path, as_json: bool) -> None:
     kinds: Counter[str] = Counter(kind_of(e) for e in reader.events())
     result = reader.last_scan
     assert result is not None
+    if result.problem is not None:
+        click.echo(f"warning: {result.problem.one_line()}", err=True)
     manifest = read_manifest(run) or {}
     out = {
         "run": str(run),

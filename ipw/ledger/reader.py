@@ -58,6 +58,7 @@ class LedgerReader:
     def _check_manifest(self, result: ScanResult) -> None:
         if result.problem is not None:
             return
+        from .audit import missing_manifest_problem, segments_problem
         from .manifest import read_manifest
         from .recovery import manifest_problem
 
@@ -66,8 +67,12 @@ class LedgerReader:
         except LedgerError as exc:
             result.problem = LedgerCorruptError(exc.message, segment="manifest.json", offset=0, hint=exc.hint)
             return
-        if manifest is not None:
-            result.problem = manifest_problem(manifest, result)
+        if manifest is None:
+            result.problem = missing_manifest_problem(result)
+        else:
+            result.problem = manifest_problem(manifest, result) or segments_problem(
+                self.run_dir, manifest, result, hash_longer_tail=False
+            )
 
     def events(self, *, kinds: Collection[str] | None = None, start: Position | None = None) -> Iterator[Event]:
         """Yield events in order, optionally only those whose ``kind`` is in ``kinds``."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import LedgerCorruptError
 from ._scan import ScanResult, events_dir, fsync_dir, scan, segment_paths
+from .audit import events_problem, missing_manifest_problem, segments_problem
 from .manifest import _manifest_frames, manifest_from_scan, read_manifest, write_manifest
 
 QUARANTINE = "quarantine"
@@ -49,9 +50,12 @@ def verify(run_dir: Path) -> VerifyReport:
         return report
     manifest = read_manifest(run_dir)
     if manifest is None:
-        report.notes.append("no manifest.json (the run stopped before its first flush); 'ipw ledger repair' writes one")
-        return report
-    problem = manifest_problem(manifest, result)
+        problem = missing_manifest_problem(result)
+        if problem is None:
+            report.notes.append("no manifest.json and no frames (the run stopped before its first flush)")
+            return report
+    else:
+        problem = manifest_problem(manifest, result) or segments_problem(run_dir, manifest, result)
     if problem is not None:
         report.ok = False
         report.problem = problem
@@ -97,7 +101,7 @@ def manifest_problem(manifest: dict, result: ScanResult) -> LedgerCorruptError |
             offset=end.offset,
             hint="the segments or the manifest were altered; 'ipw ledger repair RUN' rewrites the manifest from the segments",
         )
-    return None
+    return events_problem(manifest, result, listed)
 
 
 @dataclass
