@@ -83,7 +83,8 @@ def verify_cmd(target: Path, as_json: bool) -> None:
     """Check framing, checksums, the hash chain and the manifest of a run or pack file.
 
     Exits 0 when the ledger is intact, 3 when it is damaged, naming the
-    segment and byte offset of the first problem.
+    segment and byte offset of the first problem. Each analysis/*.json is
+    derived again from the ledger; one that differs is reported (exit 3).
 
     Example:
 
@@ -96,6 +97,8 @@ def verify_cmd(target: Path, as_json: bool) -> None:
     else:
         _require_run(target)
         report = verify(target)
+        if report.ok:
+            report = _check_derived(target, report)
     if as_json:
         click.echo(
             json.dumps(
@@ -117,6 +120,18 @@ def verify_cmd(target: Path, as_json: bool) -> None:
         click.echo(report.one_line())
         for note in report.notes:
             click.echo(f"note: {note}")
+
+
+def _check_derived(run: Path, report: Any) -> Any:
+    """Re-derive the run's analysis files: one that differs makes the ledger's report a failure."""
+    from ..analyses.audit import check_derived, derived_error
+
+    check = check_derived(run)
+    if check.mismatch is not None:
+        report.ok = False
+        report.problem = derived_error(run, check)
+    report.notes += [f"not checked: {item}" for item in check.unchecked]
+    return report
 
 
 @ledger.command("export")

@@ -156,6 +156,8 @@ def verify_pack(pack_file: Path) -> VerifyReport:
         run = Path(tmp) / "run"
         _write_members(run, members)
         report = verify(run)
+        if report.ok:
+            _check_derived(pack_file, run)
     if not report.ok:
         assert report.problem is not None
         raise PackError(f"{pack_file}: {report.problem.message}", hint="the pack does not verify; nothing was written")
@@ -179,6 +181,7 @@ def unpack(pack_file: Path, target: Path) -> Path:
             assert report.problem is not None
             raise PackError(f"{pack_file}: {report.problem.message}", hint="the pack does not verify; nothing was written")
         _check_complete(pack_file, manifest, report)
+        _check_derived(pack_file, staging)
         if target.exists():
             target.rmdir()
         os.replace(staging, target)
@@ -186,6 +189,13 @@ def unpack(pack_file: Path, target: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _check_derived(pack_file: Path, run: Path) -> None:
+    """Derived files must be what the pack's own ledger replays to (see ipw.analyses.audit)."""
+    from ..analyses.audit import check_pack_derived  # imported late: analyses sit below the ledger layer
+
+    check_pack_derived(pack_file, run)
 
 
 def _write_members(root: Path, members: dict[str, bytes]) -> None:
