@@ -47,7 +47,9 @@ def info(run: Path, as_json: bool) -> None:
     kinds: Counter[str] = Counter(kind_of(e) for e in reader.events())
     result = reader.last_scan
     assert result is not None
-    manifest = read_manifest(run) or {}
+    manifest = read_manifest(run) or {}  # an unreadable manifest is the one error line, with no warning before it
+    if result.problem is not None:
+        click.echo(f"warning: {result.problem.one_line()}", err=True)
     out = {
         "run": str(run),
         "run_id": manifest.get("run_id", run.name),
@@ -82,19 +84,23 @@ def verify_cmd(target: Path, as_json: bool) -> None:
     """Check framing, checksums, the hash chain and the manifest of a run or pack file.
 
     Exits 0 when the ledger is intact, 3 when it is damaged, naming the
-    segment and byte offset of the first problem.
+    segment and byte offset of the first problem. Each analysis/*.json is
+    derived again from the ledger; one that differs is reported (exit 3).
 
     Example:
 
         ipw ledger verify runs/my-run
     """
     if target.is_file():
+        from ..reports.audit import check_pack_derived
         from ..ledger.pack import verify_pack
 
-        report = verify_pack(target)
+        report = verify_pack(target, check_derived=check_pack_derived)
     else:
         _require_run(target)
         report = verify(target)
+        if report.ok:
+            report = _check_derived(target, report)
     if as_json:
         click.echo(
             json.dumps(
@@ -116,6 +122,18 @@ def verify_cmd(target: Path, as_json: bool) -> None:
         click.echo(report.one_line())
         for note in report.notes:
             click.echo(f"note: {note}")
+
+
+def _check_derived(run: Path, report: Any) -> Any:
+    """Re-derive the run's analysis files: one that differs makes the ledger's report a failure."""
+    from ..reports.audit import check_derived, derived_error
+
+    check = check_derived(run)
+    if check.mismatch is not None:
+        report.ok = False
+        report.problem = derived_error(run, check)
+    report.notes += [f"not checked: {item}" for item in check.unchecked]
+    return report
 
 
 @ledger.command("export")
@@ -263,9 +281,10 @@ def unpack_cmd(pack_file: Path, output: Path) -> None:
 
         ipw ledger unpack my-run.ipwpack -o runs/their-run
     """
+    from ..reports.audit import check_pack_derived
     from ..ledger.pack import unpack
 
-    target = unpack(pack_file, output)
+    target = unpack(pack_file, output, check_derived=check_pack_derived)
     click.echo(f"unpacked and verified {target}")
 
 

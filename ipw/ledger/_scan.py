@@ -62,6 +62,7 @@ class ScanResult:
     events: int = 0
     head_hash: bytes = fmt.GENESIS_HASH
     frame_hashes: list[bytes] = field(default_factory=list)
+    frame_events: list[int] = field(default_factory=list)  # events per frame, with ``keep_hashes``
     problem: LedgerCorruptError | None = None
     torn: bool = False  # the problem is an incomplete write at the very end
 
@@ -113,6 +114,7 @@ def scan(
     for frame in iter_frames(run_dir, result, decode=decode):
         if keep_hashes:
             result.frame_hashes.append(frame.hash)
+            result.frame_events.append(frame.count)
         if on_frame is not None:
             on_frame(frame)
     return result

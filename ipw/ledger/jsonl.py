@@ -10,6 +10,8 @@ import msgspec
 from .._untrusted import MAX_JSON_DEPTH, InputRefused, decode_json, open_regular
 from ..errors import UsageError
 from ..events import AnyEvent, Event, RunStarted
+from ._codec import _problem as storage_problem  # why the reader would refuse an event
+from ._sanitise import I64_MAX, I64_MIN
 from .reader import LedgerReader
 from .writer import LedgerWriter
 
@@ -22,7 +24,22 @@ _LINE_HINT = "each line must be one JSON object with a 'kind' from the event voc
 
 
 def event_to_json(event: Event) -> bytes:
+    """One event as SPEC §4 JSON; a ``run_started`` always states its ``schema_version``.
+
+    Events omit fields left at their default (msgspec ``omit_defaults``), but
+    an export read elsewhere, or after the default moves on, must say which
+    vocabulary it is written in.
+    """
+    if type(event) is RunStarted:
+        fields = msgspec.to_builtins(event)
+        if "schema_version" not in fields:
+            head = {k: fields[k] for k in _BEFORE_SCHEMA_VERSION if k in fields}
+            return _encoder.encode({**head, "schema_version": event.schema_version, **fields})
     return _encoder.encode(event)
+
+
+# run_started's fields before schema_version, so an export keeps the field order
+_BEFORE_SCHEMA_VERSION = ("kind", "run_id", "t_ns", "wall_time_ns")
 
 
 def event_from_json(line: bytes | str) -> Event:
@@ -31,6 +48,11 @@ def event_from_json(line: bytes | str) -> Event:
 
 def parse_jsonl(lines: Iterable[bytes | str], source: str = "<input>") -> Iterator[Event]:
     """Decode events, naming the line of the first one that is not valid."""
+    for _number, event in _numbered(lines, source):
+        yield event
+
+
+def _numbered(lines: Iterable[bytes | str], source: str) -> Iterator[tuple[int, Event]]:
     for number, line in enumerate(lines, start=1):
         if number > MAX_EVENTS:
             raise UsageError(f"{source} holds more than {MAX_EVENTS} lines", hint="split it into several runs")
@@ -43,7 +65,7 @@ def parse_jsonl(lines: Iterable[bytes | str], source: str = "<input>") -> Iterat
                 line = line.encode("utf-8", "surrogateescape")
             if line.count(b"[") + line.count(b"{") > MAX_JSON_DEPTH:
                 decode_json(line)  # refuses nesting no event has, before it reaches a ledger
-            yield _decoder.decode(line)
+            yield number, _decoder.decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError, InputRefused, RecursionError) as exc:
             reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise UsageError(f"{source} line {number} is not a valid ipw event: {reason}", hint=_LINE_HINT) from None
@@ -58,17 +80,49 @@ def _bounded_lines(fh: IO[bytes]) -> Iterator[bytes]:
         yield line
 
 
+def _storable_as_written(numbered: Iterable[tuple[int, Event]], source: str) -> list[Event]:
+    """The events, refusing any the ledger could only keep altered (e.g. an id past 64 bits).
+
+    The writer would replace such an event with an ``event_dropped`` note so a
+    live run loses nothing else; an import is a copy, so it fails instead,
+    before anything is created.
+    """
+    events: list[Event] = []
+    for number, event in numbered:
+        problem = storage_problem(event)
+        if problem is not None:
+            problem = _out_of_range_field(event) or problem
+            raise UsageError(
+                f"{source} line {number} cannot be stored as written: {problem}",
+                hint="ids, times and counts are 64-bit integers; fix the line and import again (nothing was written)",
+            )
+        events.append(event)
+    return events
+
+
+def _out_of_range_field(event: Event) -> str | None:
+    """Which top-level field holds an int past 64 bits, said plainly (the encoder does not name it)."""
+    for info in msgspec.structs.fields(event):
+        value = getattr(event, info.name)
+        if type(value) is int and not I64_MIN <= value <= I64_MAX:
+            return f"{info.name}={value} is outside the 64-bit integer range"
+    return None
+
+
 def import_jsonl(source: Path | IO[bytes], run_dir: Path, *, run_id: str | None = None) -> int:
-    """Write the events of a JSON-lines file into a new ledger; returns the count."""
+    """Write the events of a JSON-lines file into a new ledger; returns the count.
+
+    Every line is checked before the run is created, so a refused file leaves nothing behind.
+    """
     if isinstance(source, Path):
         try:
             fh = open_regular(source, 2**62)
         except InputRefused as exc:
             raise UsageError(f"cannot import: {exc}", hint="pass a JSON-lines file of events, or - for stdin") from None
         with fh:
-            events = list(parse_jsonl(_bounded_lines(fh), str(source)))
+            events = _storable_as_written(list(_numbered(_bounded_lines(fh), str(source))), str(source))
     else:
-        events = list(parse_jsonl(_bounded_lines(source)))
+        events = _storable_as_written(list(_numbered(_bounded_lines(source), "<input>")), "<input>")
     if run_id is None:
         run_id = next((e.run_id for e in events if isinstance(e, RunStarted)), Path(run_dir).name)
     with LedgerWriter.create(run_dir, run_id=run_id, flush_interval_s=0) as writer:
@@ -80,7 +134,7 @@ def export_jsonl(run_dir: Path, out: IO[bytes], *, kinds: set[str] | None = None
     """Write every valid event as one JSON line; returns the count."""
     count = 0
     for event in LedgerReader(run_dir).events(kinds=kinds):
-        out.write(_encoder.encode(event))
+        out.write(event_to_json(event))
         out.write(b"\n")
         count += 1
     return count

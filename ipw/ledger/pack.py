@@ -44,6 +44,9 @@ _CHUNK_BYTES = 1024**2
 _UNSAFE = "this pack is unsafe; nothing was written"
 
 
+# (pack_file, unpacked run folder) -> None; raises when a derived file is not what the ledger replays to
+DerivedCheck = Callable[[Path, Path], None]
+
 def pack(run_dir: Path, out_file: Path, *, include_derived: bool = False) -> list[str]:
     """Write ``run_dir`` as one pack file; returns the member names."""
     run_dir = Path(run_dir)
@@ -231,11 +234,19 @@ def _check_hashes(pack_file: Path, members: dict[str, tuple[int, str]], root: Pa
     return manifest
 
 
-def verify_pack(pack_file: Path) -> VerifyReport:
-    """Check a pack without unpacking it anywhere it could be mistaken for a run."""
+def verify_pack(pack_file: Path, check_derived: DerivedCheck | None = None) -> VerifyReport:
+    """Check a pack without unpacking it anywhere it could be mistaken for a run.
+
+    ``check_derived(pack_file, run_dir)`` (e.g. :func:`ipw.reports.audit.check_pack_derived`)
+    raises when the pack's derived files are not what its ledger replays to; the
+    ledger layer cannot replay, so the caller that can passes it in.
+    """
     with tempfile.TemporaryDirectory(prefix="ipw-verify-") as tmp:
         run, manifest = _unpack_into(pack_file, lambda: Path(tmp) / "run")
         report = verify(run)
+        if report.ok:
+            if check_derived is not None:
+                check_derived(pack_file, run)
     if not report.ok:
         assert report.problem is not None
         raise PackError(f"{pack_file}: {report.problem.message}", hint="the pack does not verify; nothing was written")
@@ -243,8 +254,9 @@ def verify_pack(pack_file: Path) -> VerifyReport:
     return report
 
 
-def unpack(pack_file: Path, target: Path) -> Path:
-    """Verify a pack completely, then place the run at ``target`` (which must not exist)."""
+def unpack(pack_file: Path, target: Path, check_derived: DerivedCheck | None = None) -> Path:
+    """Verify a pack completely (``check_derived`` as for :func:`verify_pack`), then place the run
+    at ``target`` (which must not exist)."""
     target = Path(target)
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} already exists and is not empty", hint="choose a new folder with -o")
@@ -264,6 +276,8 @@ def unpack(pack_file: Path, target: Path) -> Path:
             assert report.problem is not None
             raise PackError(f"{pack_file}: {report.problem.message}", hint="the pack does not verify; nothing was written")
         _check_complete(pack_file, manifest, report)
+        if check_derived is not None:
+            check_derived(pack_file, run)
         if target.exists():
             target.rmdir()
         os.replace(run, target)
@@ -277,3 +291,4 @@ def unpack(pack_file: Path, target: Path) -> Path:
                 break
         raise
     return target
+

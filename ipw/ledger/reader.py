@@ -70,12 +70,17 @@ class LedgerReader:
     def _check_manifest(self, result: ScanResult, manifest: dict | LedgerCorruptError | None) -> None:
         if result.problem is not None:
             return
+        from .audit import missing_manifest_problem, segments_problem
         from .recovery import manifest_problem
 
         if isinstance(manifest, LedgerCorruptError):
             result.problem = manifest
-        elif manifest is not None:
-            result.problem = manifest_problem(manifest, result)
+        elif manifest is None:
+            result.problem = missing_manifest_problem(result)
+        else:
+            result.problem = manifest_problem(manifest, result) or segments_problem(
+                self.run_dir, manifest, result, hash_longer_tail=False
+            )
 
     def events(self, *, kinds: Collection[str] | None = None, start: Position | None = None) -> Iterator[Event]:
         """Yield events in order, optionally only those whose ``kind`` is in ``kinds``."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import LedgerCorruptError, LedgerError
 from ._scan import ScanResult, events_dir, fsync_dir, scan, segment_paths
+from .audit import events_problem, missing_manifest_problem, segments_problem
 from .lock import RunLock, active_writer
 from .manifest import _manifest_frames, manifest_from_scan, read_manifest, write_manifest
 
@@ -66,9 +67,12 @@ def verify(run_dir: Path) -> VerifyReport:
     if manifest_error is not None:
         raise manifest_error
     if manifest is None:
-        report.notes.append("no manifest.json (the run stopped before its first flush); 'ipw ledger repair' writes one")
-        return report
-    problem = manifest_problem(manifest, result)
+        problem = missing_manifest_problem(result)
+        if problem is None:
+            report.notes.append("no manifest.json and no frames (the run stopped before its first flush)")
+            return report
+    else:
+        problem = manifest_problem(manifest, result) or segments_problem(run_dir, manifest, result)
     if problem is not None:
         report.ok = False
         report.problem = problem
@@ -114,7 +118,7 @@ def manifest_problem(manifest: dict, result: ScanResult) -> LedgerCorruptError |
             offset=end.offset,
             hint="the segments or the manifest were altered; 'ipw ledger repair RUN' rewrites the manifest from the segments",
         )
-    return None
+    return events_problem(manifest, result, listed)
 
 
 @dataclass

@@ -171,6 +171,7 @@ def _run_tasks(ray: Any, spec: StudySpec, state: StudyState, todo: list[tuple[Ce
 
 def _collect(ray: Any, ref: Any, cell: Cell, state: StudyState) -> dict[str, Any]:
     from ..errors import IpwError
+    from ..reports.audit import check_pack_derived
     from ..ledger.pack import unpack
 
     try:
@@ -191,7 +192,7 @@ def _collect(ray: Any, ref: Any, cell: Cell, state: StudyState) -> dict[str, Any
             tmp.write_bytes(out["pack"])
             if run_dir.exists():
                 _set_aside(state.study_dir, run_dir)
-            unpack(tmp, run_dir)
+            unpack(tmp, run_dir, check_derived=check_pack_derived)
         except IpwError as exc:
             message = f"the run's pack from node {out.get('node')} did not verify: {exc.one_line()}"
         finally:

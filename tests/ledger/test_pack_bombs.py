@@ -156,10 +156,12 @@ def test_a_refused_pack_does_not_leave_the_parents_it_would_have_made(tmp_path: 
 
 
 def test_a_good_pack_still_unpacks_and_verifies(tmp_path: Path) -> None:
-    good = _good_pack(tmp_path, derived={"analysis/accuracy.json": b'{"accuracy": 1.0}'})
+    # a plot: derived, streamed like any member, and not re-derived (a forged analysis file is refused;
+    # tests/sharing/test_pack_derived.py covers that)
+    good = _good_pack(tmp_path, derived={"plots/power-timeline.png": b"\x89PNG\r\n\x1a\n" + b"0" * 64})
     result = run_cli("ledger", "unpack", str(good), "-o", str(tmp_path / "a" / "b" / "theirs"))
     assert result.exit_code == 0, result.stderr
     assert run_cli("ledger", "verify", str(tmp_path / "a" / "b" / "theirs")).exit_code == 0
-    assert (tmp_path / "a" / "b" / "theirs" / "analysis" / "accuracy.json").read_bytes() == b'{"accuracy": 1.0}'
+    assert (tmp_path / "a" / "b" / "theirs" / "plots" / "power-timeline.png").read_bytes() == b"\x89PNG\r\n\x1a\n" + b"0" * 64
     with io.BytesIO(good.read_bytes()) as raw, tarfile.open(fileobj=raw) as tar:
         assert tar.getnames()[0] == "manifest.json"

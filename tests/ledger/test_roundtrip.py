@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -46,7 +47,8 @@ def test_frame_codec_roundtrip(events: list[ev.Event]) -> None:
 @given(st.lists(any_event, min_size=1, max_size=40))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_import_export_roundtrip(tmp_path: Path, events: list[ev.Event]) -> None:
-    run = tmp_path / f"run-{abs(hash(tuple(map(event_to_json, events))))}"
+    # a fresh folder per example: hypothesis may run the same example twice
+    run = Path(tempfile.mkdtemp(dir=tmp_path)) / "run"
     source = io.BytesIO(b"".join(event_to_json(e) + b"\n" for e in events))
     assert import_jsonl(source, run) == len(events)
     out = io.BytesIO()

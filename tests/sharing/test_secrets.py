@@ -285,10 +285,14 @@ def echo_runs(tmp_path_factory: pytest.TempPathFactory, echo_url: str) -> Iterat
         rejudged = run_cli("replay", str(root / "judged"), "--analysis", "accuracy", "--eval-client", "openai",
                            "--eval-base-url", judge_url, "--eval-model", "m",
                            "--eval-param", f"judge_token={JUDGE_PARAM}")
+        # a judge that refuses every request stops the pass (exit 6); the accuracy file is still
+        # written from the verdicts kept, so the derived files are searched for leaks too
+        accuracy = run_cli("replay", str(root / "judged"), "--analysis", "accuracy", "--no-eval")
+        assert accuracy.exit_code == 0, accuracy.stderr
         # 4: a client base URL with a password and nothing listening: the error line names the URL
         dead = run_cli("record", "--client", "openai", "--client-base-url",
                        f"http://{URL_USER}:{DEAD_PASS}@127.0.0.1:{free_port()}/v1", *small, "--run-name", "dead")
-        outputs += [keyed, userinfo, judged, rejudged, dead]
+        outputs += [keyed, userinfo, judged, rejudged, accuracy, dead]
         for run in ("keyed", "userinfo", "judged"):
             for args in (("ledger", "export", run, "-o", f"{run}.jsonl"),
                          ("ledger", "pack", run, "-o", f"{run}.ipwpack", "--include-derived"),
@@ -334,8 +338,12 @@ def test_an_echoed_basic_token_from_the_client_url_is_scrubbed(echo_runs: dict[s
 
 
 def test_an_echoed_judge_basic_token_and_param_stay_out_of_the_verdicts(echo_runs: dict[str, Any]) -> None:
-    assert echo_runs["judged"].exit_code == 0, echo_runs["judged"].stderr
-    assert echo_runs["rejudged"].exit_code == 0, echo_runs["rejudged"].stderr
+    for name in ("judged", "rejudged"):  # a judge that refuses every request is exit 6, its reason scrubbed
+        result = echo_runs[name]
+        assert result.exit_code == 6, result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert "refused every request" in line and "Authorization: Basic <redacted>" in line, line
+        assert _echo_leaks(result.stderr.encode()) == []
     verdicts = _events(echo_runs["root"] / "judged", "verdict")
     assert len(verdicts) == 4  # two answers, asked by profile and again by replay (errors are re-asked)
     for verdict in verdicts:

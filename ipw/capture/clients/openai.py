@@ -29,6 +29,7 @@ never appears in ``describe()``.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -171,6 +172,12 @@ class OpenAIClient(InferenceClient):
         self._stream_extensions = {"timeout": self._http.timeout.as_dict()}
         self._stream_headers = httpx.Headers(self._http.headers)
         self._stream_headers["Content-Type"] = "application/json"
+        url = httpx.URL(self.base_url)
+        if (url.username or url.password) and "Authorization" not in self._stream_headers:
+            # httpx.Client turns URL userinfo into HTTP Basic auth; the direct path must send it too
+            # (the secrets registry already knows this value and its base64 form)
+            token = base64.b64encode(f"{url.username}:{url.password}".encode()).decode("ascii")
+            self._stream_headers["Authorization"] = f"Basic {token}"
 
     # -- streaming -------------------------------------------------------------
     def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
