@@ -432,3 +432,14 @@ def test_retry_after_as_an_http_date_is_seconds_from_now() -> None:
     assert retry_after_s(email.utils.formatdate(now + 30, usegmt=True), now_s=now) == pytest.approx(30.0)
     assert retry_after_s(email.utils.formatdate(now - 30, usegmt=True), now_s=now) == 0.0  # already past
     assert retry_after_s("1e999") is None and retry_after_s("nan") is None and retry_after_s("") is None
+
+
+def test_a_connection_dropped_after_done_keeps_the_answer():
+    # llama_cpp.server, cutting a stream short for a newer request, sends [DONE] and then closes the
+    # connection without ending the chunked body: the answer is whole (no finish reason: truncated)
+    def pieces():
+        yield sse(chat_chunk("The"), "[DONE]")
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    chunks, completion = run(make_client(lambda r: httpx.Response(200, content=pieces())))
+    assert [c.text for c in chunks] == ["The"] and completion.finish_reason is None

@@ -276,10 +276,15 @@ class OpenAIClient(InferenceClient):
                 finish_reason = finish
         if done:
             drained = 0  # read to the end of the body, so the connection goes back to the pool
-            for piece in pieces:
-                drained += len(piece)
-                if drained > _DRAIN_LIMIT_BYTES:
-                    break
+            try:
+                for piece in pieces:
+                    drained += len(piece)
+                    if drained > _DRAIN_LIMIT_BYTES:
+                        break
+            except httpx.HTTPError:
+                # the answer is whole at [DONE]; a server that then drops the connection (llama_cpp.server
+                # does, after cutting a stream short) costs only the connection, which is not reused
+                pass
         if n_events == 0:
             raise garbage("the server sent no events")
         if not done and finish_reason is None:
