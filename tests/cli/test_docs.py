@@ -17,7 +17,7 @@ import pytest
 
 from ipw.cli import cli as ipw_group
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

@@ -20,7 +20,7 @@ from ipw.capture.clients.base import REDACTED, USAGE_SOURCES, param, redact
 from ipw.errors import ConfigError
 from ipw.registry import REGISTRY
 
-from tests.clients._fake_vllm import install as install_fake_vllm
+from tests.capture.clients._fake_vllm import install as install_fake_vllm
 
 SECRET = "sk-contract-secret-0001"
 _OLLAMA = Path(__file__).parent / "fixtures" / "ollama"

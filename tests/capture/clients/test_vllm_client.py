@@ -12,7 +12,7 @@ import pytest
 
 from ipw.capture.clients import Chunk, Completion, VLLMClient
 from ipw.errors import BackendMissingError, ConfigError, ServerResponseError
-from tests.clients._fake_vllm import REPLY, FakeVllm, install
+from tests.capture.clients._fake_vllm import REPLY, FakeVllm, install
 
 
 @pytest.fixture
