@@ -20,6 +20,10 @@ harness energy
 
 The harness's CPU energy is already inside a measured CPU total: this is
 how much of it was the measuring, not an addition.
+
+A client that runs the model inside ipw's own process (``llamacpp``,
+``vllm``) puts the inference in the same CPU counter: the figures are then an
+upper bound on the measuring, and say so (``includes_inference``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["measurement_overhead", "overhead_of", "NOT_RECORDED_NOTE"]
 
 NOT_RECORDED_NOTE = "the run has no harness_cpu events (recorded by ipw 1.1 and later): overhead not measured"
+# clients whose model runs inside ipw's process, so its CPU time is in the harness's counter
+IN_PROCESS_CLIENTS = frozenset({"llamacpp", "vllm"})
 
 
 def _sessions(events: list[HarnessCpu]) -> list[list[HarnessCpu]]:
@@ -75,13 +81,20 @@ def measurement_overhead(view: RunView, cpu_energy_j: float | None, cpu_provenan
         basis = "host CPU capacity (wall time × CPUs)"
         host_s = None
     energy_j = None
-    note = None
+    notes = []
+    client = str(view.config.get("client") or "")
+    in_process = client in IN_PROCESS_CLIENTS
+    if in_process:
+        notes.append(f"the {client} client runs the model inside ipw's process, so this CPU time includes the "
+                     "inference itself: an upper bound on the measuring")
     if cpu_energy_j is None:
-        note = "no CPU power was measured or estimated: the harness's energy is not reported"
+        notes.append("no CPU power was measured or estimated: the harness's energy is not reported")
     elif share is not None:
         energy_j = share * cpu_energy_j
+    note = "; ".join(notes) or None
     return {
         "measured": True,
+        "includes_inference": in_process,
         "harness_cpu_s": finite(cpu_s),
         "harness_cpu_provenance": "measured",
         "wall_s": finite(wall_s),

@@ -19,8 +19,9 @@ def harness_cpu(t_s: float, cpu_s: float, host_busy_s: float | None, pid: int = 
             "host_cpus": 4, "pid": pid}
 
 
-def _run(tmp_path: Path, cpu_events: list[dict[str, Any]], source: str = "measured", gpu_only: bool = False):
-    events = [run_started()]
+def _run(tmp_path: Path, cpu_events: list[dict[str, Any]], source: str = "measured", gpu_only: bool = False,
+         client: str = "openai"):
+    events = [run_started(client=client)]
     if gpu_only:
         events += [device("nvidia:0", "gpu"), *power_samples("nvidia:0", range(0, 11), power_w=[100.0] * 11)]
     else:
@@ -84,3 +85,17 @@ def test_the_summary_shows_the_measurement_overhead_with_provenance(tmp_path: Pa
     table = format_summary(summary)
     line = next(ln for ln in table.splitlines() if ln.startswith("measurement overhead (energy)"))
     assert "125" in line and line.rstrip().endswith("estimated")
+
+
+@pytest.mark.parametrize("client", ["llamacpp", "vllm"])
+def test_an_in_process_client_makes_the_overhead_an_upper_bound_and_says_so(tmp_path: Path, client: str) -> None:
+    # the model runs in ipw's own process: its CPU counter holds the inference too
+    view = _run(tmp_path, [harness_cpu(0, 1.0, 1000.0), harness_cpu(10, 3.0, 1008.0)], client=client)
+    overhead = EnergyProjection().compute(view, {})["measurement_overhead"]
+    assert overhead["includes_inference"] is True and "upper bound" in overhead["note"]
+    summary = SummaryProjection().compute(view, {})
+    assert any("includes the inference itself" in n for n in summary["notes"])
+    remote = EnergyProjection().compute(_run(tmp_path / "remote", [harness_cpu(0, 1.0, 1000.0),
+                                                                    harness_cpu(10, 3.0, 1008.0)]), {})
+    assert remote["measurement_overhead"]["includes_inference"] is False
+    assert remote["measurement_overhead"]["note"] is None
