@@ -21,13 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 from ..errors import UsageError
 from .config import CaptureConfig
 from .redact import REDACTED, is_secret_name, scrub
 
-__all__ = ["SAFE_FIELDS", "SAFE_CLIENT_PARAMS", "LIVE_CLIENT_PARAMS", "resume_config", "explicit_fields"]
+if TYPE_CHECKING:
+    from ..ledger.lock import RunLock
+
+__all__ = ["SAFE_FIELDS", "SAFE_CLIENT_PARAMS", "LIVE_CLIENT_PARAMS", "resume_config", "explicit_fields",
+           "ResumeState", "resume_state"]
 
 SAFE_FIELDS = frozenset(
     {"max_concurrency", "request_rate", "max_retries", "retry_backoff_s", "sample_interval_ms", "warmup_queries"}
@@ -125,3 +130,31 @@ def resume_config(
     kwargs["eval"] = {**kwargs.get("eval", {}), **live.eval}
     kwargs["output_dir"] = live.output_dir
     return CaptureConfig(**kwargs), changes
+
+
+class ResumeState(NamedTuple):
+    """Where a resumed run stands: its settings, its id, the records it has measured, the next query id."""
+
+    config: CaptureConfig
+    run_id: str
+    done_records: set[str]
+    next_qid: int
+    changes: dict[str, dict[str, Any]]  # the safe flag changes, flag → was/now
+
+
+def resume_state(
+    run_dir: Path, live: CaptureConfig, explicit: Iterable[str] | None, lock: RunLock | None = None
+) -> ResumeState:
+    """Repair ``run_dir``'s ledger and read back what a resume of it continues from."""
+    from ..ledger import repair
+    from ..replay import load_run
+
+    repair(run_dir, lock=lock)
+    view = load_run(run_dir)
+    if not view.runs_started:
+        raise UsageError(f"{run_dir} has no run_started event to resume from", hint="start a new run instead")
+    config, changes = resume_config(dict(view.runs_started[0].config), live, explicit)
+    config.run_name = run_dir.name
+    done = {q.record_id for q in view.measured_queries()}
+    next_qid = max(view.queries, default=-1) + 1
+    return ResumeState(config, view.runs_started[0].run_id, done, next_qid, changes)

@@ -1,9 +1,11 @@
 """The runner: sends a dataset's prompts to a client and records what happens.
 
-It writes events and computes nothing. Every query is ``query_started``, its
-``token`` events as they arrive, then ``query_finished`` — or a
-``query_failed`` per failed attempt, with bounded retries. Power samples come
-from the energy-monitor session, on the same monotonic clock.
+It writes events and computes nothing. It schedules the queries — warm-ups
+first, at most ``max_concurrency`` at once, Poisson arrivals at
+``request_rate`` — and stops cleanly on Ctrl-C or SIGTERM; each query's
+attempts and retries are :mod:`ipw.capture._query`'s, and a resume's state is
+:mod:`ipw.capture.resume`'s. Power samples come from the energy-monitor
+session, on the same monotonic clock.
 """
 
 from __future__ import annotations
@@ -22,27 +24,19 @@ from typing import Any, Callable, Iterable
 import msgspec
 
 from .. import __version__
-from ..errors import (
-    ClientError,
-    ConfigError,
-    IpwError,
-    LedgerError,
-    LedgerExistsError,
-    ServerUnreachableError,
-    UsageError,
-)
-from ..events import Annotation, QueryFailed, QueryFinished, QueryStarted, RunFinished, RunStarted, Token
+from ..errors import IpwError, LedgerError, LedgerExistsError, ServerUnreachableError, UsageError
+from ..events import Annotation, RunFinished, RunStarted
 from ..ledger import LedgerWriter, scan
 from ..ledger.lock import RunLock
 from ..registry import REGISTRY
-from .backoff import retry_delay_s
-from .clients.base import Chunk, Completion, InferenceClient, finish_reason_text
-from .datasets.base import DatasetRecord, prompt_for
+from ._query import interrupted, run_query
+from .clients.base import InferenceClient
+from .datasets.base import DatasetRecord
 from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
 from .host import host_info, package_versions
 from .lifecycle import CaptureTelemetry, start_telemetry, terminate_as_interrupt
-from .redact import redact, scrub
-from .resume import resume_config
+from .redact import redact
+from .resume import resume_state
 from .telemetry import HarnessCpuSampler
 
 STOP_GRACE_S = 2.0  # how long a stop waits for queries in flight to notice it
@@ -232,18 +226,9 @@ class Runner:
     # -- internals --------------------------------------------------------
 
     def _resume_state(self, run_dir: Path, lock: RunLock | None = None) -> tuple[CaptureConfig, str, set[str], int]:
-        from ..ledger import repair
-        from ..replay import load_run
-
-        repair(run_dir, lock=lock)
-        view = load_run(run_dir)
-        if not view.runs_started:
-            raise UsageError(f"{run_dir} has no run_started event to resume from", hint="start a new run instead")
-        config, self._resume_changes = resume_config(dict(view.runs_started[0].config), self.config, self._explicit)
-        config.run_name = run_dir.name
-        done = {q.record_id for q in view.measured_queries()}
-        next_qid = max(view.queries, default=-1) + 1
-        return config, view.runs_started[0].run_id, done, next_qid
+        state = resume_state(run_dir, self.config, self._explicit, lock)
+        self._resume_changes = state.changes
+        return state.config, state.run_id, state.done_records, state.next_qid
 
     def _execute(
         self,
@@ -298,7 +283,7 @@ class Runner:
                 stuck = sorted(self._inflight)
                 self._inflight.clear()
             for qid in stuck:
-                writer.append(_interrupted(qid, message="the run was interrupted while the service was silent"))
+                writer.append(interrupted(qid, message="the run was interrupted while the service was silent"))
             raise
         pool.shutdown(wait=True)
 
@@ -315,139 +300,11 @@ class Runner:
         with self._inflight_lock:
             self._inflight.add(qid)
         try:
-            self._query_attempts(client, writer, qid, record, warmup, gen, progress)
+            run_query(client, writer, qid, record, warmup, gen, progress, config=self.config, stop=self._stop,
+                      serial=self._serial if not client.thread_safe else None, report=self._report)
         finally:
             with self._inflight_lock:
                 self._inflight.discard(qid)
-
-    def _query_attempts(
-        self,
-        client: InferenceClient,
-        writer: LedgerWriter,
-        qid: int,
-        record: DatasetRecord,
-        warmup: bool,
-        gen: dict[str, Any],
-        progress: Progress,
-    ) -> None:
-        config = self.config
-        prompt = prompt_for(record)
-        started = QueryStarted(
-            query_id=qid,
-            t_ns=0,
-            record_id=record.record_id,
-            problem=record.problem,
-            reference=record.answer,
-            subject=record.subject,
-            warmup=warmup,
-            prompt_text=prompt,
-            scorer=record.scorer,
-            choices=record.choices,
-        )
-        attempt = 0
-        serial = self._serial if not client.thread_safe else None
-        while True:
-            attempt += 1
-            start_ns = time.monotonic_ns()
-            writer.append(_with_t(started, start_ns))
-            first_ns: int | None = None
-            n_tokens = 0
-            try:
-                if serial is not None:
-                    serial.acquire()
-                try:
-                    completion: Completion | None = None
-                    for item in client.stream(config.model, prompt, gen):
-                        now = time.monotonic_ns()
-                        if type(item) is Chunk or isinstance(item, Chunk):
-                            if first_ns is None:
-                                first_ns = now
-                            writer.append(Token(query_id=qid, t_ns=now, text=item.text, n_tokens=item.n_tokens))
-                            n_tokens += item.n_tokens
-                            progress.tokens += item.n_tokens
-                        else:
-                            completion = item
-                        if self._stop.is_set():
-                            raise KeyboardInterrupt("stopped")
-                finally:
-                    if serial is not None:
-                        serial.release()
-                end_ns = time.monotonic_ns()
-                if completion is None:
-                    completion = Completion(None, n_tokens, None, "counted")
-                finish_reason = finish_reason_text(completion.finish_reason)
-                # a stream that ends without saying why was cut short by the service
-                truncated = finish_reason is None
-                writer.append(
-                    QueryFinished(
-                        query_id=qid,
-                        t_ns=end_ns,
-                        prompt_tokens=completion.prompt_tokens,
-                        completion_tokens=completion.completion_tokens
-                        if completion.completion_tokens is not None
-                        else n_tokens,
-                        finish_reason=finish_reason,
-                        ttft_ns=None if first_ns is None else first_ns - start_ns,
-                        usage_source=completion.usage_source,
-                        truncated=truncated,
-                    )
-                )
-                # group commit: the query counts as complete once the fsync covering it is done,
-                # and this thread goes on to the next query meanwhile
-                writer.commit(lambda: self._count(progress, ok=True, warmup=warmup, truncated=truncated))
-                return
-            except KeyboardInterrupt:
-                writer.append(_interrupted(qid, attempt))
-                writer.flush()
-                return  # neither completed nor failed: a resume runs it again
-            except (ClientError, ConfigError) as exc:
-                if self._stop.is_set() and isinstance(exc, ClientError):
-                    # the run is stopping and the request was cut short on purpose
-                    writer.append(_interrupted(qid, attempt))
-                    writer.flush()
-                    return
-                retryable = isinstance(exc, ClientError) and exc.retryable
-                will_retry = retryable and attempt <= config.max_retries and not self._stop.is_set()
-                writer.append(
-                    QueryFailed(
-                        query_id=qid,
-                        t_ns=time.monotonic_ns(),
-                        error_type=type(exc).__name__,
-                        message=scrub(exc.one_line()),
-                        attempt=attempt,
-                        will_retry=will_retry,
-                    )
-                )
-                final = not will_retry and not isinstance(exc, ConfigError)
-                if final:
-                    progress.count(ok=False, warmup=warmup)  # before the flush, as for a finished query
-                writer.flush()
-                if isinstance(exc, ConfigError):
-                    raise  # the same setting would fail every query: stop here
-                if final:
-                    self._report(progress)
-                    return
-                self._stop.wait(retry_delay_s(exc, attempt, config.retry_backoff_s))
-            except IpwError:
-                raise
-            except Exception as exc:  # a client library failing in a way it does not document
-                if self._stop.is_set():
-                    writer.append(_interrupted(qid, attempt))
-                    writer.flush()
-                    return
-                writer.append(
-                    QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type=type(exc).__name__,
-                                message=scrub(f"the {config.client} client failed: {exc}"), attempt=attempt,
-                                will_retry=False)
-                )
-                progress.count(ok=False, warmup=warmup)
-                writer.flush()
-                self._report(progress)
-                return
-
-    def _count(self, progress: Progress, *, ok: bool, warmup: bool, truncated: bool = False) -> None:
-        progress.count(ok=ok, warmup=warmup, truncated=truncated)
-        self._report(progress)
 
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:
@@ -463,14 +320,3 @@ def _healthy(client: InferenceClient) -> bool | str:
     except Exception as exc:  # a client library failing in an unforeseen way is still "not healthy"
         return f"{type(exc).__name__}: {exc}"
 
-
-def _interrupted(qid: int, attempt: int = 1, message: str = "the run was interrupted") -> QueryFailed:
-    """The record of a query cut short by a stop: neither completed nor failed, so a resume runs it again."""
-    return QueryFailed(query_id=qid, t_ns=time.monotonic_ns(), error_type="Interrupted", message=message,
-                       attempt=attempt, will_retry=False)
-
-
-def _with_t(event: QueryStarted, t_ns: int) -> QueryStarted:
-    import msgspec
-
-    return msgspec.structs.replace(event, t_ns=t_ns)
