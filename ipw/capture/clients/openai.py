@@ -38,9 +38,9 @@ from typing import Any, Iterable, Iterator, Mapping
 import httpx
 import msgspec
 
-from ..._untrusted import InputRefused, decode_json
-from ...errors import ConfigError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
+from ...errors import ConfigError, ServerResponseError
 from ._http import PooledTransport
+from ._openai_errors import status_error, transport_error
 from ._openai_wire import (
     CHUNK_DECODER,
     choice_text,
@@ -51,7 +51,7 @@ from ._openai_wire import (
     stream_error,
     usage_count,
 )
-from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param, retry_after_s
+from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param
 
 # Chunk(text) runs NamedTuple's Python-level __new__; building the tuple directly
 # is the same value at a third of the cost, once per streamed token
@@ -63,9 +63,6 @@ _RESERVED_GEN = frozenset({"model", "messages", "prompt", "stream"})
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
 _KEY_ENV = ("IPW_API_KEY", "OPENAI_API_KEY")
 _DRAIN_LIMIT_BYTES = 1024 * 1024  # what is read after [DONE] so the connection can be reused
-# An error body is read only this far: enough for any message, and a server
-# that answers a multi-gigabyte error never fills memory.
-MAX_ERROR_BODY_BYTES = 64 * 1024
 
 
 def normalise_base_url(url: str) -> str:
@@ -186,7 +183,7 @@ class OpenAIClient(InferenceClient):
             response = self._send_stream(path, body)
             try:
                 if response.status_code >= 400:
-                    raise self._status_error(response, path)
+                    raise status_error(response, self.base_url, path)
                 ctype = response.headers.get("content-type", "")
                 if "application/json" in ctype:
                     response.read()
@@ -356,73 +353,18 @@ class OpenAIClient(InferenceClient):
             yield Chunk(str(content), n_tokens if n_tokens else 1)
         yield completion_from_usage(usage, choice.get("finish_reason"), 1 if content else 0)
 
-    # -- errors ----------------------------------------------------------------
-    def _status_error(self, response: httpx.Response, path: str) -> ServerResponseError:
-        status = response.status_code
-        text = _error_body(response)
-        detail = text
-        try:
-            obj = decode_json(text)  # bounded: a body nested 100,000 deep is just text
-            err = obj.get("error", obj.get("detail")) if isinstance(obj, dict) else None
-            if isinstance(err, dict):
-                detail = str(err.get("message") or err)
-            elif err:
-                detail = str(err)
-        except InputRefused:
-            pass
-        if status in (401, 403):
-            hint = "check the API key (--client-param api_key=… or IPW_API_KEY)"
-        elif status == 404:
-            hint = f"check the base URL ({self.base_url}) and the model name"
-        elif status == 429:
-            hint = ("the server is rate-limiting requests; lower --max-concurrency or --request-rate, "
-                    "or raise --max-retries")
-        elif status >= 500:
-            hint = "the server failed on this request; see its log"
-        else:
-            hint = "check the model name and the generation parameters"
-        return client_error(
-            ServerResponseError,
-            f"{self.base_url}{path} answered HTTP {status}: {excerpt(detail) or '(empty body)'}",
-            retryable=status >= 500 or status in (408, 429),
-            hint=hint,
-            retry_after_s=retry_after_s(response.headers.get("retry-after")),
-        )
-
-    def _transport_error(self, exc: httpx.HTTPError, path: str) -> Exception:
-        url = f"{self.base_url}{path}"
-        if isinstance(exc, httpx.ConnectError):
-            return client_error(
-                ServerUnreachableError,
-                f"could not connect to {url}: {exc}",
-                retryable=True,
-                hint="start an OpenAI-compatible server there (for example: "
-                "python -m llama_cpp.server --model MODEL.gguf --port 8000) or point ipw at one "
-                "with --client-base-url",
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            limit = self.connect_timeout_s if isinstance(exc, httpx.ConnectTimeout) else self.timeout_s
-            return client_error(
-                ServerTimeoutError,
-                f"{url} did not answer within {limit:g} s ({type(exc).__name__})",
-                retryable=True,
-                hint="raise --client-param timeout_s=… or check whether the server is overloaded",
-            )
-        return client_error(
-            ServerResponseError,
-            f"the connection to {url} failed mid-answer: {type(exc).__name__}: {exc}",
-            retryable=True,
-            hint="the server may have crashed or dropped the connection; check its log",
-        )
-
     # -- the rest of the contract ---------------------------------------------
+    def _transport_error(self, exc: httpx.HTTPError, path: str) -> Exception:
+        return transport_error(exc, f"{self.base_url}{path}", timeout_s=self.timeout_s,
+                               connect_timeout_s=self.connect_timeout_s)
+
     def list_models(self) -> list[str]:
         try:
             response = self._http.get("/models")
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, "/models") from exc
         if response.status_code >= 400:
-            raise self._status_error(response, "/models")
+            raise status_error(response, self.base_url, "/models")
         obj = json_object(response.text)
         data = obj.get("data")
         if not isinstance(data, list):
@@ -464,19 +406,3 @@ class OpenAIClient(InferenceClient):
     def close(self) -> None:
         self._http.close()
 
-
-def _error_body(response: httpx.Response) -> str:
-    """The start of an error response's body as text, at most ``MAX_ERROR_BODY_BYTES`` of it."""
-    try:
-        data = response.content[:MAX_ERROR_BODY_BYTES]
-    except httpx.ResponseNotRead:
-        data = b""
-        for chunk in response.iter_bytes():
-            data += chunk
-            if len(data) >= MAX_ERROR_BODY_BYTES:
-                break  # the rest is never read; leaving the block closes the connection
-        data = data[:MAX_ERROR_BODY_BYTES]
-    try:
-        return data.decode(response.encoding or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
-        return data.decode("utf-8", errors="replace")

@@ -1,0 +1,101 @@
+"""How an OpenAI-compatible server's failures become ipw's client errors.
+
+An HTTP status of 400 or more becomes a ``ServerResponseError`` quoting the
+server's own message (from a bounded read of the body), retryable for 5xx,
+408 and 429, with the ``Retry-After`` the server asked for. An httpx failure
+becomes ``ServerUnreachableError`` (no connection), ``ServerTimeoutError``
+(naming the limit that ran out) or ``ServerResponseError`` (the connection
+failed mid-answer); all three are retryable.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from ..._untrusted import InputRefused, decode_json
+from ...errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
+from .base import client_error, excerpt, retry_after_s
+
+__all__ = ["MAX_ERROR_BODY_BYTES", "status_error", "transport_error", "error_body"]
+
+# An error body is read only this far: enough for any message, and a server
+# that answers a multi-gigabyte error never fills memory.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+
+
+def status_error(response: httpx.Response, base_url: str, path: str) -> ServerResponseError:
+    """The error for an HTTP error status from ``base_url + path``, with the server's message and a hint."""
+    status = response.status_code
+    text = error_body(response)
+    detail = text
+    try:
+        obj = decode_json(text)  # bounded: a body nested 100,000 deep is just text
+        err = obj.get("error", obj.get("detail")) if isinstance(obj, dict) else None
+        if isinstance(err, dict):
+            detail = str(err.get("message") or err)
+        elif err:
+            detail = str(err)
+    except InputRefused:
+        pass
+    if status in (401, 403):
+        hint = "check the API key (--client-param api_key=… or IPW_API_KEY)"
+    elif status == 404:
+        hint = f"check the base URL ({base_url}) and the model name"
+    elif status == 429:
+        hint = ("the server is rate-limiting requests; lower --max-concurrency or --request-rate, "
+                "or raise --max-retries")
+    elif status >= 500:
+        hint = "the server failed on this request; see its log"
+    else:
+        hint = "check the model name and the generation parameters"
+    return client_error(
+        ServerResponseError,
+        f"{base_url}{path} answered HTTP {status}: {excerpt(detail) or '(empty body)'}",
+        retryable=status >= 500 or status in (408, 429),
+        hint=hint,
+        retry_after_s=retry_after_s(response.headers.get("retry-after")),
+    )
+
+
+def transport_error(exc: httpx.HTTPError, url: str, *, timeout_s: float, connect_timeout_s: float) -> Exception:
+    """The error for an httpx failure talking to ``url``; the timeouts are the client's, to name the one that ran out."""
+    if isinstance(exc, httpx.ConnectError):
+        return client_error(
+            ServerUnreachableError,
+            f"could not connect to {url}: {exc}",
+            retryable=True,
+            hint="start an OpenAI-compatible server there (for example: "
+            "python -m llama_cpp.server --model MODEL.gguf --port 8000) or point ipw at one "
+            "with --client-base-url",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        limit_s = connect_timeout_s if isinstance(exc, httpx.ConnectTimeout) else timeout_s
+        return client_error(
+            ServerTimeoutError,
+            f"{url} did not answer within {limit_s:g} s ({type(exc).__name__})",
+            retryable=True,
+            hint="raise --client-param timeout_s=… or check whether the server is overloaded",
+        )
+    return client_error(
+        ServerResponseError,
+        f"the connection to {url} failed mid-answer: {type(exc).__name__}: {exc}",
+        retryable=True,
+        hint="the server may have crashed or dropped the connection; check its log",
+    )
+
+
+def error_body(response: httpx.Response) -> str:
+    """The start of an error response's body as text, at most ``MAX_ERROR_BODY_BYTES`` of it."""
+    try:
+        data = response.content[:MAX_ERROR_BODY_BYTES]
+    except httpx.ResponseNotRead:
+        data = b""
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= MAX_ERROR_BODY_BYTES:
+                break  # the rest is never read; leaving the block closes the connection
+        data = data[:MAX_ERROR_BODY_BYTES]
+    try:
+        return data.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")
