@@ -245,8 +245,20 @@ class Runner:
         rng = random.Random(config.seed)
         gen = {**DEFAULT_GEN, **config.gen_params}
 
+        serial = self._serial if not client.thread_safe else None
+
         def tally(fut: Future[None]) -> None:
             fut.result()  # re-raises what stopped a query thread (a ConfigError, say)
+
+        def run_one(qid: int, record: DatasetRecord, warmup: bool) -> None:
+            with self._inflight_lock:
+                self._inflight.add(qid)  # what a stop records as interrupted if the service stays silent
+            try:
+                run_query(client, writer, qid, record, warmup, gen, progress, config=config, stop=self._stop,
+                          serial=serial, report=self._report)
+            finally:
+                with self._inflight_lock:
+                    self._inflight.discard(qid)
 
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ipw-query")
         pending: set[Future[None]] = set()
@@ -268,7 +280,7 @@ class Runner:
                         self._stop.wait(delay)
                 if self._stop.is_set():
                     break
-                pending.add(pool.submit(self._run_query, client, writer, next_qid + i, record, warmup, gen, progress))
+                pending.add(pool.submit(run_one, next_qid + i, record, warmup))
             for fut in pending:
                 tally(fut)
         except BaseException:
@@ -286,25 +298,6 @@ class Runner:
                 writer.append(interrupted(qid, message="the run was interrupted while the service was silent"))
             raise
         pool.shutdown(wait=True)
-
-    def _run_query(
-        self,
-        client: InferenceClient,
-        writer: LedgerWriter,
-        qid: int,
-        record: DatasetRecord,
-        warmup: bool,
-        gen: dict[str, Any],
-        progress: Progress,
-    ) -> None:
-        with self._inflight_lock:
-            self._inflight.add(qid)
-        try:
-            run_query(client, writer, qid, record, warmup, gen, progress, config=self.config, stop=self._stop,
-                      serial=self._serial if not client.thread_safe else None, report=self._report)
-        finally:
-            with self._inflight_lock:
-                self._inflight.discard(qid)
 
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:
