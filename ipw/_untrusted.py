@@ -126,7 +126,7 @@ def decode_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
         value = msgspec.json.decode(data)
     except RecursionError:
         raise InputRefused(f"JSON nested deeper than {max_depth} levels") from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec before 0.19 lets bad UTF-8 through as UnicodeDecodeError
         raise InputRefused(f"not valid JSON ({exc})") from None
     # Nesting needs one bracket per level: a value with few brackets needs no walk.
     if data.count(b"[") + data.count(b"{") > max_depth:

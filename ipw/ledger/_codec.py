@@ -232,7 +232,7 @@ def decode_columns(payload: bytes | memoryview, schema_version: int = SCHEMA_VER
         else:
             p = raw_dec.decode(raw)
             others = msgspec.convert([upcast(d, schema_version) for d in p.e], list[AnyEvent])
-    except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, KeyError) as exc:
         raise ValueError(f"events do not decode: {exc}") from exc
     n_tok = len(p.tx)
     if len(p.tq) != n_tok or len(p.td) != n_tok or (p.tn is not None and len(p.tn) != n_tok):

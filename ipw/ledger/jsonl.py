@@ -66,7 +66,7 @@ def _numbered(lines: Iterable[bytes | str], source: str) -> Iterator[tuple[int, 
             if line.count(b"[") + line.count(b"{") > MAX_JSON_DEPTH:
                 decode_json(line)  # refuses nesting no event has, before it reaches a ledger
             yield number, _decoder.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError, InputRefused, RecursionError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, InputRefused, RecursionError) as exc:
             reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise UsageError(f"{source} line {number} is not a valid ipw event: {reason}", hint=_LINE_HINT) from None
 

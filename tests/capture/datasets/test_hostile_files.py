@@ -178,5 +178,7 @@ def test_parquet_nested_past_its_schema_limit_is_one_error(tmp_path: Path) -> No
         value = [value]
     path = tmp_path / "nested.parquet"
     pq.write_table(pa.table({"problem": ["p"], "answer": ["a"], "dataset_metadata": [{"x": value}]}), path)
-    with pytest.raises(DatasetError, match="cannot read .* as Parquet"):
+    # pyarrow refuses the schema when reading (recent releases) or hands the rows over and the row
+    # reader's nesting bound refuses them (pyarrow 14): one DatasetError either way
+    with pytest.raises(DatasetError, match="cannot read .* as Parquet|row 1: JSON nested deeper than 64 levels"):
         FileDataset(path=str(path)).records()
