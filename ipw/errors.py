@@ -25,6 +25,8 @@ exit code written next to its class.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "IpwError",
     "UsageError",
@@ -151,3 +153,13 @@ class BackendMissingError(IpwError):
         )
         self.backend = backend
         self.extra = extra
+
+    @classmethod
+    def require(cls, module: str, backend: str, extra: str) -> Any:
+        """Import an optional backend's ``module``, or raise this error naming the extra that installs it."""
+        import importlib
+
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:
+            raise cls(backend, extra, module=module.partition(".")[0]) from exc

@@ -39,11 +39,7 @@ def prometheus_available() -> bool:
 
 
 def _prometheus() -> Any:
-    try:
-        import prometheus_client
-    except ImportError as exc:
-        raise BackendMissingError("--metrics-port", "metrics", module="prometheus_client") from exc
-    return prometheus_client
+    return BackendMissingError.require("prometheus_client", "--metrics-port", "metrics")
 
 
 class CaptureMetrics:

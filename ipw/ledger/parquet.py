@@ -34,12 +34,8 @@ _BATCH_ROWS = 65_536  # rows converted at a time, so a long run never sits in me
 
 
 def _pyarrow() -> tuple[Any, Any]:
-    try:
-        import pyarrow
-        import pyarrow.parquet
-    except ImportError as exc:
-        raise BackendMissingError("Parquet export", "analysis", module="pyarrow") from exc
-    return pyarrow, pyarrow.parquet
+    pq = BackendMissingError.require("pyarrow.parquet", "Parquet export", "analysis")
+    return BackendMissingError.require("pyarrow", "Parquet export", "analysis"), pq
 
 
 def _arrow_type(pa: Any, info: Any) -> Any | None:

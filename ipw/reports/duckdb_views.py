@@ -33,19 +33,11 @@ VIEW_NAMES = ("runs", "queries", "tokens", "power", "verdicts")
 
 
 def _pyarrow() -> Any:
-    try:
-        import pyarrow
-    except ImportError as exc:
-        raise BackendMissingError("SQL over ledgers", "analysis", module="pyarrow") from exc
-    return pyarrow
+    return BackendMissingError.require("pyarrow", "SQL over ledgers", "analysis")
 
 
 def _duckdb() -> Any:
-    try:
-        import duckdb
-    except ImportError as exc:
-        raise BackendMissingError("SQL over ledgers", "analysis", module="duckdb") from exc
-    return duckdb
+    return BackendMissingError.require("duckdb", "SQL over ledgers", "analysis")
 
 
 def _schemas(pa: Any) -> dict[str, Any]:

@@ -43,11 +43,7 @@ TASK_FILE = "task.json"  # written by the task next to its run: its pid and node
 
 
 def _ray() -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise BackendMissingError("the Ray executor", "ray", module="ray") from exc
-    return ray
+    return BackendMissingError.require("ray", "the Ray executor", "ray")
 
 
 def task_options(cell: Cell) -> dict[str, Any]:

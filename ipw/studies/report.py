@@ -177,11 +177,8 @@ def write_csv(report: dict[str, Any], path: Path) -> Path:
 
 def write_parquet(report: dict[str, Any], path: Path) -> Path:
     """One Parquet row per cell, for Spark or DuckDB over many studies."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise BackendMissingError("Parquet export", "analysis", module="pyarrow") from exc
+    pq = BackendMissingError.require("pyarrow.parquet", "Parquet export", "analysis")
+    pa = BackendMissingError.require("pyarrow", "Parquet export", "analysis")
     columns = report["columns"]
     data = {c: [_scalar(r.get(c)) for r in report["rows"]] for c in columns}
     try:
