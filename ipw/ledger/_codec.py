@@ -130,51 +130,113 @@ def _tools() -> Any:
     return tools
 
 
+class TokenRun(NamedTuple):
+    """``len(texts)`` token events of one query stamped at one time, each one model token.
+
+    What a writer queues for the tokens a client read together (see
+    :meth:`ipw.ledger.LedgerWriter.append_tokens`): it encodes exactly as the
+    ``Token`` events it stands for, without building them.
+    """
+
+    query_id: int
+    t_ns: int
+    texts: list[str]
+
+
 def encode_batch(events: list[Event]) -> bytes:
     """Encode and compress a batch of events into one frame payload.
 
     An event the reader would refuse is replaced by a cleaned copy or by an
     ``event_dropped`` annotation; the batch keeps its length and order.
     """
+    return encode_items(events)[0]
+
+
+def encode_items(items: list[Event | TokenRun]) -> tuple[bytes, int]:
+    """:func:`encode_batch` for events and token runs: the payload and the number of events it holds."""
     try:
-        return _encode_checked(events)
+        return _encode_checked(items)
     except _INVALID:
         pass
-    return _encode_checked([_storable(e) for e in events])
+    return _encode_checked([_storable(e) for e in _expanded(items)])
 
 
-def _encode_checked(events: list[Event]) -> bytes:
+def _expanded(items: list[Event | TokenRun]) -> list[Event]:
+    out: list[Event] = []
+    for item in items:
+        if type(item) is TokenRun:
+            out.extend(Token(query_id=item.query_id, t_ns=item.t_ns, text=text) for text in item.texts)
+        else:
+            out.append(item)  # type: ignore[arg-type]
+    return out
+
+
+def _columns(items: list[Event | TokenRun]) -> tuple[list[Event], list[int], list[Any], list[Any], list[Any], list[Any] | None]:
+    """Non-token events with their positions, and the token columns (query id, time, text, count or None)."""
+    others: list[Event] = []
+    positions: list[int] = []
+    tq: list[Any] = []
+    ts: list[Any] = []
+    tx: list[Any] = []
+    tn: list[Any] | None = None
+    pos = 0
+    for e in items:
+        kind = type(e)
+        if kind is TokenRun:
+            k = len(e.texts)  # type: ignore[union-attr]
+            tq += [e.query_id] * k
+            ts += [e.t_ns] * k
+            tx += e.texts  # type: ignore[union-attr]
+            if tn is not None:
+                tn += [1] * k
+            pos += k
+        elif kind is Token:
+            tq.append(e.query_id)
+            ts.append(e.t_ns)
+            tx.append(e.text)  # type: ignore[union-attr]
+            n = e.n_tokens  # type: ignore[union-attr]
+            if tn is not None:
+                tn.append(n)
+            elif n != 1:
+                tn = [1] * (len(tx) - 1)
+                tn.append(n)
+            pos += 1
+        else:
+            positions.append(pos)
+            others.append(e)  # type: ignore[arg-type]
+            pos += 1
+    return others, positions, tq, ts, tx, tn
+
+
+def _encode_checked(items: list[Event | TokenRun]) -> tuple[bytes, int]:
     """Encode a batch, raising one of ``_INVALID`` when any event would not read back."""
     enc, _dec, cctx, _dctx, _raw, check_others = _tools()
-    positions = [i for i, e in enumerate(events) if type(e) is not Token]
+    others, positions, tq, ts, tx, tn = _columns(items)
     payload: _Payload | _CheckedPayload
-    if positions:
-        others = enc.encode([events[i] for i in positions])
-        if secrets.found_in(others):
+    if others:
+        encoded = enc.encode(others)
+        if secrets.found_in(encoded):
             # the last line of defence: a credential a server echoed into a message, a config or
             # metadata is rewritten here, before any byte reaches the disk. Token text is left
             # alone: it is the hot path, and a server would have to feed the request's headers to
             # the model for a credential to reach the generated text.
-            others = enc.encode([_scrubbed(events[i]) for i in positions])
-        check_others.decode(others)  # the reader's own typed decoder
-        payload = _CheckedPayload(e=msgspec.Raw(others), i=positions)
-        tokens: list[Token] = [e for e in events if type(e) is Token]  # type: ignore[misc]
+            encoded = enc.encode([_scrubbed(e) for e in others])
+        check_others.decode(encoded)  # the reader's own typed decoder
+        payload = _CheckedPayload(e=msgspec.Raw(encoded), i=positions)
     else:
         payload = _Payload()
-        tokens = events  # type: ignore[assignment]
-    if tokens:
-        t_ns = msgspec.convert([e.t_ns for e in tokens], _Int64s)
-        ts = np.fromiter(t_ns, dtype=np.int64, count=len(t_ns))
-        deltas = np.empty_like(ts)
-        deltas[0] = ts[0]
-        np.subtract(ts[1:], ts[:-1], out=deltas[1:])
-        payload.tq = msgspec.convert([e.query_id for e in tokens], _Int64s)
+    if tx:
+        t_ns = msgspec.convert(ts, _Int64s)
+        stamps = np.fromiter(t_ns, dtype=np.int64, count=len(t_ns))
+        deltas = np.empty_like(stamps)
+        deltas[0] = stamps[0]
+        np.subtract(stamps[1:], stamps[:-1], out=deltas[1:])
+        payload.tq = msgspec.convert(tq, _Int64s)
         payload.td = deltas.tolist()
-        payload.tx = msgspec.convert([e.text for e in tokens], _Texts)
-        counts = [e.n_tokens for e in tokens]
-        if counts.count(1) != len(counts):
-            payload.tn = msgspec.convert(counts, _Int64s)
-    return cctx.compress(enc.encode(payload))
+        payload.tx = msgspec.convert(tx, _Texts)
+        if tn is not None:
+            payload.tn = msgspec.convert(tn, _Int64s)
+    return cctx.compress(enc.encode(payload)), len(others) + len(tx)
 
 
 def _scrubbed(event: Event) -> Event:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 from ..errors import LedgerError, LedgerExistsError
 from ..events import SCHEMA_VERSION, Event, RunStarted
 from . import _format as fmt
-from ._codec import encode_batch
+from ._codec import TokenRun, encode_items
 from ._scan import ScanResult, SegmentState, events_dir, fsync_dir, scan, segment_paths
 from .lock import RunLock
 from .manifest import build_manifest, read_manifest, write_manifest
@@ -73,7 +73,7 @@ class LedgerWriter:
         self._lock = threading.RLock()
         # appends go to a deque without the lock: deque.append is atomic, and
         # a flush drains only the items present when it starts
-        self._pending: collections.deque[Event] = collections.deque()
+        self._pending: collections.deque[Event | TokenRun] = collections.deque()
         # callbacks of commits, in order; appended without the lock like events, run after the covering fsync
         self._on_durable: collections.deque[Callable[[], None]] = collections.deque()
         self._wake = threading.Event()
@@ -157,6 +157,18 @@ class LedgerWriter:
         """Queue one event; it is acknowledged at the next flush."""
         pending = self._pending
         pending.append(event)
+        if len(pending) >= self._max_batch:
+            self.flush()
+
+    def append_tokens(self, query_id: int, t_ns: int, texts: list[str]) -> None:
+        """Queue one ``token`` event per text, all of query ``query_id`` at ``t_ns``, each one model token.
+
+        The same events as appending ``Token(query_id, t_ns, text)`` for each
+        text, in order, byte for byte in the ledger; they are queued as one
+        item and encoded straight into the token columns.
+        """
+        pending = self._pending
+        pending.append(TokenRun(query_id, t_ns, texts))
         if len(pending) >= self._max_batch:
             self.flush()
 
@@ -262,13 +274,13 @@ class LedgerWriter:
         for _ in range(n_commits):
             popleft()()
 
-    def _write_batch(self, pending: collections.deque[Event], n: int) -> None:
+    def _write_batch(self, pending: collections.deque[Event | TokenRun], n: int) -> None:
         popleft = pending.popleft
         batch = [popleft() for _ in range(n)]
-        # encode_batch replaces an event the reader would refuse, so bad data
+        # encode_items replaces an event the reader would refuse, so bad data
         # never gets here as an exception; what can fail below is the disk
-        payload = encode_batch(batch)
-        frame, digest = fmt.encode_frame(payload, len(batch), self._head)
+        payload, count = encode_items(batch)
+        frame, digest = fmt.encode_frame(payload, count, self._head)
         seg = self._segments[-1]
         try:
             if seg.valid_bytes + len(frame) > self._segment_max_bytes and seg.frames > 0:
@@ -282,10 +294,10 @@ class LedgerWriter:
         seg.valid_bytes += len(frame)
         seg.file_bytes = seg.valid_bytes
         seg.frames += 1
-        seg.events += len(batch)
+        seg.events += count
         self._frames += 1
         self._head = digest
-        self._acked += len(batch)
+        self._acked += count
 
     def _write_frame(self, seg: SegmentState, frame: bytes) -> None:
         """Write and sync one frame; on failure cut the segment back to its valid end."""
