@@ -20,7 +20,7 @@ from ..errors import ClientError, ConfigError, IpwError
 from ..events import QueryFailed, QueryFinished, QueryStarted, Token
 from ..ledger import LedgerWriter
 from .backoff import retry_delay_s
-from .clients.base import Chunk, Completion, InferenceClient, finish_reason_text
+from .clients.base import Chunk, ChunkRun, Completion, InferenceClient, finish_reason_text
 from .config import CaptureConfig, Progress
 from .datasets.base import DatasetRecord, prompt_for
 from .redact import scrub
@@ -71,9 +71,17 @@ def run_query(
                 serial.acquire()
             try:
                 completion: Completion | None = None
-                for item in client.stream(config.model, prompt, gen):
+                for item in client.stream_runs(config.model, prompt, gen):
                     now = time.monotonic_ns()
-                    if type(item) is Chunk or isinstance(item, Chunk):
+                    kind = type(item)
+                    if kind is ChunkRun:  # the tokens of one socket read: one arrival time
+                        if item:
+                            if first_ns is None:
+                                first_ns = now
+                            writer.append_tokens(qid, now, item)
+                            n_tokens += len(item)
+                            progress.tokens += len(item)
+                    elif kind is Chunk or isinstance(item, Chunk):
                         if first_ns is None:
                             first_ns = now
                         writer.append(Token(query_id=qid, t_ns=now, text=item.text, n_tokens=item.n_tokens))

@@ -104,3 +104,35 @@ def test_record_warns_in_one_line_even_with_json(tmp_path: Path, cli) -> None:
         clean = cli("record", "--client", "openai", "--client-base-url", url, "--model", "m", "--max-queries", "2",
                     "--energy", "none", "--output-dir", str(tmp_path), "--run-name", "ok", "--json")
     assert clean.exit_code == 0 and clean.stderr == ""
+
+
+def test_a_run_of_tokens_read_together_is_recorded_with_one_arrival_time(tmp_path: Path) -> None:
+    """``ChunkRun``: the texts of one socket read are token events with the time the runner read them."""
+    from ipw.capture.clients.base import ChunkRun, Completion, InferenceClient
+    from ipw.events import QueryStarted, Token
+
+    class Reads(InferenceClient):  # a client that reads its stream in two socket reads, then one more token
+        client_id = "reads"
+
+        def stream(self, model: str, prompt: str, gen: dict):
+            yield ChunkRun(["a", "b", "c"])
+            yield ChunkRun([])  # a read that held no text (a keep-alive, a usage chunk) adds nothing
+            yield ChunkRun(["d"])
+            from ipw.capture.clients.base import Chunk
+
+            yield Chunk("ef", 2)
+            yield Completion(4, None, "stop", "counted")
+
+    config = CaptureConfig(client="reads", model="m", output_dir=str(tmp_path), run_name="r", max_queries=2,
+                           energy="none")
+    result = Runner(config, client=Reads()).run()
+    assert result.completed == 2
+    events = read_events(tmp_path / "r")
+    for qid in (0, 1):
+        tokens = [e for e in events if isinstance(e, Token) and e.query_id == qid]
+        assert [(t.text, t.n_tokens) for t in tokens] == [("a", 1), ("b", 1), ("c", 1), ("d", 1), ("ef", 2)]
+        assert tokens[0].t_ns == tokens[1].t_ns == tokens[2].t_ns <= tokens[3].t_ns <= tokens[4].t_ns
+        started = next(e for e in events if isinstance(e, QueryStarted) and e.query_id == qid)
+        finished = next(e for e in events if isinstance(e, QueryFinished) and e.query_id == qid)
+        assert finished.completion_tokens == 6  # counted: five texts, the last of two tokens
+        assert finished.ttft_ns == tokens[0].t_ns - started.t_ns

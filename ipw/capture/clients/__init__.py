@@ -12,7 +12,7 @@ through ``ipw.registry.REGISTRY``.
 
 from __future__ import annotations
 
-from .base import Chunk, Completion, InferenceClient
+from .base import Chunk, ChunkRun, Completion, InferenceClient
 from .llamacpp import LlamaCppClient
 from .ollama import OllamaClient
 from .openai import OpenAIClient
@@ -20,6 +20,7 @@ from .vllm import VLLMClient
 
 __all__ = [
     "Chunk",
+    "ChunkRun",
     "Completion",
     "InferenceClient",
     "OpenAIClient",

@@ -35,7 +35,7 @@ from typing import Iterator
 import httptools
 import httpx
 
-__all__ = ["PooledTransport"]
+__all__ = ["PooledTransport", "RawResponse"]
 
 _MAX_HEAD_BYTES = 64 * 1024  # a response head larger than this is not a server we talk to
 _RECV_BYTES = 256 * 1024
@@ -88,13 +88,27 @@ class PooledTransport(httpx.BaseTransport):
 
     # -- the httpx extension point ---------------------------------------
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
         url = request.url
         scheme = url.scheme
-        port = url.port or (443 if scheme == "https" else 80)
-        key = (scheme, url.host, port)
-        head = _request_head(request)
-        body = request.read()
+        key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        raw = self._exchange(key, _request_head(request), request.read(), request.extensions.get("timeout", {}),
+                             request, head_only=request.method == "HEAD")
+        return raw.to_httpx(request)
+
+    # -- without httpx's objects --------------------------------------------
+    def send(self, key: tuple[str, str, int], head: bytes, body: bytes,
+             timeouts: dict[str, float | None]) -> "RawResponse":
+        """Send a request already encoded (``head``: request line and headers, blank line included) to
+        ``key`` = (scheme, host, port); the response is read up to the end of its head.
+
+        What :meth:`handle_request` does, without building an ``httpx.Request``
+        and ``httpx.Response`` per request (a streaming client's per-query
+        cost). Failures are the same httpx exceptions, without a request.
+        """
+        return self._exchange(key, head, body, timeouts, None, head_only=False)
+
+    def _exchange(self, key: tuple[str, str, int], head: bytes, body: bytes, timeouts: dict[str, float | None],
+                  request: httpx.Request | None, *, head_only: bool) -> "RawResponse":
         for attempt in (1, 2):
             conn = self._checkout(key, timeouts, request)
             reused = conn.used
@@ -103,8 +117,10 @@ class PooledTransport(httpx.BaseTransport):
                 conn.sock.sendall(head + body if len(body) < 65536 else head)
                 if len(body) >= 65536:
                     conn.sock.sendall(body)
-                conn.sock.settimeout(timeouts.get("read"))
-                parser = _read_head(conn, request)
+                read_timeout = timeouts.get("read")
+                if read_timeout != timeouts.get("write"):
+                    conn.sock.settimeout(read_timeout)
+                parser = _read_head(conn, request, head_only)
             except _ClosedEarly:
                 conn.close()
                 if reused and attempt == 1:
@@ -122,9 +138,7 @@ class PooledTransport(httpx.BaseTransport):
                 conn.close()
                 raise
             conn.used = True
-            stream = _BodyStream(self, conn, parser, request)
-            return httpx.Response(parser.status, headers=parser.headers, stream=stream, request=request,
-                                  extensions={"http_version": parser.version, "reason_phrase": parser.reason})
+            return RawResponse(parser, _BodyStream(self, conn, parser, request))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
@@ -137,7 +151,7 @@ class PooledTransport(httpx.BaseTransport):
 
     # -- the pool ---------------------------------------------------------
     def _checkout(self, key: tuple[str, str, int], timeouts: dict[str, float | None],
-                  request: httpx.Request) -> _Connection:
+                  request: httpx.Request | None) -> _Connection:
         while True:
             with self._lock:
                 conns = self._idle.get(key)
@@ -157,7 +171,7 @@ class PooledTransport(httpx.BaseTransport):
         conn.close()
 
     def _connect(self, key: tuple[str, str, int], timeouts: dict[str, float | None],
-                 request: httpx.Request) -> _Connection:
+                 request: httpx.Request | None) -> _Connection:
         scheme, host, port = key
         try:
             sock = socket.create_connection((host, port), timeout=timeouts.get("connect"))
@@ -186,11 +200,44 @@ class PooledTransport(httpx.BaseTransport):
         return self._ssl_context
 
 
+class RawResponse:
+    """A response read up to the end of its head; the body is :meth:`pieces`, one socket read each."""
+
+    __slots__ = ("status", "headers", "version", "reason", "_stream")
+
+    def __init__(self, parser: "_ResponseParser", stream: "_BodyStream") -> None:
+        self.status: int = parser.status
+        self.headers: list[tuple[bytes, bytes]] = parser.headers
+        self.version: bytes = parser.version
+        self.reason: bytes = parser.reason
+        self._stream = stream
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of the header ``name`` (lower case), or None."""
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    def pieces(self) -> Iterator[bytes]:
+        """The body as it arrives: what one socket read brought, the framing taken off."""
+        return iter(self._stream)
+
+    def close(self) -> None:
+        """Give up the rest of the body (the connection is closed unless the body was read to its end)."""
+        self._stream.close()
+
+    def to_httpx(self, request: httpx.Request) -> httpx.Response:
+        """The same response as an ``httpx.Response`` (content decoding, ``read``, ``text`` …)."""
+        return httpx.Response(self.status, headers=self.headers, stream=self._stream, request=request,
+                              extensions={"http_version": self.version, "reason_phrase": self.reason})
+
+
 class _BodyStream(httpx.SyncByteStream):
     """A response body, one socket read per piece; gives the connection back when read to the end."""
 
     def __init__(self, transport: PooledTransport, conn: _Connection, parser: "_ResponseParser",
-                 request: httpx.Request) -> None:
+                 request: httpx.Request | None) -> None:
         self._transport = transport
         self._conn: _Connection | None = conn
         self._parser = parser
@@ -249,13 +296,17 @@ class _ResponseParser:
     """
 
     __slots__ = ("_parser", "_request", "_head_only", "_pieces", "_head_bytes", "status", "reason", "version",
-                 "headers", "head_done", "done", "reusable", "ends_at_close", "_framed")
+                 "headers", "head_done", "done", "reusable", "ends_at_close", "_framed", "on_body")
 
-    def __init__(self, request: httpx.Request, *, head_only: bool = False) -> None:
-        self._parser = httptools.HttpResponseParser(self)
+    def __init__(self, request: httpx.Request | None, *, head_only: bool = False) -> None:
         self._request = request
         self._head_only = head_only
         self._pieces: list[bytes] = []
+        # llhttp calls on_body once per chunk of a chunked body (once per streamed token): a bound
+        # list.append is a C call where a Python method was most of the parser's cost per token.
+        # httptools looks the callbacks up once, when the parser is made, so this comes first.
+        self.on_body = self._pieces.append if not head_only else _ignore
+        self._parser = httptools.HttpResponseParser(self)
         self._head_bytes = 0
         self.status = 0
         self.reason = b""
@@ -294,8 +345,9 @@ class _ResponseParser:
         pieces = self._pieces
         if not pieces:
             return b""
-        self._pieces = []
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()  # the same list: on_body is its bound append
+        return data
 
     # -- llhttp's callbacks ------------------------------------------------
     def on_message_begin(self) -> None:
@@ -323,10 +375,6 @@ class _ResponseParser:
         if self._head_only:
             self.done = True  # a HEAD response has no body, whatever its headers announce
 
-    def on_body(self, body: bytes) -> None:
-        if not self._head_only:
-            self._pieces.append(body)
-
     def on_message_complete(self) -> None:
         if self.head_done and not self.done:
             self.done = True
@@ -342,9 +390,13 @@ def _request_head(request: httpx.Request) -> bytes:
     return b"".join(lines)
 
 
-def _read_head(conn: _Connection, request: httpx.Request) -> _ResponseParser:
+def _ignore(body: bytes) -> None:
+    """The body of a response to HEAD: there is none, whatever its headers announce."""
+
+
+def _read_head(conn: _Connection, request: httpx.Request | None, head_only: bool) -> _ResponseParser:
     """The next (non-1xx) response on ``conn``, parsed up to the end of its head (and what came with it)."""
-    parser = _ResponseParser(request, head_only=request.method == "HEAD")
+    parser = _ResponseParser(request, head_only=head_only)
     got_any = False
     while not parser.head_done:
         data = conn.recv()

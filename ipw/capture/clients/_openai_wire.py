@@ -16,7 +16,9 @@ from .base import Completion, client_error, excerpt, finish_reason_text
 
 __all__ = [
     "CHUNK_DECODER",
+    "MAX_EVENT_BYTES",
     "StreamChunk",
+    "plain_chunks",
     "sse_events",
     "json_object",
     "choice_text",
@@ -29,7 +31,7 @@ __all__ = [
 # A count a ledger can store: msgpack carries at most 64 bits and the reader
 # decodes counts into int64 columns.
 _MAX_COUNT = 2**63
-_MAX_EVENT_BYTES = 16 * 1024 * 1024  # one server-sent event; a body with no event boundary is garbage past this
+MAX_EVENT_BYTES = 16 * 1024 * 1024  # one server-sent event; a body with no event boundary is garbage past this
 
 
 def sse_events(pieces: Iterable[bytes]) -> Iterator[tuple[str, bytes]]:
@@ -49,8 +51,8 @@ def sse_events(pieces: Iterable[bytes]) -> Iterator[tuple[str, bytes]]:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         blocks = data.split(b"\n\n")
         rest = blocks.pop() + held
-        if len(rest) > _MAX_EVENT_BYTES:
-            raise garbage(f"an event longer than {_MAX_EVENT_BYTES} bytes")
+        if len(rest) > MAX_EVENT_BYTES:
+            raise garbage(f"an event longer than {MAX_EVENT_BYTES} bytes")
         for block in blocks:
             if block[:6] == b"data: " and b"\n" not in block:
                 yield "message", block[6:]
@@ -106,6 +108,40 @@ class StreamChunk(msgspec.Struct, gc=False):
 
 
 CHUNK_DECODER = msgspec.json.Decoder(StreamChunk)
+_CHUNKS_DECODER = msgspec.json.Decoder(list[StreamChunk])
+_DONE_EVENT = b"data: [DONE]\n\n"
+_NEXT_EVENT = b"\n\ndata: "
+
+
+def plain_chunks(region: bytes) -> tuple[list[StreamChunk], bool] | None:
+    """The chunks of ``region`` decoded in one call, and whether it ends with ``[DONE]``; or None.
+
+    ``region`` is whole events with LF line ends, ending in a blank line. When
+    every event in it is one ``data: `` line holding a JSON value, and only
+    the last may be ``[DONE]``, those values are joined into one JSON array
+    and decoded at once (what a server that streams faster than one event per
+    socket read sends). Anything else gives None, and the caller reads the
+    region event by event with :func:`sse_events`, which knows the whole
+    grammar; so this decides nothing about what is valid, it only takes the
+    common case faster.
+    """
+    done = region.endswith(_DONE_EVENT)
+    if done:
+        region = region[: -len(_DONE_EVENT)]
+        if not region:
+            return [], True
+    if region[:6] != b"data: ":
+        return None
+    n = region.count(_NEXT_EVENT) + 1
+    # two line feeds per event means each event is exactly one line: "data: " + a value with no line feed
+    if region.count(b"\n") != 2 * n:
+        return None
+    try:
+        chunks = _CHUNKS_DECODER.decode(b"[" + region[6:-2].replace(_NEXT_EVENT, b",") + b"]")
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    # a value holding a top-level comma ("{},{}") would read as two: the count must match
+    return (chunks, done) if len(chunks) == n else None
 
 
 def json_object(text: str) -> dict[str, Any]:

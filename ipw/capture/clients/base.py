@@ -5,6 +5,11 @@ the service produces text, then exactly one ``Completion`` with the token
 usage and why generation stopped. The runner timestamps each item as it
 arrives, so a client yields as soon as it has something, never later.
 
+The runner reads ``stream_runs``, which is ``stream`` unless a client offers a
+faster form: a ``ChunkRun`` in place of the ``Chunk``s that arrived together
+(one socket read of an HTTP stream holds many), each text one model token.
+The runner stamps a run with one arrival time, the time it was read.
+
 Failures leave a client as one of the ``ipw.errors.ClientError`` types, with a
 ``retryable`` attribute the runner reads to decide whether to try again:
 
@@ -37,6 +42,7 @@ from ..redact import REDACTED, redact
 
 __all__ = [
     "Chunk",
+    "ChunkRun",
     "Completion",
     "InferenceClient",
     "USAGE_SOURCES",
@@ -60,6 +66,13 @@ class Chunk(NamedTuple):
 
     text: str
     n_tokens: int = 1
+
+
+class ChunkRun(list):
+    """Texts that arrived together, each one model token: ``ChunkRun(["a", "b"])`` stands for
+    ``Chunk("a")`` then ``Chunk("b")``, with one arrival time (see ``InferenceClient.stream_runs``)."""
+
+    __slots__ = ()
 
 
 class Completion(NamedTuple):
@@ -177,6 +190,15 @@ class InferenceClient(abc.ABC):
         ``gen`` holds generation params: temperature, max_tokens, seed, top_p,
         stop, and whatever else the backend understands.
         """
+
+    def stream_runs(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | ChunkRun | Completion]:
+        """``stream``, where a client may give the ``Chunk``s that arrived together as one ``ChunkRun``.
+
+        What the runner calls. Base: ``stream`` itself; a client that reads
+        many tokens per socket read overrides it, so those tokens cost one
+        item rather than one each.
+        """
+        return self.stream(model, prompt, gen)
 
     def prepare(self, model: str, gen: dict[str, Any]) -> None:
         """Refuse, with a ``ConfigError``, what would fail every query (a generation param the

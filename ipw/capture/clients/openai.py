@@ -39,19 +39,21 @@ import httpx
 import msgspec
 
 from ...errors import ConfigError, ServerResponseError
-from ._http import PooledTransport
+from ._http import PooledTransport, RawResponse
 from ._openai_errors import status_error, transport_error
 from ._openai_wire import (
     CHUNK_DECODER,
+    MAX_EVENT_BYTES,
     choice_text,
     completion_from_usage,
     garbage,
     json_object,
+    plain_chunks,
     sse_events,
     stream_error,
     usage_count,
 )
-from .base import REDACTED, Chunk, Completion, InferenceClient, client_error, excerpt, param
+from .base import REDACTED, Chunk, ChunkRun, Completion, InferenceClient, client_error, excerpt, param
 
 # Chunk(text) runs NamedTuple's Python-level __new__; building the tuple directly
 # is the same value at a third of the cost, once per streamed token
@@ -175,10 +177,31 @@ class OpenAIClient(InferenceClient):
             # (the secrets registry already knows this value and its base64 form)
             token = base64.b64encode(f"{url.username}:{url.password}".encode()).decode("ascii")
             self._stream_headers["Authorization"] = f"Basic {token}"
+        # with ipw's own transport, a stream's request is sent as bytes: the head httpx would send,
+        # built once per endpoint, only its Content-Length written per query
+        self._raw_heads: dict[str, tuple[tuple[str, str, int], bytes]] | None = None
+        if transport is None:
+            self._raw_heads = {p: _raw_head(u, self._stream_headers) for p, u in self._stream_urls.items()}
 
     # -- streaming -------------------------------------------------------------
     def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
+        runs = self.stream_runs(model, prompt, gen)
+        try:
+            for item in runs:
+                if type(item) is ChunkRun:
+                    for text in item:
+                        yield _new_tuple(Chunk, (text, 1))
+                else:
+                    yield item
+        finally:
+            runs.close()
+
+    def stream_runs(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | ChunkRun | Completion]:
+        """The stream with the chunks of each socket read as one ``ChunkRun`` (what the runner reads)."""
         path, body = self._request(model, prompt, gen)
+        if self._raw_heads is not None:
+            yield from self._stream_raw(path, body, model, prompt)
+            return
         try:
             response = self._send_stream(path, body)
             try:
@@ -198,6 +221,41 @@ class OpenAIClient(InferenceClient):
     def prepare(self, model: str, gen: dict[str, Any]) -> None:
         self._request(model, "", gen)  # the body every query sends: a reserved field is refused here
 
+    def _stream_raw(self, path: str, body: dict[str, Any], model: str, prompt: str) -> Iterator[Chunk | ChunkRun | Completion]:
+        """``stream_runs`` over ipw's transport without httpx's request and response objects.
+
+        A server-sent-events body in plain encoding is read straight from the
+        socket reads; anything else (an error status, a JSON answer, a
+        compressed body) becomes the ``httpx.Response`` it would have been,
+        so it is judged by exactly the same code.
+        """
+        assert self._raw_heads is not None
+        key, head = self._raw_heads[path]
+        content = _json_bytes(body)
+        try:
+            raw = self._transport.send(key, head + b"Content-Length: %d\r\n\r\n" % len(content), content,
+                                       self._stream_extensions["timeout"])
+            try:
+                ctype = raw.header(b"content-type") or b""
+                encoding = raw.header(b"content-encoding")
+                if raw.status >= 400 or b"application/json" in ctype or (encoding and encoding.lower() != b"identity"):
+                    request = httpx.Request("POST", self._stream_urls[path], headers=self._stream_headers,
+                                            content=content, extensions=self._stream_extensions)
+                    response = raw.to_httpx(request)
+                    if response.status_code >= 400:
+                        raise status_error(response, self.base_url, path)
+                    if "application/json" in response.headers.get("content-type", ""):
+                        response.read()
+                        yield from self._from_json_body(response.text)
+                    else:
+                        yield from self._from_sse(response.iter_bytes(), model, prompt)
+                else:
+                    yield from self._from_sse(raw.pieces(), model, prompt)
+            finally:
+                raw.close()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, path) from exc
+
     def _send_stream(self, path: str, body: dict[str, Any]) -> httpx.Response:
         """POST ``body`` straight to the transport: the request httpx.Client would send, without its per-request work.
 
@@ -205,7 +263,7 @@ class OpenAIClient(InferenceClient):
         timeouts; no redirects, auth flows or event hooks are configured, so
         none are skipped. Cookies a server sets are not sent back on streams.
         """
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        content = _json_bytes(body)
         request = httpx.Request("POST", self._stream_urls[path], headers=self._stream_headers, content=content,
                                 extensions=self._stream_extensions)
         response = self._transport.handle_request(request)
@@ -232,46 +290,43 @@ class OpenAIClient(InferenceClient):
         body.update({k: v for k, v in gen.items() if v is not None})
         return path, body
 
-    def _from_sse(self, body: Iterable[bytes], model: str, prompt: str) -> Iterator[Chunk | Completion]:
-        usage: dict[str, Any] | None = None
-        finish_reason: Any = None  # as the server sent it; the runner normalises it
-        n_chunks = 0
-        n_events = 0
-        done = False
+    def _from_sse(self, body: Iterable[bytes], model: str, prompt: str) -> Iterator[Chunk | ChunkRun | Completion]:
+        """The answer in a server-sent-events body: a ``ChunkRun`` per body piece, then the ``Completion``.
+
+        Each piece (one socket read) is cut after its last whole event. Whole
+        events that are all plain ``data:`` chunks of the usual shape are
+        decoded in one call (:func:`plain_chunks`); any other region is read
+        event by event, each odd chunk judged by the lenient path.
+        """
+        answer = _Answer()
         chat = self.api == "chat"
-        decode = CHUNK_DECODER.decode
         pieces = iter(body)
-        for event, data in sse_events(pieces):
-            n_events += 1
-            if data[:1] in (b"[", b" ") and data.strip() == b"[DONE]":
-                done = True
-                break
-            try:
-                chunk = decode(data)
-            except (msgspec.MsgspecError, RecursionError):  # nesting deeper than the stack: let the lenient path call it garbage
-                chunk = None
-            if chunk is None or event == "error" or chunk.error is not msgspec.UNSET:
-                # an odd shape: the lenient path judges it (and raises on garbage or a reported error)
-                chunk_usage, text, finish = self._lenient_chunk(event, data)
-                if chunk_usage is not None:
-                    usage = chunk_usage
+        rest = b""
+        for piece in pieces:
+            data = rest + piece if rest else piece
+            held = b""
+            if b"\r" in data:  # CRLF or CR line ends (sse-starlette, as llama_cpp.server uses, sends CRLF)
+                if data.endswith(b"\r"):
+                    data, held = data[:-1], b"\r"  # it may be the first half of a CRLF
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            cut = data.rfind(b"\n\n") + 2
+            if cut < 2:
+                rest = data + held
             else:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                if not chunk.choices:
-                    continue
-                choice = chunk.choices[0]
-                if chat:
-                    text = choice.delta.content if choice.delta is not None else None
-                else:
-                    text = choice.text
-                finish = choice.finish_reason
-            if text:
-                n_chunks += 1
-                yield _new_tuple(Chunk, (text, 1))
-            if finish:
-                finish_reason = finish
-        if done:
+                region, rest = data[:cut], data[cut:] + held
+                run = self._plain_run(region, answer, chat)
+                if run is None:
+                    yield from self._events(sse_events((region,)), answer, chat)
+                elif run:
+                    yield run
+                if answer.done:
+                    break
+            if len(rest) > MAX_EVENT_BYTES:
+                raise garbage(f"an event longer than {MAX_EVENT_BYTES} bytes")
+        else:
+            if rest:  # the last event may end without its blank line
+                yield from self._events(sse_events((rest,)), answer, chat)
+        if answer.done:
             drained = 0  # read to the end of the body, so the connection goes back to the pool
             try:
                 for piece in pieces:
@@ -282,21 +337,94 @@ class OpenAIClient(InferenceClient):
                 # the answer is whole at [DONE]; a server that then drops the connection (llama_cpp.server
                 # does, after cutting a stream short) costs only the connection, which is not reused
                 pass
-        if n_events == 0:
+        finish_reason = answer.finish_reason
+        if answer.n_events == 0:
             raise garbage("the server sent no events")
-        if not done and finish_reason is None:
+        if not answer.done and finish_reason is None:
             raise client_error(
                 ServerResponseError,
                 "the stream ended before the server finished the answer (no finish_reason, no [DONE])",
                 retryable=True,
                 hint="the server may have crashed or dropped the connection; check its log",
             )
-        if usage is None and self.api == "completions" and self.usage_fallback == "auto":
+        if answer.usage is None and self.api == "completions" and self.usage_fallback == "auto":
             prompt_tokens = self._server_prompt_tokens(model, prompt)
             if prompt_tokens is not None:
-                yield Completion(prompt_tokens, n_chunks, finish_reason, "tokenizer")
+                yield Completion(prompt_tokens, answer.n_chunks, finish_reason, "tokenizer")
                 return
-        yield completion_from_usage(usage, finish_reason, n_chunks)
+        yield completion_from_usage(answer.usage, finish_reason, answer.n_chunks)
+
+    @staticmethod
+    def _plain_run(region: bytes, answer: "_Answer", chat: bool) -> ChunkRun | None:
+        """The texts of a region of plain chunks, with ``answer`` updated; None (``answer`` untouched) otherwise."""
+        parsed = plain_chunks(region)
+        if parsed is None:
+            return None
+        chunks, done = parsed
+        run = ChunkRun()
+        add = run.append
+        usage = answer.usage
+        finish_reason = answer.finish_reason
+        unset = msgspec.UNSET
+        for chunk in chunks:
+            if chunk.error is not unset:
+                return None  # the server reports an error: the event path raises it, after the texts before it
+            if chunk.usage is not None:
+                usage = chunk.usage
+            choices = chunk.choices
+            if not choices:
+                continue
+            choice = choices[0]
+            if chat:
+                delta = choice.delta
+                text = delta.content if delta is not None else None
+            else:
+                text = choice.text
+            if text:
+                add(text)
+            finish = choice.finish_reason
+            if finish:
+                finish_reason = finish
+        answer.usage = usage
+        answer.finish_reason = finish_reason
+        answer.n_events += len(chunks) + done
+        answer.n_chunks += len(run)
+        answer.done = done
+        return run
+
+    def _events(self, events: Iterable[tuple[str, bytes]], answer: "_Answer", chat: bool) -> Iterator[Chunk]:
+        """Events read one at a time, each chunk of an odd shape judged by the lenient path; a ``Chunk`` per text."""
+        decode = CHUNK_DECODER.decode
+        for event, data in events:
+            answer.n_events += 1
+            if data[:1] in (b"[", b" ") and data.strip() == b"[DONE]":
+                answer.done = True
+                return
+            try:
+                chunk = decode(data)
+            except (msgspec.MsgspecError, RecursionError):  # nesting deeper than the stack: let the lenient path call it garbage
+                chunk = None
+            if chunk is None or event == "error" or chunk.error is not msgspec.UNSET:
+                # an odd shape: the lenient path judges it (and raises on garbage or a reported error)
+                chunk_usage, text, finish = self._lenient_chunk(event, data)
+                if chunk_usage is not None:
+                    answer.usage = chunk_usage
+            else:
+                if chunk.usage is not None:
+                    answer.usage = chunk.usage
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if chat:
+                    text = choice.delta.content if choice.delta is not None else None
+                else:
+                    text = choice.text
+                finish = choice.finish_reason
+            if text:
+                answer.n_chunks += 1
+                yield _new_tuple(Chunk, (text, 1))
+            if finish:
+                answer.finish_reason = finish
 
     def _lenient_chunk(self, event: str, data: bytes) -> tuple[dict[str, Any] | None, str, str | None]:
         """Usage, text and finish reason of a chunk of any shape; garbage or a reported error raises."""
@@ -406,3 +534,32 @@ class OpenAIClient(InferenceClient):
     def close(self) -> None:
         self._http.close()
 
+
+class _Answer:
+    """What a stream has said so far: usage, finish reason, texts and events counted, whether [DONE] came."""
+
+    __slots__ = ("usage", "finish_reason", "n_chunks", "n_events", "done")
+
+    def __init__(self) -> None:
+        self.usage: dict[str, Any] | None = None
+        self.finish_reason: Any = None  # as the server sent it; the runner normalises it
+        self.n_chunks = 0
+        self.n_events = 0
+        self.done = False
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    """A request body as compact UTF-8 JSON; NaN or infinity is refused (``ValueError``), as JSON has neither."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def _raw_head(url: httpx.URL, headers: httpx.Headers) -> tuple[tuple[str, str, int], bytes]:
+    """Where a POST to ``url`` goes, and its request line and headers as httpx would send them, less
+    Content-Length (written per request, last)."""
+    template = httpx.Request("POST", url, headers=headers, content=b"-")
+    lines = [b"POST ", url.raw_path, b" HTTP/1.1\r\n"]
+    for name, value in template.headers.raw:
+        if name.lower() != b"content-length":
+            lines += (name, b": ", value, b"\r\n")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return (url.scheme, url.host, port), b"".join(lines)

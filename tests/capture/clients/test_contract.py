@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import ipw.capture.clients as clients_pkg
-from ipw.capture.clients import Chunk, Completion, InferenceClient
+from ipw.capture.clients import Chunk, ChunkRun, Completion, InferenceClient
 from ipw.capture.clients.base import REDACTED, USAGE_SOURCES, param, redact
 from ipw.errors import ConfigError
 from ipw.registry import REGISTRY
@@ -70,6 +70,17 @@ def test_stream_yields_chunks_then_exactly_one_completion(client):
     assert last.prompt_tokens is None or last.prompt_tokens > 0
 
 
+def test_stream_runs_is_the_stream_with_chunks_read_together_as_runs(client):
+    """What the runner reads (``stream_runs``) holds exactly what ``stream`` gives, runs flattened."""
+    model = "default" if client.client_id == "llamacpp" else "m"
+    gen = {"max_tokens": 4, "temperature": 0, "seed": 1}
+    flat = []
+    for item in client.stream_runs(model, "2+2=", dict(gen)):
+        assert isinstance(item, (Chunk, ChunkRun, Completion))
+        flat.extend(Chunk(t) for t in item) if type(item) is ChunkRun else flat.append(item)
+    assert flat == list(client.stream(model, "2+2=", dict(gen)))
+
+
 def test_complete_joins_the_stream(client):
     model = "default" if client.client_id == "llamacpp" else "m"
     text, done = client.complete(model, "2+2=", {"max_tokens": 4, "temperature": 0})
@@ -92,7 +103,7 @@ def test_every_registered_client_loads_with_its_id():
 
 def test_public_surface_is_curated():
     assert sorted(clients_pkg.__all__) == sorted(
-        ["Chunk", "Completion", "InferenceClient", "OpenAIClient", "OllamaClient", "VLLMClient", "LlamaCppClient"]
+        ["Chunk", "ChunkRun", "Completion", "InferenceClient", "OpenAIClient", "OllamaClient", "VLLMClient", "LlamaCppClient"]
     )
     for name in clients_pkg.__all__:
         assert getattr(clients_pkg, name) is not None
