@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -247,8 +247,11 @@ class Runner:
 
         serial = self._serial if not client.thread_safe else None
 
-        def tally(fut: Future[None]) -> None:
-            fut.result()  # re-raises what stopped a query thread (a ConfigError, say)
+        # a slot per query in flight: the scheduler takes one before it submits a query and the query gives
+        # it back when it ends, so each completion costs O(1) (concurrent.futures.wait on the pending set
+        # installs a waiter on every future, O(concurrency) per completion)
+        slots = threading.Semaphore(concurrency)
+        errors: list[BaseException] = []  # what stopped a query thread (a ConfigError, say), for the scheduler
 
         def run_one(qid: int, record: DatasetRecord, warmup: bool) -> None:
             with self._inflight_lock:
@@ -256,9 +259,18 @@ class Runner:
             try:
                 run_query(client, writer, qid, record, warmup, gen, progress, config=config, stop=self._stop,
                           serial=serial, report=self._report)
+            except BaseException as exc:
+                errors.append(exc)
+                raise
             finally:
                 with self._inflight_lock:
                     self._inflight.discard(qid)
+                slots.release()
+
+        def take_slot() -> None:
+            slots.acquire()
+            if errors:
+                raise errors[0]
 
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ipw-query")
         pending: set[Future[None]] = set()
@@ -267,10 +279,7 @@ class Runner:
             for i, (record, warmup) in enumerate(jobs):
                 if self._stop.is_set():
                     break
-                while len(pending) >= concurrency:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        tally(fut)
+                take_slot()
                 if config.request_rate and not warmup:
                     # Poisson arrivals: exponential gaps at the requested mean rate
                     next_arrival = max(next_arrival, time.monotonic()) if i == len(warmups) else next_arrival
@@ -279,17 +288,20 @@ class Runner:
                     if delay > 0:
                         self._stop.wait(delay)
                 if self._stop.is_set():
+                    slots.release()
                     break
-                pending.add(pool.submit(run_one, next_qid + i, record, warmup))
-            for fut in pending:
-                tally(fut)
+                future = pool.submit(run_one, next_qid + i, record, warmup)
+                pending.add(future)
+                future.add_done_callback(pending.discard)
+            for _ in range(concurrency):  # every slot back: every query ended
+                take_slot()
         except BaseException:
             self._stop.set()
             if client.thread_safe:
                 # an HTTP client: closing it ends what it can of the requests in flight
                 client.close()
             # queries see the stop between chunks; a server that says nothing at all is not waited for
-            wait(pending, timeout=STOP_GRACE_S)
+            wait(list(pending), timeout=STOP_GRACE_S)
             pool.shutdown(wait=False, cancel_futures=True)
             with self._inflight_lock:
                 stuck = sorted(self._inflight)
