@@ -203,6 +203,13 @@ def main() -> None:
     parser.add_argument("--hold-s", type=float, default=0.0, help="seconds each stream stays open after its first chunk")
     parser.add_argument("--hold-until", type=int, default=0, help="release held streams once this many are open")
     args = parser.parse_args()
+    try:  # a socket per client stream: 1,024 streams need more than the usual soft limit of 1,024 files
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
     try:
         import uvloop  # optional: a faster loop where installed
 

@@ -35,6 +35,7 @@ from .datasets.base import DatasetRecord
 from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
 from .host import host_info, package_versions
 from .lifecycle import CaptureTelemetry, start_telemetry, terminate_as_interrupt
+from .limits import ensure_open_files
 from .redact import redact
 from .resume import resume_state
 from .telemetry import HarnessCpuSampler
@@ -138,6 +139,8 @@ class Runner:
         plan = [r for r in records if r.record_id not in done_records]
         warmups = records[: config.warmup_queries] if not resume else []
         try:
+            # a socket per stream in flight: the open-files limit must allow them (refused here if it cannot)
+            ensure_open_files(config.max_concurrency if client.thread_safe else 1)
             healthy = _healthy(client)
             if healthy is True:
                 client.prepare(config.model, {**DEFAULT_GEN, **config.gen_params})
