@@ -11,6 +11,7 @@ Modes (``HostileServer(mode)``):
     ok            a short SSE completion: "4", finish_reason "stop", [DONE]
     deep-error    HTTP 500 whose JSON body is nested ``DEPTH`` deep
     huge-error    HTTP 500 declaring ``HUGE_BYTES`` of body, sent until the client hangs up
+    huge-json     HTTP 200 JSON (a server that ignored ``stream: true``) of ``HUGE_BYTES``, sent until the client hangs up
     deep-sse      HTTP 200 SSE whose data line is JSON nested ``DEPTH`` deep
     binary-sse    HTTP 200 SSE whose data is bytes that are not UTF-8
 """
@@ -69,8 +70,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(200, "text/event-stream", b"data: " + _deep() + b"\n\n")
             elif self.mode == "binary-sse":
                 self._send(200, "text/event-stream", b"data: \xff\xfe\x80{\xc3(\n\n")
-            elif self.mode == "huge-error":
-                self.send_response(500)
+            elif self.mode in ("huge-error", "huge-json"):
+                self.send_response(500 if self.mode == "huge-error" else 200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(HUGE_BYTES))
                 self.end_headers()

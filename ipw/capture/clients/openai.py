@@ -65,6 +65,7 @@ _RESERVED_GEN = frozenset({"model", "messages", "prompt", "stream"})
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
 _KEY_ENV = ("IPW_API_KEY", "OPENAI_API_KEY")
 _DRAIN_LIMIT_BYTES = 1024 * 1024  # what is read after [DONE] so the connection can be reused
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a whole JSON answer (a server that ignored stream: true), as one SSE event
 
 
 def normalise_base_url(url: str) -> str:
@@ -209,8 +210,7 @@ class OpenAIClient(InferenceClient):
                     raise status_error(response, self.base_url, path)
                 ctype = response.headers.get("content-type", "")
                 if "application/json" in ctype:
-                    response.read()
-                    yield from self._from_json_body(response.text)
+                    yield from self._from_json_body(_answer_text(response))
                 else:
                     yield from self._from_sse(response.iter_bytes(), model, prompt)
             finally:
@@ -245,8 +245,7 @@ class OpenAIClient(InferenceClient):
                     if response.status_code >= 400:
                         raise status_error(response, self.base_url, path)
                     if "application/json" in response.headers.get("content-type", ""):
-                        response.read()
-                        yield from self._from_json_body(response.text)
+                        yield from self._from_json_body(_answer_text(response))
                     else:
                         yield from self._from_sse(response.iter_bytes(), model, prompt)
                 else:
@@ -546,6 +545,20 @@ class _Answer:
         self.n_chunks = 0
         self.n_events = 0
         self.done = False
+
+
+def _answer_text(response: httpx.Response) -> str:
+    """A JSON answer's body as text, read at most ``MAX_ANSWER_BYTES`` far: a larger one is garbage, and
+    the rest is never read (the connection is closed), so a server cannot fill memory with one."""
+    data = bytearray()
+    for piece in response.iter_bytes():
+        data += piece
+        if len(data) > MAX_ANSWER_BYTES:
+            raise garbage(f"the server answered with a JSON body larger than {MAX_ANSWER_BYTES // 2**20} MiB")
+    try:
+        return data.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")
 
 
 def _json_bytes(body: dict[str, Any]) -> bytes:

@@ -1,5 +1,5 @@
-"""Hostile server bodies at the OpenAI client: a JSON error nested 100,000 deep, a multi-gigabyte error,
-a stream chunk nested 100,000 deep or not UTF-8.
+"""Hostile server bodies at the OpenAI client: a JSON error nested 100,000 deep, a multi-gigabyte error
+or answer, a stream chunk nested 100,000 deep or not UTF-8.
 
 The server is the loopback stub of tests/_hostile_server.py (the real
 llama_cpp.server never answers like this). Each must become a recorded
@@ -46,7 +46,16 @@ def test_a_multi_gigabyte_error_body_is_read_only_as_far_as_the_cap() -> None:
     assert stub.state.get("sent", 0) < 64 * 1024**2, stub.state
 
 
-@pytest.mark.parametrize("mode", ["deep-error", "huge-error", "deep-sse", "binary-sse"])
+def test_a_multi_gigabyte_json_answer_is_refused_at_its_cap() -> None:
+    stub = HostileServer("huge-json")
+    with stub as url:
+        with pytest.raises(ServerResponseError) as caught:
+            _stream(url)
+    assert "JSON body larger than 16 MiB" in caught.value.one_line()
+    assert stub.state.get("sent", 0) < 64 * 1024**2, stub.state  # the client stopped reading at its cap
+
+
+@pytest.mark.parametrize("mode", ["deep-error", "huge-error", "huge-json", "deep-sse", "binary-sse"])
 def test_a_run_against_a_hostile_server_records_query_failed(tmp_path: Path, mode: str) -> None:
     with HostileServer(mode) as url:
         result = run_cli("record", "--client", "openai", "--client-base-url", url, "--model", "m",
