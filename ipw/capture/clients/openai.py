@@ -206,17 +206,21 @@ class OpenAIClient(InferenceClient):
         try:
             response = self._send_stream(path, body)
             try:
-                if response.status_code >= 400:
-                    raise status_error(response, self.base_url, path)
-                ctype = response.headers.get("content-type", "")
-                if "application/json" in ctype:
-                    yield from self._from_json_body(_answer_text(response))
-                else:
-                    yield from self._from_sse(response.iter_bytes(), model, prompt)
+                yield from self._from_response(response, path, model, prompt)
             finally:
                 response.close()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, path) from exc
+
+    def _from_response(self, response: httpx.Response, path: str, model: str,
+                       prompt: str) -> Iterator[Chunk | ChunkRun | Completion]:
+        """The answer in an httpx response: an error status raised, a JSON answer, or an event stream."""
+        if response.status_code >= 400:
+            raise status_error(response, self.base_url, path)
+        if "application/json" in response.headers.get("content-type", ""):
+            yield from self._from_json_body(_answer_text(response))
+        else:
+            yield from self._from_sse(response.iter_bytes(), model, prompt)
 
     def prepare(self, model: str, gen: dict[str, Any]) -> None:
         self._request(model, "", gen)  # the body every query sends: a reserved field is refused here
@@ -241,13 +245,7 @@ class OpenAIClient(InferenceClient):
                 if raw.status >= 400 or b"application/json" in ctype or (encoding and encoding.lower() != b"identity"):
                     request = httpx.Request("POST", self._stream_urls[path], headers=self._stream_headers,
                                             content=content, extensions=self._stream_extensions)
-                    response = raw.to_httpx(request)
-                    if response.status_code >= 400:
-                        raise status_error(response, self.base_url, path)
-                    if "application/json" in response.headers.get("content-type", ""):
-                        yield from self._from_json_body(_answer_text(response))
-                    else:
-                        yield from self._from_sse(response.iter_bytes(), model, prompt)
+                    yield from self._from_response(raw.to_httpx(request), path, model, prompt)
                 else:
                     yield from self._from_sse(raw.pieces(), model, prompt)
             finally:
