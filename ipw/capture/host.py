@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
+import sys
 from importlib.metadata import PackageNotFoundError, distribution
 from typing import Any
 
@@ -107,12 +109,35 @@ def package_versions() -> dict[str, str]:
 @functools.lru_cache(maxsize=1)
 def _package_versions() -> dict[str, str]:
     # once per process: a study's cells, or a benchmark's runs, ask the same question
+    installed = _dist_info_versions()
     out = {}
     for name in _PACKAGES:
-        found = _version(name)
+        found = installed.get(_normalised(name)) or _version(name)
         if found is not None:
             out[name] = found
     return out
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _dist_info_versions() -> dict[str, str]:
+    """Name -> version of every wheel-installed distribution on ``sys.path``, first found first (as
+    importlib.metadata searches), from the ``NAME-VERSION.dist-info`` folder names alone: one directory
+    listing per path entry, where asking importlib.metadata package by package searched them all each time."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:  # not a folder (a zip, a missing entry)
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info"):
+                name, sep, version = folder[: -len(".dist-info")].rpartition("-")
+                if sep and name and version:
+                    found.setdefault(_normalised(name), version)
+    return found
 
 
 def _version(name: str) -> str | None:

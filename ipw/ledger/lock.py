@@ -227,24 +227,60 @@ def _read_holder_retrying(path: Path) -> LockHolder | None:
     return None
 
 
-def _process_started_s(pid: int) -> float | None:
+def _started_s(pid: int) -> float:
+    """When process ``pid`` started, in seconds since the epoch: ``psutil.Process(pid).create_time()``.
+
+    On Linux it is read from /proc the way psutil computes it (the start in
+    clock ticks since boot, plus the boot time), because importing psutil
+    costs each run ~20-35 ms of CPU; elsewhere psutil answers. Raises
+    ``ProcessLookupError`` when there is no such process, ``OSError`` when
+    it cannot be told.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            with open(f"/proc/{int(pid)}/stat", "rb") as fh:
+                stat = fh.read()
+        except FileNotFoundError as exc:
+            raise ProcessLookupError(pid) from exc
+        try:
+            # the command name (field 2) may hold spaces and parentheses: the fields after its last ")"
+            # start at field 3, so the start time (field 22) is the 20th of them
+            ticks = int(stat.rsplit(b")", 1)[1].split()[19])
+            return ticks / os.sysconf("SC_CLK_TCK") + _boot_time_s()
+        except (IndexError, ValueError) as exc:
+            raise OSError(f"/proc/{pid}/stat is not readable as a process's status") from exc
     import psutil
 
     try:
         return psutil.Process(pid).create_time()
-    except psutil.Error:
+    except psutil.NoSuchProcess as exc:
+        raise ProcessLookupError(pid) from exc
+    except psutil.Error as exc:
+        raise OSError(str(exc)) from exc
+
+
+def _boot_time_s() -> float:
+    with open("/proc/stat", "rb") as fh:
+        for line in fh:
+            if line.startswith(b"btime"):
+                return float(line.split()[1])
+    raise OSError("/proc/stat has no btime line")
+
+
+def _process_started_s(pid: int) -> float | None:
+    try:
+        return _started_s(pid)
+    except OSError:
         return None
 
 
 def _alive(holder: LockHolder) -> bool:
     """Whether the holder's process still runs (and is the same process, not a reused pid)."""
-    import psutil
-
     try:
-        started = psutil.Process(holder.pid).create_time()
-    except psutil.NoSuchProcess:
+        started = _started_s(holder.pid)
+    except ProcessLookupError:
         return False
-    except psutil.Error:
+    except OSError:
         return True  # it exists but may not be inspected: count it as live
     return holder.process_started_s is None or abs(started - holder.process_started_s) < 1.0
 
