@@ -16,7 +16,7 @@ from ..._untrusted import InputRefused, decode_json
 from ...errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
 from .base import client_error, excerpt, retry_after_s
 
-__all__ = ["MAX_ERROR_BODY_BYTES", "status_error", "transport_error", "error_body"]
+__all__ = ["MAX_ERROR_BODY_BYTES", "status_error", "transport_error", "error_body", "capped_text"]
 
 # An error body is read only this far: enough for any message, and a server
 # that answers a multi-gigabyte error never fills memory.
@@ -86,16 +86,26 @@ def transport_error(exc: httpx.HTTPError, url: str, *, timeout_s: float, connect
 
 def error_body(response: httpx.Response) -> str:
     """The start of an error response's body as text, at most ``MAX_ERROR_BODY_BYTES`` of it."""
+    return capped_text(response, MAX_ERROR_BODY_BYTES)[0]
+
+
+def capped_text(response: httpx.Response, limit: int) -> tuple[str, bool]:
+    """A body as text, read at most ``limit`` bytes far, and whether it went on past that.
+
+    What lies past the limit is never read (closing the response then closes
+    the connection), so a server cannot fill memory with a body.
+    """
     try:
-        data = response.content[:MAX_ERROR_BODY_BYTES]
+        data = response.content
     except httpx.ResponseNotRead:
-        data = b""
+        read = bytearray()
         for chunk in response.iter_bytes():
-            data += chunk
-            if len(data) >= MAX_ERROR_BODY_BYTES:
-                break  # the rest is never read; leaving the block closes the connection
-        data = data[:MAX_ERROR_BODY_BYTES]
+            read += chunk
+            if len(read) > limit:
+                break
+        data = bytes(read)
     try:
-        return data.decode(response.encoding or "utf-8", errors="replace")
+        text = data[:limit].decode(response.encoding or "utf-8", errors="replace")
     except LookupError:  # a charset Python does not know
-        return data.decode("utf-8", errors="replace")
+        text = data[:limit].decode("utf-8", errors="replace")
+    return text, len(data) > limit

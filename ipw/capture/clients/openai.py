@@ -40,7 +40,7 @@ import msgspec
 
 from ...errors import ConfigError, ServerResponseError
 from ._http import PooledTransport, RawResponse
-from ._openai_errors import status_error, transport_error
+from ._openai_errors import capped_text, status_error, transport_error
 from ._openai_wire import (
     CHUNK_DECODER,
     MAX_EVENT_BYTES,
@@ -547,16 +547,11 @@ class _Answer:
 
 def _answer_text(response: httpx.Response) -> str:
     """A JSON answer's body as text, read at most ``MAX_ANSWER_BYTES`` far: a larger one is garbage, and
-    the rest is never read (the connection is closed), so a server cannot fill memory with one."""
-    data = bytearray()
-    for piece in response.iter_bytes():
-        data += piece
-        if len(data) > MAX_ANSWER_BYTES:
-            raise garbage(f"the server answered with a JSON body larger than {MAX_ANSWER_BYTES // 2**20} MiB")
-    try:
-        return data.decode(response.encoding or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
-        return data.decode("utf-8", errors="replace")
+    the rest is never read, so a server cannot fill memory with one."""
+    text, longer = capped_text(response, MAX_ANSWER_BYTES)
+    if longer:
+        raise garbage(f"the server answered with a JSON body larger than {MAX_ANSWER_BYTES // 2**20} MiB")
+    return text
 
 
 def _json_bytes(body: dict[str, Any]) -> bytes:
