@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 DEPTH = 100_000
@@ -107,3 +108,15 @@ class HostileServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def record_against(mode: str, out_dir: Path, queries: int) -> Any:
+    """``ipw record`` (in process, through the CLI's error boundary) of ``queries`` queries against a
+    ``HostileServer(mode)``, no retries, no energy, into ``out_dir/r``; returns the CLI result."""
+    from tests.conftest import run_cli
+
+    with HostileServer(mode) as url:
+        return run_cli("record", "--client", "openai", "--client-base-url", url, "--model", "m",
+                       "--client-param", "api=completions", "--client-param", "usage_fallback=count",
+                       "--output-dir", str(out_dir), "--run-name", "r", "--max-queries", str(queries),
+                       "--max-retries", "0", "--energy", "none")

@@ -16,19 +16,21 @@ own process group so stopping it leaves no orphan behind.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 import httpx
 
-__all__ = ["free_port", "packaged_model", "start_llama_server", "stop_server", "llama_server"]
+__all__ = ["free_port", "loopback_http", "packaged_model", "start_llama_server", "stop_server", "llama_server"]
 
 
 def free_port() -> int:
@@ -36,6 +38,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def loopback_http(handler: type[http.server.BaseHTTPRequestHandler], path: str = "/v1") -> Iterator[str]:
+    """A threading HTTP server on 127.0.0.1 with ``handler`` for the block; yields its base URL + ``path``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def packaged_model() -> Path:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from ipw.events import QueryFailed
 from ipw.ledger import read_events
-from tests._hostile_server import HostileServer
+from tests._hostile_server import record_against
 from tests.conftest import CliResult, run_cli
 from tests.ledger.test_pack_bombs import gnu_sparse_header
 from tests.reports.ledgers import Q, write_run
@@ -330,11 +330,7 @@ def test_ledger_import_arbitrary_bytes(tmp_path: Path, data: bytes) -> None:
 
 @pytest.mark.parametrize("mode", ["deep-error", "huge-error", "deep-sse", "binary-sse"])
 def test_hostile_server_bodies_become_recorded_failures(tmp_path: Path, mode: str) -> None:
-    with HostileServer(mode) as url:
-        result = run_cli("record", "--client", "openai", "--client-base-url", url, "--model", "m",
-                         "--client-param", "api=completions", "--client-param", "usage_fallback=count",
-                         "--output-dir", str(tmp_path), "--run-name", "r", "--max-queries", "1",
-                         "--max-retries", "0", "--energy", "none")
+    result = record_against(mode, tmp_path, queries=1)
     assert result.exit_code == 0, result
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     failures = [e for e in read_events(tmp_path / "r") if isinstance(e, QueryFailed)]

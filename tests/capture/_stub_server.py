@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import threading
 from typing import Iterator
+
+from tests._servers import loopback_http
 
 
 class _Completions(http.server.BaseHTTPRequestHandler):
@@ -43,10 +44,5 @@ def completions_server(finish_reason: str | None = "stop") -> Iterator[str]:
     llama_cpp.server does to a stream that another request interrupts.
     """
     handler = type("Completions", (_Completions,), {"finish_reason": finish_reason})
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    with loopback_http(handler) as url:
+        yield url

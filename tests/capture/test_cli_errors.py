@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -15,7 +14,7 @@ from ipw.ledger import read_events
 from ipw.events import QueryFailed, RunFinished
 
 from tests.conftest import assert_one_clean_line
-from tests._servers import free_port
+from tests._servers import free_port, loopback_http
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -54,15 +53,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def bad_server(request: pytest.FixtureRequest) -> Iterator[str]:
-    handler = type("H", (_Handler,), {"mode": request.param})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(type("H", (_Handler,), {"mode": request.param})) as url:
+        yield url
 
 
 def _record_args(tmp_path: Path, *extra: str) -> list[str]:

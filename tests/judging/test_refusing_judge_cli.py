@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +11,7 @@ import pytest
 
 from ._judging_support import RECORDS, write_run
 from ipw.replay import load_run
+from tests._servers import loopback_http
 from tests.conftest import assert_one_clean_line
 
 
@@ -34,14 +34,8 @@ class _Refusing(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def refusing_judge() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(_Refusing) as url:
+        yield url
 
 
 def test_replay_with_a_judge_that_refuses_everything_exits_6(tmp_path: Path, cli, refusing_judge: str) -> None:

@@ -152,18 +152,19 @@ def test_a_header_only_run_without_manifest_is_a_crash_not_tampering(tmp_path: P
     assert "no manifest.json" in result.stdout
 
 
-def _behind(run: Path, stale_manifest: bytes) -> None:
-    """What a writer killed after writing a frame but before rewriting the manifest leaves."""
-    (run / "manifest.json").write_bytes(stale_manifest)
-
-
-def test_a_longer_last_segment_whose_listed_prefix_hashes_right_verifies(tmp_path: Path, cli) -> None:
-    run = tmp_path / "crashed"
+def _behind(run: Path) -> Path:
+    """What a writer killed after writing a frame but before rewriting the manifest leaves: three frames
+    in the segment, a manifest listing the first two."""
     _write(run, FRAMES[:2])
     stale = (run / "manifest.json").read_bytes()
     with LedgerWriter.open_append(run, flush_interval_s=0) as w:
         w.extend(FRAMES[2])
-    _behind(run, stale)
+    (run / "manifest.json").write_bytes(stale)
+    return run
+
+
+def test_a_longer_last_segment_whose_listed_prefix_hashes_right_verifies(tmp_path: Path, cli) -> None:
+    run = _behind(tmp_path / "crashed")
     result = cli("ledger", "verify", str(run))
     assert result.exit_code == 0, result.stderr
     assert "note: manifest.json lists 2 of 3 frames" in result.stdout
@@ -174,12 +175,7 @@ def test_a_longer_last_segment_whose_listed_prefix_hashes_right_verifies(tmp_pat
 
 
 def test_a_behind_manifest_with_a_wrong_event_count_is_reported(tmp_path: Path, cli) -> None:
-    run = tmp_path / "crashed"
-    _write(run, FRAMES[:2])
-    stale = (run / "manifest.json").read_bytes()
-    with LedgerWriter.open_append(run, flush_interval_s=0) as w:
-        w.extend(FRAMES[2])
-    _behind(run, stale)
+    run = _behind(tmp_path / "crashed")
     _edit_manifest(run, lambda m: m.update(events=m["events"] + 1))
     _damaged(cli, run, "events")
 

@@ -21,8 +21,7 @@ import base64
 import io
 import json
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -31,7 +30,7 @@ import zstandard
 
 from ipw.ledger import export_jsonl
 
-from tests._servers import free_port
+from tests._servers import free_port, loopback_http
 from tests.conftest import CliResult, assert_one_clean_line, run_cli
 
 ENV_SECRETS = {
@@ -234,12 +233,8 @@ class _EchoHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def echo_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http(_EchoHandler, path="") as url:
+        yield url
 
 
 def _frames(segment: bytes) -> list[bytes]:

@@ -16,8 +16,7 @@ from ipw.capture.clients import OpenAIClient
 from ipw.errors import ServerResponseError
 from ipw.events import QueryFailed, RunFinished
 from ipw.ledger import read_events
-from tests._hostile_server import HostileServer
-from tests.conftest import run_cli
+from tests._hostile_server import HostileServer, record_against
 
 
 def _stream(url: str) -> list:
@@ -57,11 +56,7 @@ def test_a_multi_gigabyte_json_answer_is_refused_at_its_cap() -> None:
 
 @pytest.mark.parametrize("mode", ["deep-error", "huge-error", "huge-json", "deep-sse", "binary-sse"])
 def test_a_run_against_a_hostile_server_records_query_failed(tmp_path: Path, mode: str) -> None:
-    with HostileServer(mode) as url:
-        result = run_cli("record", "--client", "openai", "--client-base-url", url, "--model", "m",
-                         "--client-param", "api=completions", "--client-param", "usage_fallback=count",
-                         "--output-dir", str(tmp_path), "--run-name", "r", "--max-queries", "2",
-                         "--max-retries", "0", "--energy", "none")
+    result = record_against(mode, tmp_path, queries=2)
     assert result.exit_code == 0, result
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     events = read_events(tmp_path / "r")
