@@ -15,6 +15,13 @@ again is compared with the stored value:
 
 A safe change applies to this session only and is recorded as an ``annotation``
 event (key ``resume_changed_flags``) right after the session's ``run_started``.
+
+Which records a resume asks: every planned record without a finished query.
+That includes a record whose last attempt ended in a final ``query_failed``
+(``retry_failed=True``, the default): a study re-runs a ``partial`` cell this
+way, asking only its failed queries again while every answered one stands.
+``retry_failed=False`` leaves failed records as they are and asks only the
+records that never got an outcome (a run cut short).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ if TYPE_CHECKING:
     from ..ledger.lock import RunLock
 
 __all__ = ["SAFE_FIELDS", "SAFE_CLIENT_PARAMS", "LIVE_CLIENT_PARAMS", "resume_config", "explicit_fields",
-           "ResumeState", "resume_state"]
+           "ResumeState", "resume_state", "failed_records"]
 
 SAFE_FIELDS = frozenset(
     {"max_concurrency", "request_rate", "max_retries", "retry_backoff_s", "sample_interval_ms", "warmup_queries"}
@@ -140,12 +147,28 @@ class ResumeState(NamedTuple):
     done_records: set[str]
     next_qid: int
     changes: dict[str, dict[str, Any]]  # the safe flag changes, flag → was/now
+    failed_records: frozenset[str] = frozenset()  # records whose last outcome was a final query_failed
+
+
+def failed_records(view: Any) -> frozenset[str]:
+    """The records of a run view whose last query ended in a final ``query_failed`` and none finished."""
+    last: dict[str, bool] = {}  # record -> whether its latest query (by id) failed for good
+    for _, query in sorted(view.queries.items()):
+        if query.started is None or query.warmup:
+            continue
+        last[query.record_id] = query.finished is None and any(not f.will_retry for f in query.failures)
+    done = {q.record_id for q in view.measured_queries()}
+    return frozenset(r for r, failed in last.items() if failed and r not in done)
 
 
 def resume_state(
-    run_dir: Path, live: CaptureConfig, explicit: Iterable[str] | None, lock: RunLock | None = None
+    run_dir: Path, live: CaptureConfig, explicit: Iterable[str] | None, lock: RunLock | None = None,
+    *, retry_failed: bool = True,
 ) -> ResumeState:
-    """Repair ``run_dir``'s ledger and read back what a resume of it continues from."""
+    """Repair ``run_dir``'s ledger and read back what a resume of it continues from.
+
+    ``retry_failed`` (the default) asks failed records again; False counts them as done.
+    """
     from ..ledger import repair
     from ..replay import load_run
 
@@ -156,5 +179,8 @@ def resume_state(
     config, changes = resume_config(dict(view.runs_started[0].config), live, explicit)
     config.run_name = run_dir.name
     done = {q.record_id for q in view.measured_queries()}
+    failed = failed_records(view)
+    if not retry_failed:
+        done |= failed
     next_qid = max(view.queries, default=-1) + 1
-    return ResumeState(config, view.runs_started[0].run_id, done, next_qid, changes)
+    return ResumeState(config, view.runs_started[0].run_id, done, next_qid, changes, failed)

@@ -10,7 +10,8 @@ import click
 
 from ._progress import ProgressLine
 
-# a study that finished with one or more failed cells (documented in the README's exit-code table)
+# a study that finished with one or more cells not completed — failed, or partial (some of their
+# queries failed) — documented in the README's exit-code table
 EXIT_CELLS_FAILED = 9
 
 
@@ -44,7 +45,8 @@ class _Observer:
             click.echo(f"cells {index}/{total} done: {entry['name']} completed "
                        f"({entry.get('queries_completed')} queries, head {head})", err=True)
         else:
-            click.echo(f"cells {index}/{total} done: {entry['name']} FAILED: {entry.get('message')}", err=True)
+            what = "PARTIAL" if entry["status"] == "partial" else "FAILED"
+            click.echo(f"cells {index}/{total} done: {entry['name']} {what}: {entry.get('message')}", err=True)
 
     def query_progress(self) -> Callable[[Any], None] | None:
         self._progress = ProgressLine(enabled=False if self.quiet else None)
@@ -65,10 +67,16 @@ class _Observer:
 def run(file: Path, executor: str, ray_address: str | None, as_json: bool) -> None:
     """Run every cell of a study file that is not complete yet.
 
-    A cell is complete when its ledger verifies and its run finished, so a
-    rerun does no work twice and resumes a cell cut short. A cell that fails
-    is recorded with its message and the others go on; the exit code is 0
-    when every cell completed and 9 when one or more failed.
+    A cell is complete when its ledger verifies and its run finished with
+    no failed query, so a rerun does no work twice, resumes a cell cut
+    short, and asks a partial cell's failed queries again (only those). A
+    cell that fails is recorded with its message and the others go on; the
+    exit code is 0 when every cell completed and 9 when one or more failed
+    or are partial. Refused before anything is created, with exit 2: a study
+    file that is not a regular file of at most 1 MiB, not valid TOML, a
+    value of the wrong type, a matrix of more than 10,000 cells, and a
+    --ray-address that is malformed or does not accept a connection within
+    5 seconds.
 
     Example:
 
@@ -86,9 +94,10 @@ def run(file: Path, executor: str, ray_address: str | None, as_json: bool) -> No
         click.echo(json.dumps({"study_dir": str(outcome.study_dir), "ran": outcome.ran, "skipped": outcome.skipped,
                                "cells": outcome.cells}, indent=2, sort_keys=True))
     else:
+        partial = f", {len(outcome.partial)} partial" if outcome.partial else ""
         click.echo(f"study {spec.name}: {len(outcome.cells) - len(outcome.failed)}/{len(outcome.cells)} cells "
-                   f"completed ({outcome.ran} run now, {outcome.skipped} already complete) in {outcome.study_dir}",
-                   err=True)
+                   f"completed{partial} ({outcome.ran} run now, {outcome.skipped} already complete) in "
+                   f"{outcome.study_dir}", err=True)
         click.echo(str(outcome.study_dir))
     if not outcome.ok:
         raise click.exceptions.Exit(EXIT_CELLS_FAILED)

@@ -5,7 +5,9 @@ sweep (``[matrix]``); every combination is one cell, every cell one ordinary
 run under ``<output_dir>/<name>/runs/``. The modules, one idea each:
 
     spec           the TOML, its checks, the cells and their stable names
-    state          study.json, what counts as a complete cell, one runner at a time
+    keys           the study keys and the type each value must have
+    redaction      a study's credentials: registered, and kept out of every file it writes
+    state          study.json and its journal, what counts as a complete cell, one runner at a time
     runner         run the cells not yet complete (local executor), via ipw.api
     ray_executor   the same as Ray tasks: placed by resources, one measured cell per node, packs verified
     report         one row per cell: accuracy (Wilson 95 %), IPW, IPJ, J/query, J/token, latency

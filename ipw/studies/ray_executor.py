@@ -25,25 +25,50 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendMissingError, UsageError
+from ..errors import BackendMissingError, ConfigError, UsageError
 from .spec import Cell, StudySpec
 from .state import RunState, StudyState
 
-__all__ = ["SLOT_RESOURCE", "run_ray", "task_options"]
+__all__ = ["SLOT_RESOURCE", "CONNECT_TIMEOUT_S", "check_ray_address", "run_ray", "task_options"]
 
 SLOT_RESOURCE = "ipw_cell_slot"
+# how long --ray-address gets to accept a TCP connection before ray.init (which would retry for minutes)
+CONNECT_TIMEOUT_S = 5.0
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?)$")
 TASK_FILE = "task.json"  # written by the task next to its run: its pid and node, for operators (and tests)
 
 
 def _ray() -> Any:
     return BackendMissingError.require("ray", "the Ray executor", "ray")
+
+
+def check_ray_address(address: str) -> None:
+    """Refuse a ``--ray-address`` that is not ``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``, or whose
+    host does not accept a TCP connection within :data:`CONNECT_TIMEOUT_S` (a :class:`ConfigError`, exit 2)."""
+    if address in ("auto", "local"):
+        return
+    hostport = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port_text = hostport.rpartition(":")
+    if not sep or not _HOST.match(host) or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UsageError(f"--ray-address {address!r} is not a Ray address",
+                         hint="give HOST:PORT of the cluster's head (e.g. 10.0.0.5:6379), ray://HOST:PORT or auto")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        reason = "no answer in time" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
+        raise ConfigError(f"the Ray cluster at {address} cannot be reached: {reason} "
+                          f"(a TCP connect, waited at most {CONNECT_TIMEOUT_S:g} s)",
+                          hint="start it with 'ray start --head', or check --ray-address; nothing was run") from None
 
 
 def task_options(cell: Cell) -> dict[str, Any]:
@@ -152,8 +177,7 @@ def _run_tasks(ray: Any, spec: StudySpec, state: StudyState, todo: list[tuple[Ce
             observer.cell_started(index, len(todo), cell, run.state == "partial", queued=True)
             fields = {"name": cell.name, "params": cell.params, "settings": cell.settings}
             refs[remote.options(**options).remote(fields, staging, shared)] = cell
-            state.entry(cell.name).update(status="running", message=None)
-        state.save()
+            state.note(cell.name, status="running", message=None)
         finished = 0
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
@@ -177,9 +201,8 @@ def _collect(ray: Any, ref: Any, cell: Cell, state: StudyState) -> dict[str, Any
         entry = state.refresh(cell.name, failed=True, message=(
             f"the Ray task running this cell died ({type(exc).__name__}: {first[:200]}); "
             "rerun 'ipw study run' to resume it"))
-        entry["resumable"] = True  # its partial run stays in the staging folder on its node
-        state.save()
-        return entry
+        # its partial run stays in the staging folder on its node
+        return state.note(cell.name, resumable=True)
     message = out.get("message")
     if out.get("pack") is not None:
         run_dir = state.run_dir(cell.name)

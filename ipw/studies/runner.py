@@ -4,7 +4,8 @@ Each cell is an ordinary ``ipw profile`` run (:func:`ipw.api.profile`) in
 ``<study>/runs/<cell name>/``. A cell that fails — a server that does not
 answer, a setting that cannot work — is recorded in ``study.json`` with its
 one-line message and the others go on; a cell cut short is resumed on the
-next run. Nothing here prints: what happens is reported to a
+next run, and a ``partial`` cell (its run finished, some queries failed) is
+resumed too, which asks only its failed queries again. Nothing here prints: what happens is reported to a
 :class:`StudyObserver`.
 """
 
@@ -51,7 +52,12 @@ class StudyOutcome:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
+        """Every cell not completed: failed, partial (some queries failed) or never run."""
         return [c for c in self.cells if c["status"] != "completed"]
+
+    @property
+    def partial(self) -> list[dict[str, Any]]:
+        return [c for c in self.cells if c["status"] == "partial"]
 
     @property
     def ok(self) -> bool:
@@ -64,20 +70,27 @@ def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | No
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}", hint=f"use one of: {', '.join(EXECUTORS)}")
     observer = observer or StudyObserver()
+    if executor == "ray" and ray_address:
+        from .ray_executor import check_ray_address
+
+        check_ray_address(ray_address)  # before the study folder exists: a refusal leaves nothing behind
     cells = spec.cells()
     with study_lock(spec.study_dir):
         state = StudyState.open(spec)
-        todo = list(pending(state, cells))
-        done = {c.name for c in cells} - {cell.name for cell, _ in todo}
-        for name in sorted(done):
-            if state.entry(name).get("status") != "completed" or not state.entry(name).get("head_hash"):
-                state.refresh(name)  # complete on disk (e.g. study.json was lost): say so
-        if executor == "local":
-            _run_local(state, todo, observer)
-        else:
-            from .ray_executor import run_ray
+        try:
+            todo = list(pending(state, cells))
+            done = {c.name for c in cells} - {cell.name for cell, _ in todo}
+            for name in sorted(done):
+                if state.entry(name).get("status") != "completed" or not state.entry(name).get("head_hash"):
+                    state.refresh(name)  # complete on disk (e.g. study.json was lost): say so
+            if executor == "local":
+                _run_local(state, todo, observer)
+            else:
+                from .ray_executor import run_ray
 
-            run_ray(spec, state, todo, address=ray_address, observer=observer)
+                run_ray(spec, state, todo, address=ray_address, observer=observer)
+        finally:
+            state.save()  # the journal compacted into study.json, however the run ended
         return StudyOutcome(study_dir=spec.study_dir, ran=len(todo), skipped=len(done), cells=list(state.cells))
 
 
@@ -85,8 +98,7 @@ def _run_local(state: StudyState, todo: list[tuple[Cell, RunState]], observer: S
     for index, (cell, run) in enumerate(todo, start=1):
         resume = run.state == "partial"
         observer.cell_started(index, len(todo), cell, resume)
-        state.entry(cell.name).update(status="running", message=None)
-        state.save()
+        state.note(cell.name, status="running", message=None)
         message = None
         try:
             message = run_cell(cell, state.study_dir / "runs", resume=resume, progress=observer.query_progress())

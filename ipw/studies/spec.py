@@ -6,7 +6,13 @@ Ray task asks for, e.g. ``{GPU = 1}``) are tables; a matrix key may name one
 entry as ``"gen_param.max_tokens"``. Every combination of the ``[matrix]``
 lists is one cell, each cell one ordinary run named after its parameters
 (``max_concurrency=4, gen_param.max_tokens=16`` is ``mc4-max_tokens16``), so
-the name is the same on every rerun and safe in any file system.
+the name is the same on every rerun and safe in any file system. A swept
+credential is named by a digest of its value, never by the value.
+
+The file is untrusted input: it is read as a regular file of at most
+:data:`MAX_STUDY_BYTES`, its values are type-checked (:mod:`.keys`), its
+credentials registered (:mod:`.redaction`), and a matrix of more than
+:data:`MAX_CELLS` cells is refused before anything is expanded or created.
 """
 
 from __future__ import annotations
@@ -14,21 +20,26 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._untrusted import InputRefused, read_regular
 from ..capture.config import CaptureConfig
 from ..errors import UsageError
+from .keys import SCALAR_KEYS, TABLE_KEYS, check_value
+from .redaction import is_secret_key, register_secrets, scrub_text
 
-__all__ = ["StudySpec", "Cell", "load_spec", "parse_spec", "cell_name", "TABLE_KEYS", "SCALAR_KEYS"]
+__all__ = ["StudySpec", "Cell", "load_spec", "parse_spec", "cell_name", "TABLE_KEYS", "SCALAR_KEYS",
+           "MAX_CELLS", "MAX_STUDY_BYTES"]
 
-TABLE_KEYS = ("client_param", "dataset_param", "gen_param", "eval_param", "resources")
-SCALAR_KEYS = ("client", "model", "dataset", "max_queries", "max_concurrency", "request_rate", "warmup_queries",
-               "client_base_url", "energy", "sample_interval_ms", "cpu_tdp_w", "max_retries",
-               "eval_client", "eval_base_url", "eval_model", "no_eval")
+# one study is one folder of runs a person compares; past this it is a mistake (two 1,000-value axes)
+MAX_CELLS = 10_000
+MAX_STUDY_BYTES = 1024**2
 _TOP_KEYS = ("name", "output_dir", "staging_dir", "base", "matrix", "repeats")
 # short names for the settings most often swept; any other key is named by its last dotted part
 _SHORT = {"max_concurrency": "mc", "request_rate": "rate", "max_queries": "n", "warmup_queries": "warmup",
@@ -77,7 +88,7 @@ class StudySpec:
     matrix: dict[str, list[Any]]
     repeats: int = 1
     staging_dir: str | None = None
-    text: str = field(default="", repr=False)  # the TOML as written, saved as study.toml
+    text: str = field(default="", repr=False)  # the TOML as written, credentials cut out: saved as study.toml
 
     @property
     def study_dir(self) -> Path:
@@ -101,12 +112,15 @@ class StudySpec:
 def load_spec(path: Path) -> StudySpec:
     """Read and check a study file; its name defaults to the file's stem."""
     path = Path(path)
+    if not path.exists():
+        raise UsageError(f"study file {path} does not exist", hint="pass a TOML file like examples/study.toml")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise UsageError(f"study file {path} does not exist", hint="pass a TOML file like examples/study.toml") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read study file {path}: {exc}", hint="pass a readable UTF-8 TOML file") from exc
+        text = read_regular(path, MAX_STUDY_BYTES).decode("utf-8")
+    except InputRefused as exc:
+        raise UsageError(f"study file refused: {exc}",
+                         hint=f"pass a regular UTF-8 TOML file of at most {MAX_STUDY_BYTES} bytes") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read study file {path}: {exc}", hint="pass a readable UTF-8 TOML file") from None
     return parse_spec(text, default_name=path.stem, where=str(path))
 
 
@@ -115,6 +129,9 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{where} is not valid TOML: {exc}", hint="fix the file; see examples/study.toml") from exc
+    except RecursionError:
+        raise UsageError(f"{where} nests arrays or tables too deeply to be read",
+                         hint="a study file holds plain values, lists and small tables") from None
     unknown = sorted(set(data) - set(_TOP_KEYS))
     if unknown:
         raise UsageError(f"{where}: unknown top-level key(s) {', '.join(unknown)}",
@@ -128,15 +145,21 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
         raise UsageError(f"{where}: repeats must be a whole number from 1 to 1000, got {repeats!r}")
     for key, value in base.items():
         _check_key(key, where, "[base]")
-        if key in TABLE_KEYS and not isinstance(value, dict):
-            raise UsageError(f"{where}: [base] {key} must be a table, e.g. {key} = {{ name = value }}")
+        check_value(where, "[base]", key, value)
     for key, values in matrix.items():
         _check_key(key, where, "[matrix]")
         if not isinstance(values, list) or not values:
             raise UsageError(f"{where}: [matrix] {key} must be a non-empty list of values",
                              hint=f'e.g. "{key}" = [1, 4]')
+        for value in values:
+            check_value(where, "[matrix]", key, value)
         if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
             raise UsageError(f"{where}: [matrix] {key} lists a value twice", hint="each value once; use repeats")
+    n_cells = math.prod(len(v) for v in matrix.values()) * repeats
+    if n_cells > MAX_CELLS:
+        sizes = " x ".join(str(len(v)) for v in matrix.values()) + (f" x {repeats} repeats" if repeats > 1 else "")
+        raise UsageError(f"{where}: the matrix has {n_cells} cells ({sizes}), more than the {MAX_CELLS} allowed",
+                         hint="sweep fewer values, or split it into several studies")
     merged = _apply(base, {k: v[0] for k, v in matrix.items()})
     missing = [k for k in ("client", "model") if k not in merged]
     if missing:
@@ -149,8 +172,9 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
     staging = data.get("staging_dir")
     if not isinstance(output_dir, str) or (staging is not None and not isinstance(staging, str)):
         raise UsageError(f"{where}: output_dir and staging_dir must be strings (folder paths)")
+    credentials = register_secrets(base, matrix)
     return StudySpec(name=name, output_dir=output_dir, base=base, matrix=matrix, repeats=repeats,
-                     staging_dir=staging, text=text)
+                     staging_dir=staging, text=scrub_text(text, credentials))
 
 
 def _check_key(key: str, where: str, table: str) -> None:
@@ -196,7 +220,8 @@ def cell_name(params: dict[str, Any], labels: dict[str, str] | None = None) -> s
     parts = []
     for key, value in params.items():
         label = "r" if key == "repeat" else (labels or {}).get(key) or _label(key)
-        text = _UNSAFE.sub("_", _value_text(value)).strip("_.") or "_"
+        raw = f"h{_digest(value)}" if is_secret_key(key) else _value_text(value)
+        text = _UNSAFE.sub("_", raw).strip("_.") or "_"
         parts.append(f"{label}{text}" if text[0].isdigit() or text[0] == "-" else f"{label}_{text}")
     name = "-".join(parts)
     if len(name) > MAX_NAME:
@@ -204,7 +229,7 @@ def cell_name(params: dict[str, Any], labels: dict[str, str] | None = None) -> s
     return name
 
 
-def _digest(params: dict[str, Any]) -> str:
+def _digest(params: Any) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
@@ -214,6 +239,6 @@ def _unique_names(all_params: list[dict[str, Any]]) -> list[str]:
     # two keys with one short name (gen_param.seed, dataset_param.seed) are spelled out in full
     labels = {k: (k.replace(".", "_") if short.count(s) > 1 else s) for k, s in zip(keys, short)}
     names = [cell_name(p, labels) for p in all_params]
-    clashes = {n for n in names if names.count(n) > 1}
+    clashes = {n for n, times in Counter(names).items() if times > 1}  # one pass: a 10,000-cell study stays linear
     # values that only differ in unsafe characters: a digest of the parameters keeps the names apart
     return [f"{n}-{_digest(p)}" if n in clashes else n for n, p in zip(names, all_params)]

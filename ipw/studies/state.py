@@ -1,10 +1,18 @@
 """The study folder: ``study.toml``, ``study.json`` (every cell's state), ``runs/``, and one runner at a time.
 
-``study.json`` is bookkeeping, rewritten atomically after every cell; the
-ledgers are the truth. A cell counts as complete only when its ledger
-verifies and its last ``run_finished`` says ``completed`` — so a rerun skips
-exactly those, and a cell cut short (a killed worker, a torn ledger) is
-resumed, whatever ``study.json`` said.
+``study.json`` is bookkeeping; the ledgers are the truth. A cell's change of
+state is appended as one line to ``study.journal`` (so a study of 10,000
+cells costs 10,000 short appends, not 10,000 rewrites of a growing file);
+reading the state applies the journal, and the end of a study run compacts
+it into ``study.json``. A cell counts as complete only when its ledger
+verifies, its last ``run_finished`` says ``completed`` and no query of that
+session failed — so a rerun skips exactly those, resumes a cell cut short (a
+killed worker, a torn ledger), and asks a ``partial`` cell's failed queries
+again, whatever ``study.json`` said.
+
+Credentials never reach these files: ``[base]``, ``[matrix]`` and each cell's
+parameters are kept with their credential values redacted
+(:mod:`.redaction`), and ``study.toml`` is the file with them cut out.
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import LedgerError, UsageError
+from ..secrets import scrub
+from .redaction import redacted
 from .spec import Cell, StudySpec
 
-__all__ = ["STATE_NAME", "RunState", "inspect_run", "StudyState", "study_lock"]
+__all__ = ["STATE_NAME", "JOURNAL_NAME", "RunState", "inspect_run", "StudyState", "study_lock"]
 
 STATE_NAME = "study.json"
+JOURNAL_NAME = "study.journal"
 SPEC_NAME = "study.toml"
 FORMAT = 1
 
@@ -56,8 +67,10 @@ def inspect_run(run_dir: Path) -> RunState:
         elif isinstance(event, RunFinished):
             finished = event
     status = finished.status if finished is not None else None
+    # a session that finished but lost queries is resumed too: a resume asks the failed queries again
+    complete = status == "completed" and not (finished is not None and finished.queries_failed)
     return RunState(
-        "complete" if status == "completed" else "partial",
+        "complete" if complete else "partial",
         head_hash=report.head_hash,
         run_id=started.run_id if started is not None else None,
         finished=status,
@@ -72,6 +85,7 @@ class StudyState:
     def __init__(self, study_dir: Path, data: dict[str, Any]) -> None:
         self.study_dir = Path(study_dir)
         self.data = data
+        self._index: dict[str, dict[str, Any]] | None = None  # name -> entry: a lookup per cell stays O(1)
 
     @classmethod
     def open(cls, spec: StudySpec) -> "StudyState":
@@ -79,22 +93,24 @@ class StudyState:
         study_dir = spec.study_dir
         (study_dir / "runs").mkdir(parents=True, exist_ok=True)
         state = cls.load(study_dir) if (study_dir / STATE_NAME).exists() else cls(study_dir, {"cells": []})
+        base = _redacted(spec.base)
         previous = state.data.get("base")
-        if previous is not None and previous != _jsonable(spec.base):
+        if previous is not None and previous != base:
             raise UsageError(f"{study_dir} holds the study '{spec.name}' with other [base] settings",
                              hint="give the changed study another name (or output_dir); a [matrix] may grow in place")
         known = {c["name"]: c for c in state.data.get("cells", [])}
         cells = []
         for cell in spec.cells():
             entry = known.pop(cell.name, None) or {"status": "pending", "message": None}
-            entry.update(name=cell.name, params=_jsonable(cell.params), run_dir=f"runs/{cell.name}")
+            entry.update(name=cell.name, params=_redacted(cell.params), run_dir=f"runs/{cell.name}")
             cells.append(entry)
         # cells of an earlier, larger matrix stay listed: their runs are still in runs/
         cells.extend(known.values())
         # the keys are saved sorted: "axes" keeps the matrix's own order for reports
-        state.data = {"format": FORMAT, "name": spec.name, "base": _jsonable(spec.base),
-                      "matrix": _jsonable(spec.matrix), "axes": list(spec.matrix) + (["repeat"] if spec.repeats > 1 else []),
+        state.data = {"format": FORMAT, "name": spec.name, "base": base,
+                      "matrix": {k: [_redacted({k: v})[k] for v in vs] for k, vs in spec.matrix.items()}, "axes": list(spec.matrix) + (["repeat"] if spec.repeats > 1 else []),
                       "repeats": spec.repeats, "cells": cells}
+        state._index = None
         (study_dir / SPEC_NAME).write_text(spec.text, encoding="utf-8")
         state.save()
         return state
@@ -111,14 +127,48 @@ class StudyState:
             raise UsageError(f"{path} cannot be read: {exc}", hint="rerun 'ipw study run' on the study file") from exc
         if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
             raise UsageError(f"{path} is not a study state file", hint="rerun 'ipw study run' on the study file")
-        return cls(study_dir, data)
+        state = cls(study_dir, data)
+        state._replay_journal()
+        return state
 
     @property
     def cells(self) -> list[dict[str, Any]]:
         return self.data["cells"]
 
     def entry(self, name: str) -> dict[str, Any]:
-        return next(c for c in self.cells if c["name"] == name)
+        if self._index is None or len(self._index) != len(self.cells):
+            self._index = {c["name"]: c for c in self.cells}
+        return self._index[name]
+
+    def note(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Change a cell's entry and append the change to the journal (one line, whatever the study's size)."""
+        entry = self.entry(name)
+        entry.update(fields)
+        line = scrub(json.dumps(entry, sort_keys=True, default=str)) + "\n"  # a message may quote a credential
+        with open(self.study_dir / JOURNAL_NAME, "a", encoding="utf-8") as journal:
+            journal.write(line)
+        return entry
+
+    def _replay_journal(self) -> None:
+        path = self.study_dir / JOURNAL_NAME
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{path} cannot be read: {exc}", hint="rerun 'ipw study run' on the study file") from exc
+        for line in lines:
+            try:
+                change = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a kill: that cell's ledger still says what happened
+            if isinstance(change, dict) and isinstance(change.get("name"), str):
+                try:
+                    entry = self.entry(change["name"])
+                except KeyError:
+                    continue
+                entry.clear()
+                entry.update(change)
 
     def run_dir(self, name: str) -> Path:
         return self.study_dir / "runs" / name
@@ -131,20 +181,26 @@ class StudyState:
                      queries_failed=run.queries_failed)
         if run.state == "complete" and not failed:
             entry.update(status="completed", message=None)
+        elif run.finished == "completed" and run.queries_failed:
+            # the run itself finished: whatever else went wrong, a rerun resumes it and asks the failed queries
+            asked = (run.queries_completed or 0) + run.queries_failed
+            text = f"{run.queries_failed} of {asked} queries failed; the next 'ipw study run' asks them again"
+            entry.update(status="partial", resumable=True, message=f"{message}; {text}" if message else text)
         else:
             reason = message or run.problem or (f"the run ended with status {run.finished}" if run.finished
                                                 else "the run did not finish")
             entry.update(status="failed", message=reason, resumable=run.state == "partial")
         if entry.get("status") == "completed":
             entry.pop("resumable", None)
-        self.save()
-        return entry
+        return self.note(name)
 
     def save(self) -> None:
+        """Write ``study.json`` whole (atomically) and drop the journal it now includes."""
         path = self.study_dir / STATE_NAME
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.write_text(scrub(json.dumps(self.data, indent=2, sort_keys=True)) + "\n", encoding="utf-8")
         os.replace(tmp, path)
+        (self.study_dir / JOURNAL_NAME).unlink(missing_ok=True)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -155,6 +211,10 @@ class StudyState:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _redacted(settings: dict[str, Any]) -> dict[str, Any]:
+    return _jsonable({key: redacted(key, value) for key, value in settings.items()})
 
 
 class study_lock:
