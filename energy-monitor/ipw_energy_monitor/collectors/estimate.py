@@ -5,10 +5,15 @@ model, never a measurement, and ipw's reports say so. The model is
 
     energy_j = tdp_w × (busy CPU seconds since start) / logical CPUs
 
-where busy seconds come from the kernel's CPU time accounting (psutil), so the
-cumulative energy is exact *for the model* at any sampling rate; ``power_w`` is
-that energy's slope over a trailing window (``window_ms``), because the
-kernel counts CPU time in 10 ms ticks.
+where busy seconds come from the kernel's CPU time accounting (/proc/stat, or
+psutil elsewhere). The kernel counts CPU time in ticks (10 ms), so a short
+interval can see a whole tick on every CPU, more busy time than it lasted, and
+a counter can step back. Each reading therefore credits at most what the CPUs
+could have done in the time since the last one (``elapsed × cpu_count`` busy
+seconds); the rest waits, up to :data:`MAX_LAG_S` per CPU, and is credited in
+later intervals. So power never exceeds the TDP, energy never decreases, and the
+cumulative energy still follows the model, a tick late at most. ``power_w`` is
+that energy's slope over a trailing window (``window_ms``).
 
 The TDP is, in order: ``--cpu-tdp-w``; a match of the CPU's model name in
 :data:`TDP_BY_MODEL`; else :data:`DEFAULT_W_PER_CPU` watts per logical CPU.
@@ -24,16 +29,23 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
+from typing import Callable
 
-from ipw.errors import ConfigError
+from ipw.errors import CollectorError, ConfigError
 
 from .base import Capabilities, Collector, DeviceInfo, Reading
 
-__all__ = ["EstimatedCpuCollector", "resolve_tdp", "cpu_model_name", "TDP_BY_MODEL", "DEFAULT_W_PER_CPU"]
+__all__ = ["EstimatedCpuCollector", "resolve_tdp", "cpu_model_name", "TDP_BY_MODEL", "DEFAULT_W_PER_CPU",
+           "MAX_LAG_S"]
 
 DEVICE_ID = "cpu:estimate"
 DEFAULT_W_PER_CPU = 5.0
 """Watts per logical CPU when the model is unknown: a mid-range server core at full load."""
+
+MAX_LAG_S = 1.0
+"""Busy seconds per CPU held for later intervals: the kernel may account a busy
+tickless (nohz_full) CPU's time late, by up to the 1 Hz remote tick. Busy time
+beyond that is no CPU's work and is dropped, never turned into power."""
 
 # (pattern on the model name, thermal design power in W, from the vendors' spec sheets)
 TDP_BY_MODEL: tuple[tuple[str, float], ...] = (
@@ -76,18 +88,21 @@ def resolve_tdp(tdp_w: float | None, model: str, cpu_count: int) -> tuple[float,
 class _BusyClock:
     """Seconds the machine's CPUs spent working, summed over CPUs.
 
-    On Linux it reads the first line of /proc/stat through a descriptor kept
-    open (about 20 us: cheap enough for 100 Hz); elsewhere it asks psutil.
-    Idle, I/O wait and time stolen by a hypervisor are not work; guest time is
-    already inside user time.
+    On Linux it reads the first line of /proc/stat (or ``proc_stat``: a file in
+    its format) through a descriptor kept open (about 20 us: cheap enough for
+    100 Hz); elsewhere it asks psutil. Idle, I/O wait and time stolen by a
+    hypervisor are not work; guest time is already inside user time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, proc_stat: str | None = None) -> None:
         self._fd: int | None = None
-        if sys.platform.startswith("linux"):
+        path = proc_stat or ("/proc/stat" if sys.platform.startswith("linux") else None)
+        if path is not None:
             try:
-                self._fd = os.open("/proc/stat", os.O_RDONLY)
-            except OSError:
+                self._fd = os.open(path, os.O_RDONLY)
+            except OSError as exc:
+                if proc_stat is not None:  # asked for this file: no silent fallback to the real machine
+                    raise CollectorError(f"cannot read CPU times from {proc_stat}: {exc.strerror}") from exc
                 self._fd = None
         self._tick_s = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
 
@@ -110,7 +125,11 @@ class _BusyClock:
 
 
 class EstimatedCpuCollector(Collector):
-    """``cpu:estimate``: CPU power modelled from utilisation and TDP, always ``estimated``."""
+    """``cpu:estimate``: CPU power modelled from utilisation and TDP, always ``estimated``.
+
+    ``proc_stat`` and ``monotonic_ns`` replace the kernel's CPU time file and
+    clock (tests feed them pathological readings); by default they are the real ones.
+    """
 
     name = "estimate"
 
@@ -121,17 +140,24 @@ class EstimatedCpuCollector(Collector):
         model_name: str | None = None,
         cpu_count: int | None = None,
         window_ms: int = 200,
+        proc_stat: str | None = None,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         super().__init__()
         self._tdp_arg = tdp_w
         self._model_arg = model_name
         self._cpu_count_arg = cpu_count
         self._window_ns = window_ms * 1_000_000
+        self._proc_stat = proc_stat
+        self._monotonic_ns = monotonic_ns
         self.tdp_w = 0.0
         self.tdp_source = ""
         self.model = ""
         self.cpu_count = 1
-        self._busy0 = 0.0
+        self._busy_last_s = 0.0  # the highest busy-seconds counter seen
+        self._pending_s = 0.0  # busy seconds seen but not yet credited
+        self._last_t_ns = 0
+        self._energy_j = 0.0
         self._clock: _BusyClock | None = None
         self._history: deque[tuple[int, float]] = deque()
         self._info: DeviceInfo | None = None
@@ -142,9 +168,10 @@ class EstimatedCpuCollector(Collector):
         self.cpu_count = self._cpu_count_arg or psutil.cpu_count(logical=True) or 1
         self.model = self._model_arg if self._model_arg is not None else cpu_model_name()
         self.tdp_w, self.tdp_source = resolve_tdp(self._tdp_arg, self.model, self.cpu_count)
-        self._clock = _BusyClock()
-        self._busy0 = self._clock.busy_seconds()
-        self._history.append((time.monotonic_ns(), 0.0))
+        self._clock = _BusyClock(self._proc_stat)
+        self._busy_last_s = self._clock.busy_seconds()
+        self._last_t_ns = self._monotonic_ns()
+        self._history.append((self._last_t_ns, 0.0))
         self._info = DeviceInfo(
             device=DEVICE_ID,
             device_type="cpu",
@@ -164,16 +191,25 @@ class EstimatedCpuCollector(Collector):
         return [self._info] if self._info is not None else []
 
     def read(self) -> list[Reading]:
-        t_ns = time.monotonic_ns()
         assert self._clock is not None
-        energy_j = self.tdp_w * (self._clock.busy_seconds() - self._busy0) / self.cpu_count
+        t_ns = max(self._monotonic_ns(), self._last_t_ns)
+        busy_s = self._clock.busy_seconds()
+        # A counter that stepped back adds nothing, and counts again only once past its highest value.
+        self._pending_s = min(self._pending_s + max(0.0, busy_s - self._busy_last_s), MAX_LAG_S * self.cpu_count)
+        self._busy_last_s = max(self._busy_last_s, busy_s)
+        credit_s = min(self._pending_s, (t_ns - self._last_t_ns) / 1e9 * self.cpu_count)
+        self._pending_s -= credit_s
+        self._last_t_ns = t_ns
+        self._energy_j += self.tdp_w * credit_s / self.cpu_count
+        energy_j = self._energy_j
         history = self._history
         history.append((t_ns, energy_j))
         # Keep the newest entry at least one window old as the slope's start.
         while len(history) > 2 and t_ns - history[1][0] >= self._window_ns:
             history.popleft()
         t0_ns, e0_j = history[0]
-        power_w = (energy_j - e0_j) * 1e9 / (t_ns - t0_ns) if t_ns > t0_ns else 0.0
+        # Each interval's energy is at most tdp_w x its length, so is the slope; min() only absorbs rounding.
+        power_w = min(self.tdp_w, (energy_j - e0_j) * 1e9 / (t_ns - t0_ns)) if t_ns > t0_ns else 0.0
         return [Reading(DEVICE_ID, t_ns, power_w, energy_j, "estimated")]
 
     def close(self) -> None:
