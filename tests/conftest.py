@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import NamedTuple
@@ -48,6 +50,31 @@ def assert_one_clean_line(text: str) -> None:
     assert lines[0].startswith("ipw: error: "), text
 
 
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+BROWSER_MISSING = "chromium not on PATH: apt-get install chromium (Debian) to run the HTML report tests"
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The headless browser the HTML report tests open their pages in.
+
+    Missing on a developer's machine, the test is skipped with one line that
+    says how to get it; missing on CI (``CI=true``, where ``.ci/run`` installs
+    it) it fails, so a broken install cannot pass as a green run.
+    """
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    if _on_ci():
+        pytest.fail(f"{BROWSER_MISSING} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(BROWSER_MISSING)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """``ipw report``: the HTML file opened in a real browser (headless chromium), its numbers read back from the DOM.
 
-Each report is rendered by Debian's ``chromium`` (``.ci/run`` installs it):
-one call takes the screenshot and dumps the DOM after the page's script ran.
+Each report is rendered by Debian's ``chromium`` (``.ci/run`` installs it; the
+``chromium`` fixture in tests/conftest.py skips these tests where it is missing,
+and fails them on CI): one call takes the screenshot and dumps the DOM after
+the page's script ran.
 The screenshots are kept under pytest's tmp dir (and copied to
 ``$IPW_TEST_ARTIFACTS`` when set) and their paths printed (``pytest -s``
 shows them), so a person can look at what the test saw.
@@ -30,14 +32,6 @@ from .conftest import plan_queries
 from .ledgers import write_run
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("no chromium on PATH: install it (apt-get install -y chromium); .ci/run does this")
-
-
 class _Dom(HTMLParser):
     """Every element's attributes and text, in document order."""
 
@@ -64,10 +58,10 @@ class _Dom(HTMLParser):
         return [e for e in self.elements if name in e["attrs"] and (value is None or e["attrs"][name] == value)]
 
 
-def _browse(html_file: Path, shot: Path, fragment: str = "") -> _Dom:
+def _browse(chromium: str, html_file: Path, shot: Path, fragment: str = "") -> _Dom:
     """Open ``html_file`` in headless chromium: screenshot to ``shot``, return the DOM after scripts ran."""
     profile = shot.parent / f"{shot.stem}-profile"
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1280,2200",
            f"--screenshot={shot}", "--dump-dom", html_file.resolve().as_uri() + fragment]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=shot.parent)
@@ -126,10 +120,10 @@ def study(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Pa
     return root
 
 
-def test_run_report_numbers_match_summary_json(runs: dict[str, Path], tmp_path: Path) -> None:
+def test_run_report_numbers_match_summary_json(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
     html = _report([runs["a"]], tmp_path / "run.html", "carbon_intensity_g_per_kwh=400")
     summary = _summary_json(runs["a"], "carbon_intensity_g_per_kwh=400")
-    dom = _browse(html, tmp_path / "run.png")
+    dom = _browse(chromium, html, tmp_path / "run.png")
     assert dom.with_attr("data-report", "run")
     cells = {e["attrs"]["data-metric"]: e for e in dom.with_attr("data-metric")}
     assert set(cells) == set(summary["metrics"])  # every number of the summary, and nothing else
@@ -154,19 +148,19 @@ def test_run_report_numbers_match_summary_json(runs: dict[str, Path], tmp_path: 
     assert verdicts == ["correct", "correct", "incorrect", "incorrect", "correct", ""]
 
 
-def test_the_query_table_sorts_in_the_browser(runs: dict[str, Path], tmp_path: Path) -> None:
+def test_the_query_table_sorts_in_the_browser(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
     html = _report([runs["a"]], tmp_path / "run.html")
-    plain = [_value(e) for e in _browse(html, tmp_path / "plain.png").with_attr("data-field", "energy_j")]
-    dom = _browse(html, tmp_path / "sorted.png", "#sort=queries,4,desc")
+    plain = [_value(e) for e in _browse(chromium, html, tmp_path / "plain.png").with_attr("data-field", "energy_j")]
+    dom = _browse(chromium, html, tmp_path / "sorted.png", "#sort=queries,4,desc")
     ordered = [_value(e) for e in dom.with_attr("data-field", "energy_j")]
     assert plain != ordered  # the script moved rows: the ledger order is not already sorted
     assert ordered == sorted(plain, reverse=True)
     assert [e for e in dom.elements if e["tag"] == "th" and e["attrs"].get("aria-sort") == "descending"]
 
 
-def test_diff_report_shows_the_deltas_with_intervals(runs: dict[str, Path], tmp_path: Path) -> None:
+def test_diff_report_shows_the_deltas_with_intervals(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
     html = _report([runs["a"], runs["b"]], tmp_path / "diff.html")
-    dom = _browse(html, tmp_path / "diff.png")
+    dom = _browse(chromium, html, tmp_path / "diff.png")
     assert dom.with_attr("data-report", "diff")
     expected = diff_runs(load_run(runs["a"]), load_run(runs["b"]))
     shown = {e["attrs"]["data-delta"]: e for e in dom.with_attr("data-delta")}
@@ -185,9 +179,9 @@ def test_diff_report_shows_the_deltas_with_intervals(runs: dict[str, Path], tmp_
             assert _value(e) == summary["metrics"][e["attrs"]["data-metric"]]["value"]
 
 
-def test_study_report_leaderboard_and_pareto(study: Path, tmp_path: Path) -> None:
+def test_study_report_leaderboard_and_pareto(study: Path, tmp_path: Path, chromium: str) -> None:
     html = _report([study], tmp_path / "study.html")
-    dom = _browse(html, tmp_path / "study.png")
+    dom = _browse(chromium, html, tmp_path / "study.png")
     assert dom.with_attr("data-report", "study")
     names = [e["attrs"]["data-sort"] for e in dom.with_attr("data-field", "cell")]
     assert sorted(names) == ["tokens-16", "tokens-256", "tokens-64"]
