@@ -152,10 +152,13 @@ def test_sigterm_ends_a_run_stalled_on_a_silent_server(tmp_path: Path, bad_serve
             pass
         time.sleep(0.05)
     time.sleep(0.3)  # the request is in flight, and the server is silent
-    stopped_at = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    _out, err = proc.communicate(timeout=20)
-    assert time.monotonic() - stopped_at < 10, "the stalled request held the run after SIGTERM"
+    try:  # the client's own timeout is 120 s: ending well before it means SIGTERM cut the stalled request
+        _out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("the stalled request held the run after SIGTERM")
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     events = read_events(run)

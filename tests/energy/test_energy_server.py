@@ -17,19 +17,29 @@ from ipw_energy_monitor.collectors.estimate import EstimatedCpuCollector
 
 
 @pytest.fixture
-def stub(serve):
-    server = serve([EstimatedCpuCollector(50.0)], interval_ms=10, notes=["rapl: not here"])
+def server(serve):
+    return serve([EstimatedCpuCollector(50.0)], interval_ms=10, notes=["rapl: not here"])
+
+
+@pytest.fixture
+def stub(server):
     with grpc.insecure_channel(server.address) as channel:
         yield pb2_grpc.EnergyMonitorStub(channel)
 
 
-def _stream(stub, seconds: float, **request) -> list[pb2.SampleBatch]:
+def _stream(stub, samples: int, give_up_s: float = 60.0, *, during=None, **request) -> list[pb2.SampleBatch]:
+    """Batches of one stream until ``samples`` samples came (``give_up_s`` is only a deadline to stop waiting).
+
+    ``during`` is called with each batch while the stream is still open.
+    """
     batches = []
     call = stub.StreamSamples(pb2.StreamRequest(**request))
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + give_up_s
     for batch in call:
         batches.append(batch)
-        if time.monotonic() > deadline:
+        if during is not None:
+            during(batch)
+        if sum(len(b.samples) for b in batches) >= samples or time.monotonic() > deadline:
             break
     call.cancel()
     return batches
@@ -49,23 +59,30 @@ def test_health_devices_and_clock(stub):
 
 
 def test_stream_is_batched_at_the_requested_rate(stub):
-    batches = _stream(stub, 1.5, max_batch=7, flush_ms=50)
+    batches = _stream(stub, 100, max_batch=7, flush_ms=50)
     samples = [s for b in batches for s in b.samples]
+    assert len(samples) >= 100
     assert all(len(b.samples) <= 7 for b in batches)
     assert len(batches) < len(samples)  # several samples per message, not one each
     assert all(s.source == pb2.SOURCE_ESTIMATED and s.HasField("energy_j") for s in samples)
     t_ns = [s.t_ns for s in samples]
-    assert t_ns == sorted(t_ns)
-    hz = (len(t_ns) - 1) / ((t_ns[-1] - t_ns[0]) / 1e9)
-    assert hz > 60  # the benchmark holds the 95 Hz bar; this only guards against a broken scheduler
+    assert all(a < b for a, b in zip(t_ns, t_ns[1:]))  # one reading per tick, in order
+    # the rate itself (>= 95 Hz) is a machine-speed target: benchmarks/run.py reports monitor_achieved_hz
 
 
-def test_a_slower_stream_is_decimated_and_a_faster_one_speeds_the_sampler(stub):
-    slow = [s.t_ns for b in _stream(stub, 1.2, interval_ms=100) for s in b.samples]
-    gaps_ms = [(b - a) / 1e6 for a, b in zip(slow, slow[1:])]
-    assert gaps_ms and all(90 <= g <= 150 for g in gaps_ms[1:-1])
-    fast = [s.t_ns for b in _stream(stub, 1.2, interval_ms=5) for s in b.samples]
-    assert (len(fast) - 1) / ((fast[-1] - fast[0]) / 1e9) > 110  # faster than the 10 ms default
+def test_a_slower_stream_is_decimated_and_a_faster_one_speeds_the_sampler(server, stub):
+    ticks: list[int] = []
+
+    def record_tick(_batch: pb2.SampleBatch) -> None:
+        ticks.append(server.sampler.interval_ns())
+
+    slow = [s.t_ns for b in _stream(stub, 8, interval_ms=100, during=record_tick) for s in b.samples]
+    assert len(slow) >= 8 and set(ticks) == {10_000_000}  # a slower stream leaves the 10 ms tick alone
+    # decimation keeps a reading only once the last kept one is 100 ms minus half a tick old, on any machine
+    assert all(b - a >= 95_000_000 for a, b in zip(slow, slow[1:]))
+    fast = [s.t_ns for b in _stream(stub, 20, interval_ms=5, during=record_tick) for s in b.samples]
+    assert len(fast) >= 20 and all(a < b for a, b in zip(fast, fast[1:]))
+    assert ticks[-1] == 5_000_000  # the sampler ticks at the fastest interval a stream asked for
 
 
 def test_console_script_prints_address_and_stops_cleanly_on_sigterm():
