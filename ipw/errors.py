@@ -20,7 +20,8 @@ exit code written next to its class.
     ├── JudgeError                exit 6   the judge could not be asked
     ├── TelemetryError            exit 7   the energy monitor cannot be started or reached
     │   └── CollectorError                 a power collector cannot read its device
-    └── BackendMissingError       exit 8   an optional backend is not installed (names the extra)
+    ├── BackendMissingError       exit 8   an optional backend is not installed (names the extra)
+    └── PluginError               exit 10  an installed plugin failed to load, to start or while used
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "TelemetryError",
     "CollectorError",
     "BackendMissingError",
+    "PluginError",
 ]
 
 
@@ -163,3 +165,9 @@ class BackendMissingError(IpwError):
             return importlib.import_module(module)
         except ImportError as exc:
             raise cls(backend, extra, module=module.partition(".")[0]) from exc
+
+
+class PluginError(IpwError):
+    """A plugin (foreign code from another distribution) failed; the message names it and its distribution."""
+
+    exit_code = 10

@@ -1,8 +1,17 @@
-"""Checking the ``--option k=v`` settings an analysis is given: refuse what it does not know, in one clear line."""
+"""The ``--option k=v`` settings of an analysis: refuse what it does not know, in one clear line, and
+record what it was computed with.
+
+Every result records under ``"options"`` each option its analysis accepts,
+with the value it was computed with: a default that was applied is written
+out (``"policy": "active"``), and ``None`` stands for an option left unset
+whose default is no value (``"devices": null``: every device). Giving a
+result's recorded options back to its analysis computes the same result,
+which is how ``ipw ledger verify`` re-derives a file without guessing.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import UsageError
 
@@ -40,3 +49,27 @@ def list_option(value: Any) -> list[str] | None:
         items = [str(value).strip()]
     items = [item for item in items if item]
     return items or None
+
+
+def applied_options(analysis_id: str, accepted: Sequence[str], applied: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``"options"`` a result records: every accepted option with the value it was computed with.
+
+    An accepted option with no applied value (or an applied value for one not
+    accepted) is a bug in the analysis, not a user error: an option it would
+    not record could not be re-derived by the audit.
+    """
+    if set(applied) != set(accepted):
+        missing = sorted(set(accepted) - set(applied))
+        extra = sorted(set(applied) - set(accepted))
+        raise TypeError(f"the {analysis_id} analysis records options {sorted(applied)} but accepts {sorted(accepted)}"
+                        f" (unrecorded: {missing}, not accepted: {extra})")
+    return {name: applied[name] for name in sorted(accepted)}
+
+
+def energy_options_applied(attribution: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The energy options (``policy``, ``idle_baseline``, ``devices``) an ``EnergyAttribution`` was computed with.
+
+    One definition for every analysis that attributes energy; ``devices`` None means every device.
+    """
+    return {"policy": attribution.policy, "idle_baseline": attribution.idle_baseline,
+            "devices": list_option(options.get("devices"))}

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import UsageError
+from ._options import applied_options
 
 if TYPE_CHECKING:
     from ..replay import QueryRecord, RunView
@@ -129,4 +130,8 @@ class AccuracyProjection:
             "judges_present": judges_present,
             "queries_not_completed": not_completed,
             **counts,
+            "options": applied_options(self.analysis_id, _OPTIONS, {
+                "judge": counts["judge"],  # the judge chosen when none was given: it decides every count
+                "model": None if model is None else str(model),
+            }),
         }

@@ -77,6 +77,7 @@ result says ``measured: false`` and every energy number is ``None``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +86,7 @@ import numpy as np
 from ..replay.engine import RunView
 from ._devices import choose_total, device_type_of, select_devices
 from ._numbers import concat_tokens, finite, sorted_unique, weakest
-from ._options import check_options, choice_option, list_option
+from ._options import applied_options, check_options, choice_option, energy_options_applied, list_option
 from ._sessions import session_windows_ns, sessions_span_s
 from .attribution import (
     Activity,
@@ -175,7 +176,7 @@ class EnergyAttribution:
     @property
     def mean_energy_per_query_j(self) -> float | None:
         values = [v for v in self.energy_j.values() if v is not None]
-        return finite(sum(values) / len(values)) if values and self.measured else None
+        return finite(math.fsum(values) / len(values)) if values and self.measured else None  # exact: the same last bit on every Python
 
     @property
     def mean_power_w(self) -> float | None:
@@ -441,4 +442,6 @@ class EnergyProjection:
             result["co2_g"] = finite(co2_g(result["total_energy_j"], g_per_kwh))
             result["co2_g_per_query"] = finite(co2_g(result["mean_energy_per_query_j"], g_per_kwh))
         result["measurement_overhead"] = overhead_of(view, attribution)
+        result["options"] = applied_options(self.analysis_id, (*ENERGY_OPTIONS, CARBON_OPTION),
+                                            {**energy_options_applied(attribution, options), CARBON_OPTION: g_per_kwh})
         return result

@@ -32,12 +32,9 @@ def output_token_energy(pairs: Iterable[tuple[float | None, int | None]]) -> dic
 
     Pairs with no energy or no tokens are left out; ``None`` ratios when nothing is left.
     """
-    energy_j, tokens = 0.0, 0
-    for joules, n in pairs:
-        if joules is None or not n or not math.isfinite(joules):
-            continue
-        energy_j += joules
-        tokens += int(n)
+    used = [(joules, int(n)) for joules, n in pairs if joules is not None and n and math.isfinite(joules)]
+    energy_j = math.fsum(joules for joules, _ in used)  # exact, so no summation order or Python version moves a bit
+    tokens = sum(n for _, n in used)
     if tokens <= 0:
         return {"joules_per_output_token": None, "output_tokens_per_joule": None, "output_tokens": 0, "energy_j": None}
     per_token = energy_j / tokens

@@ -23,6 +23,7 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ._options import applied_options
 from .accuracy import tally
 
 if TYPE_CHECKING:
@@ -123,4 +124,5 @@ class JudgesProjection:
             "judges": chosen,
             "per_judge": per_judge,
             "pairs": pairs,
+            "options": applied_options(self.analysis_id, ("judges",), {"judges": chosen}),  # every judge when none were named
         }

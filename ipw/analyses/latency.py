@@ -35,7 +35,7 @@ import numpy as np
 
 from ..replay.engine import RunView
 from ._numbers import concat_tokens, describe, finite
-from ._options import check_options
+from ._options import applied_options, check_options
 from ._sessions import sessions_span_s
 
 __all__ = ["LatencyProjection", "per_query_latency", "PERCENTILE_METHOD"]
@@ -116,4 +116,5 @@ class LatencyProjection:
             "e2e_s": describe(_column(finished, "e2e_s")),
             "decode_tokens_per_s": describe(_column(finished, "decode_tokens_per_s")),
             "per_query": [{k: v for k, v in r.items() if k not in ("start_ns", "end_ns")} for r in rows],
+            "options": applied_options(self.analysis_id, (), {}),
         }

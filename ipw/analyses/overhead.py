@@ -28,6 +28,7 @@ upper bound on the measuring, and say so (``includes_inference``).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from ..events import HarnessCpu
@@ -67,16 +68,17 @@ def measurement_overhead(view: RunView, cpu_energy_j: float | None, cpu_provenan
     if not sessions:
         return {"measured": False, "harness_cpu_s": None, "wall_s": None, "share_of_cpu": None,
                 "share_basis": None, "harness_energy_j": None, "provenance": None, "note": NOT_RECORDED_NOTE}
-    cpu_s = sum(s[-1].cpu_s - s[0].cpu_s for s in sessions)
-    wall_s = sum((s[-1].t_ns - s[0].t_ns) / 1e9 for s in sessions)
+    # math.fsum: exactly rounded, so the same last bit on every Python (3.12's sum() compensates, 3.11's does not)
+    cpu_s = math.fsum(s[-1].cpu_s - s[0].cpu_s for s in sessions)
+    wall_s = math.fsum((s[-1].t_ns - s[0].t_ns) / 1e9 for s in sessions)
     host_known = all(e.host_busy_cpu_s is not None for s in sessions for e in (s[0], s[-1]))
     share: float | None
     if host_known:
-        host_s = sum(s[-1].host_busy_cpu_s - s[0].host_busy_cpu_s for s in sessions)  # type: ignore[operator]
+        host_s = math.fsum(s[-1].host_busy_cpu_s - s[0].host_busy_cpu_s for s in sessions)  # type: ignore[operator]
         share = min(1.0, cpu_s / host_s) if host_s > 0 else None
         basis = "host busy CPU time (/proc/stat)"
     else:
-        capacity_s = sum((s[-1].t_ns - s[0].t_ns) / 1e9 * (s[0].host_cpus or 1) for s in sessions)
+        capacity_s = math.fsum((s[-1].t_ns - s[0].t_ns) / 1e9 * (s[0].host_cpus or 1) for s in sessions)
         share = min(1.0, cpu_s / capacity_s) if capacity_s > 0 else None
         basis = "host CPU capacity (wall time × CPUs)"
         host_s = None
@@ -115,4 +117,4 @@ def overhead_of(view: RunView, attribution: EnergyAttribution) -> dict[str, Any]
     cpu = [d for d in attribution.devices.values() if d.in_total and d.device_type == "cpu" and d.energy_j is not None]
     if not cpu:
         return measurement_overhead(view, None, None)
-    return measurement_overhead(view, sum(d.energy_j for d in cpu), weakest(d.source for d in cpu))  # type: ignore[misc]
+    return measurement_overhead(view, math.fsum(d.energy_j for d in cpu), weakest(d.source for d in cpu))  # type: ignore[misc]

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import BackendMissingError
 from ..replay.engine import RunView
 from ._numbers import finite
-from ._options import check_options
+from ._options import applied_options, check_options, energy_options_applied
 from .energy import ENERGY_OPTIONS, EnergyAttribution, per_query_energy
 from .latency import per_query_latency
 
@@ -160,4 +160,5 @@ class RegressionProjection:
             "energy_measured": energy.measured,
             "queries": int(len(columns["latency_s"])),
             "fits": fits,
+            "options": applied_options(self.analysis_id, ENERGY_OPTIONS, energy_options_applied(energy, options)),
         }

@@ -36,7 +36,7 @@ from typing import Any
 from ..errors import UsageError
 from ..replay.engine import RunView
 from ._numbers import finite, weakest
-from ._options import check_options
+from ._options import applied_options, check_options, energy_options_applied
 from .energy import ENERGY_OPTIONS, NOT_MEASURED_NOTE, WINDOW_NOTE, per_query_energy
 from .intensity import CARBON_OPTION, carbon_intensity, co2_g, output_token_energy
 from .latency import LatencyProjection
@@ -45,6 +45,7 @@ from .overhead import overhead_of
 __all__ = ["SummaryProjection", "PROVENANCES", "METRIC_ORDER"]
 
 PROVENANCES: tuple[str, ...] = ("measured", "derived", "estimated", "imported", "counted")
+_OPTIONS: tuple[str, ...] = ("judge", "model", *ENERGY_OPTIONS, CARBON_OPTION)
 
 
 def _metric(value: Any, unit: str | None, provenance: str | None) -> dict[str, Any]:
@@ -74,7 +75,7 @@ class SummaryProjection:
         """The summary; ``latency`` is the latency analysis of the same view when the caller already has it."""
         from .accuracy import accuracy_counts
 
-        check_options(self.analysis_id, options, ("judge", "model", *ENERGY_OPTIONS, CARBON_OPTION))
+        check_options(self.analysis_id, options, _OPTIONS)
         g_per_kwh = carbon_intensity(options)
         model = options.get("model")
         if model is not None and str(model) != str(view.config.get("model")):
@@ -175,6 +176,10 @@ class SummaryProjection:
             "metrics": metrics,
             "notes": notes,
             **({"carbon_intensity_g_per_kwh": g_per_kwh} if g_per_kwh is not None else {}),
+            "options": applied_options(self.analysis_id, _OPTIONS, {
+                "judge": accuracy.get("judge"), "model": None if model is None else str(model),
+                **energy_options_applied(energy, options), CARBON_OPTION: g_per_kwh,
+            }),
         }
 
 

@@ -62,8 +62,7 @@ def load_records(config: CaptureConfig) -> tuple[list[DatasetRecord], dict[str, 
 
 
 def make_client(config: CaptureConfig) -> InferenceClient:
-    client_cls = REGISTRY.load("clients", config.client)
-    return client_cls(config.client_base_url, **config.client_params)
+    return REGISTRY.create("clients", config.client, config.client_base_url, **config.client_params)
 
 
 class Runner:

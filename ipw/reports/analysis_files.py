@@ -1,7 +1,10 @@
 """The files under ``RUN/analysis/``: one JSON document per analysis, written deterministically.
 
 They are derived and disposable: ``ipw replay`` rebuilds each from the ledger,
-byte for byte (sorted keys, no timestamps of the replay itself).
+byte for byte (sorted keys, no timestamps of the replay itself). Each records
+under ``"options"`` every option its analysis was computed with, defaults
+included, so ``ipw ledger verify`` derives it again with those
+(:mod:`ipw.reports.audit`).
 """
 
 from __future__ import annotations

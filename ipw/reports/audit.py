@@ -1,20 +1,28 @@
 """Re-deriving a run's ``analysis/*.json``, so forged or stale results are caught.
 
-A replay of the same ledger is byte-identical, so a derived file can be
-checked by deriving it again and comparing the bytes. The options it was
-derived with are read back from the file itself, since every option that
-changes a result is recorded in it:
+A replay of the same ledger gives the same result, so a derived file is
+checked by deriving it again and comparing. Every analysis records the options
+it was computed with under ``"options"`` (defaults included, see
+:mod:`ipw.analyses._options`), and the file is derived again with exactly
+those, whatever the analysis; ``None`` there is an option left unset. A file
+written before analyses recorded their options is derived with the defaults:
+one computed with other options is reported, and replaying it rewrites it with
+its options recorded.
 
-- ``accuracy``, ``summary``: ``judge`` (the judge the counts are under);
-- ``energy``, ``regression``, ``summary``: ``policy`` and ``idle_baseline``
-  (``energy_policy`` in the summary);
-- ``energy``, ``summary``: ``devices`` — tried as the default first, then as
-  the devices the file lists;
-- ``judges``: ``judges``; ``latency`` has no options.
+The comparison is of the JSON values, not the bytes: the same keys, the same
+list lengths, ints, strings, booleans and nulls equal exactly, and floats
+equal to a relative ``FLOAT_REL_TOL`` of 1e-9 (or within ``FLOAT_ABS_TOL``,
+1e-12, of each other). Floats are not compared exactly because their last
+bits depend on the machine that wrote them: the summation of another Python or
+numpy, the LAPACK under statsmodels. Such differences are of the order of
+1e-16 relative (1e-13 after an OLS fit); 1e-9 is far above them and far below
+any precision a result is read at (no figure is reported to nine significant
+digits), so an edited number is still caught. The absolute bound is for a
+number that cancels to about zero (an intercept through the origin), whose
+rounding noise is large relative to itself.
 
-A file matches when one of these derivations reproduces it exactly. A file
-that does not is either altered or stale (the ledger grew after it was
-written); either way it is not what the ledger says. An analysis whose
+A file that does not match is either altered or stale (the ledger grew after
+it was written); either way it is not what the ledger says. An analysis whose
 optional backend is missing here, and ``plots/*.png`` (PNG bytes depend on
 the matplotlib build), are not checked and are listed as such.
 """
@@ -22,13 +30,19 @@ the matplotlib build), are not checked and are listed as such.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from .._untrusted import InputRefused, decode_json
 from ..errors import BackendMissingError, IpwError, LedgerCorruptError, PackError
 
-__all__ = ["DerivedCheck", "check_derived", "derived_error", "check_pack_derived"]
+__all__ = ["DerivedCheck", "check_derived", "derived_error", "check_pack_derived", "first_difference",
+           "FLOAT_REL_TOL", "FLOAT_ABS_TOL"]
+
+FLOAT_REL_TOL = 1e-9
+FLOAT_ABS_TOL = 1e-12
 
 
 @dataclass
@@ -41,29 +55,40 @@ class DerivedCheck:
     why: str = ""
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def first_difference(recorded: Any, derived: Any, path: str = "") -> str | None:
+    """Where two JSON values first differ (floats within the tolerances are equal), or None."""
+    where = path or "the document"
+    if isinstance(recorded, float) and isinstance(derived, float):
+        if math.isclose(recorded, derived, rel_tol=FLOAT_REL_TOL, abs_tol=FLOAT_ABS_TOL):
+            return None
+        return f"{where} is {recorded!r} but the ledger gives {derived!r}"
+    if type(recorded) is not type(derived):
+        return f"{where} is {_short(recorded)} but the ledger gives {_short(derived)}"
+    if isinstance(recorded, dict):
+        for key in sorted(set(recorded) | set(derived)):
+            inner = f"{path}.{key}" if path else str(key)
+            if key not in derived:
+                return f"{inner} is not in a replay of the ledger"
+            if key not in recorded:
+                return f"{inner} is missing (a replay of the ledger has it)"
+            found = first_difference(recorded[key], derived[key], inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(recorded, list):
+        if len(recorded) != len(derived):
+            return f"{where} has {len(recorded)} entries but the ledger gives {len(derived)}"
+        for i, (a, b) in enumerate(zip(recorded, derived)):
+            found = first_difference(a, b, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if recorded == derived else f"{where} is {_short(recorded)} but the ledger gives {_short(derived)}"
 
 
-def _option_sets(analysis_id: str, recorded: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The option sets that could have produced ``recorded``, most likely first."""
-    base: dict[str, Any] = {}
-    judge = _text(recorded.get("judge"))
-    if judge is not None and analysis_id in ("accuracy", "summary"):
-        base["judge"] = judge
-    if analysis_id in ("energy", "regression", "summary"):
-        policy = _text(recorded.get("energy_policy" if analysis_id == "summary" else "policy"))
-        if policy is not None:
-            base["policy"] = policy
-        baseline = _text(recorded.get("idle_baseline"))
-        if baseline is not None:
-            base["idle_baseline"] = baseline
-    if analysis_id == "judges" and isinstance(recorded.get("judges"), list) and recorded["judges"]:
-        base["judges"] = [str(j) for j in recorded["judges"]]
-    yield base
-    listed = recorded.get("energy_devices" if analysis_id == "summary" else "devices")
-    if analysis_id in ("energy", "summary") and isinstance(listed, dict) and listed:
-        yield {**base, "devices": sorted(str(d) for d in listed)}
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _projection(analysis_id: str) -> Any:
@@ -73,9 +98,8 @@ def _projection(analysis_id: str) -> Any:
 
 
 def check_derived(run_dir: Path) -> DerivedCheck:
-    """Re-derive each ``analysis/<id>.json`` of ``run_dir`` and compare it byte for byte."""
+    """Derive each ``analysis/<id>.json`` of ``run_dir`` again, with the options it records, and compare."""
     from ..replay import load_run
-    from .analysis_files import dumps_result
 
     run_dir = Path(run_dir)
     report = DerivedCheck()
@@ -87,10 +111,9 @@ def check_derived(run_dir: Path) -> DerivedCheck:
     for path in files:
         name = f"analysis/{path.name}"
         analysis_id = path.stem
-        text = path.read_text(encoding="utf-8", errors="replace")
         try:
-            recorded = json.loads(text)
-        except ValueError:
+            recorded = decode_json(path.read_bytes())  # a pack's files are untrusted: nesting is bounded
+        except InputRefused:
             recorded = None
         if not isinstance(recorded, dict):
             report.mismatch, report.why = name, "is not an analysis result (not a JSON object)"
@@ -103,8 +126,8 @@ def check_derived(run_dir: Path) -> DerivedCheck:
         except IpwError:
             report.mismatch, report.why = name, f"names no analysis this ipw knows ({analysis_id!r}), so it cannot be re-derived"
             return report
-        outcome = _rederive(projection, view, analysis_id, recorded, text, dumps_result)
-        if outcome == "match":
+        outcome = _rederive(projection, view, recorded)
+        if outcome is None:
             report.checked.append(name)
         elif outcome.startswith("missing:"):
             report.unchecked.append(f"{name} ({outcome[len('missing:'):]})")
@@ -114,20 +137,30 @@ def check_derived(run_dir: Path) -> DerivedCheck:
     return report
 
 
-def _rederive(projection: Any, view: Any, analysis_id: str, recorded: dict, text: str, dumps: Any) -> str:
-    """``"match"``, ``"missing:<why>"`` for a backend not installed here, or why it differs."""
-    why = "does not match a replay of the ledger (altered, or written before the ledger grew)"
-    for options in _option_sets(analysis_id, recorded):
-        try:
-            derived = dumps(projection.compute(view, dict(options)))
-        except BackendMissingError as exc:
-            return f"missing:{exc.message}"
-        except IpwError as exc:
-            why = f"cannot be re-derived from the ledger with the options it records: {exc.message}"
-            continue
-        if derived == text:
-            return "match"
-    return why
+def _rederive(projection: Any, view: Any, recorded: dict[str, Any]) -> str | None:
+    """None when the file matches, ``"missing:<why>"`` for a backend not installed here, else why it differs."""
+    from .analysis_files import dumps_result
+
+    options = recorded.get("options", {})
+    legacy = "options" not in recorded
+    if not isinstance(options, dict):
+        return 'does not match a replay of the ledger: its "options" is not an object'
+    given = {k: v for k, v in options.items() if v is not None}  # None: left unset, the default applies
+    try:
+        derived = json.loads(dumps_result(projection.compute(view, given)))
+    except BackendMissingError as exc:
+        return f"missing:{exc.message}"
+    except IpwError as exc:
+        return f"cannot be re-derived from the ledger with the options it records: {exc.message}"
+    if legacy:  # written before analyses recorded their options: compared with a replay under the defaults
+        derived.pop("options", None)
+    found = first_difference(recorded, derived)
+    if found is None:
+        return None
+    if legacy:
+        return (f"records no options (written by an older ipw) and does not match a replay of the ledger with the "
+                f"default options ({found})")
+    return f"does not match a replay of the ledger (altered, or written before the ledger grew): {found}"
 
 
 def derived_error(run_dir: Path, check: DerivedCheck) -> LedgerCorruptError:
