@@ -17,7 +17,7 @@ PACKAGE = Path(ipw.__file__).resolve().parent
 # The documented order, top first; a module may import its own layer and any above it.
 LAYERS = ["foundations", "events", "ledger", "replay", "capture", "judging", "analyses", "reports", "plugins", "api",
           "studies", "cli"]
-FOUNDATIONS = {"ipw", "errors", "secrets", "_untrusted", "registry"}
+FOUNDATIONS = {"ipw", "errors", "secrets", "_untrusted", "_sandbox", "registry"}
 
 # Known upward imports, each deferred inside a function and each with its reason. Add none lightly.
 EXCEPTIONS = {
