@@ -193,7 +193,11 @@ _r("datasets", "ipw", "ipw.capture.datasets.files:IpwDataset",
 _r("judges", "letter", "ipw.judging.scorers:LetterScorer", "multiple-choice letter, deterministic")
 _r("judges", "numeric", "ipw.judging.scorers:NumericScorer", "number with tolerance and unit stripping, deterministic")
 _r("judges", "exact", "ipw.judging.scorers:ExactScorer", "normalised exact string, deterministic")
-_r("judges", "auto", "ipw.judging.scorers:AutoScorer", "the deterministic scorer each record names")
+_r("judges", "gsm8k", "ipw.judging.final_number:FinalNumberScorer", "GSM8K: the final number (after ####, else the last)")
+_r("judges", "math", "ipw.judging.math_grader:MathScorer", "math answers equal by math-verify (LaTeX, sets, intervals)",
+   extra="bench", requires=("math_verify",))
+_r("judges", "code", "ipw.judging.code_grader:CodeScorer", "a program run sandboxed against the benchmark's tests")
+_r("judges", "auto", "ipw.judging.dispatch:AutoScorer", "the deterministic scorer each record names")
 _r("judges", "openai", "ipw.judging.llm:LLMJudge", "an LLM judge over any OpenAI-compatible endpoint")
 
 # analyses -------------------------------------------------------------------

@@ -33,7 +33,8 @@ from ..ledger import LedgerWriter
 from ..ledger.lock import RunLock
 from ..replay import QueryRecord, load_run
 from .prompts import JudgeItem
-from .scorers import SCORERS, AutoScorer, ScoreResult
+from .dispatch import SCORERS, AutoScorer
+from .scorers import ScoreResult
 
 __all__ = [
     "Judge",

@@ -41,7 +41,9 @@ an echoed lead-in ("Answer:", "The correct answer is", "It's", "So" …) dropped
   named <reference>" ("The capital of France is Paris."). ``|`` separates
   alternative references. Empty → None.
 
-``AutoScorer`` (``scorer:auto/v1``) runs the scorer a record names.
+The graders of benchmarks (GSM8K, math, code) live in their own modules, and
+:mod:`ipw.judging.dispatch` names them all (``SCORERS``, ``AutoScorer``,
+``get_scorer``).
 """
 
 from __future__ import annotations
@@ -61,10 +63,8 @@ __all__ = [
     "LetterScorer",
     "NumericScorer",
     "ExactScorer",
-    "AutoScorer",
-    "SCORERS",
     "answer_segment",
-    "get_scorer",
+    "numbers_in",
 ]
 
 _LETTERS = "ABCDEFGHIJ"
@@ -274,6 +274,11 @@ def _numbers(text: str) -> list[tuple[float, bool]]:
     return [p for p in parsed if p is not None]
 
 
+def numbers_in(text: str) -> list[float]:
+    """Every number in ``text``, in order, read as the numeric scorer reads them (a percentage as written)."""
+    return [value for value, _ in _numbers(text)]
+
+
 def _extract_number(segment: str) -> tuple[float, bool, str] | None:
     """(value, is_percent, rule) of the answer's number, per the module docstring."""
     markers = list(_PHRASE_MARKER.finditer(segment))
@@ -375,53 +380,3 @@ class ExactScorer:
             for ref in wanted
         )
         return _verdict(correct, extracted=said[:200], reference=wanted)
-
-
-# -- dispatch -----------------------------------------------------------------
-
-SCORERS: dict[str, type] = {"letter": LetterScorer, "numeric": NumericScorer, "exact": ExactScorer}
-
-
-class AutoScorer:
-    """Runs the deterministic scorer each record names (``letter``, ``numeric``, ``exact``)."""
-
-    id: ClassVar[str] = "auto"
-    spec: ClassVar[str] = "scorer:auto/v1"
-
-    def __init__(self) -> None:
-        self._scorers = {name: cls() for name, cls in SCORERS.items()}
-
-    def score(
-        self, answer_text: str, reference: str, *, scorer: str | None, choices: list[str] | None = None
-    ) -> ScoreResult:
-        """Score with the scorer named by ``scorer``; ``None`` (an LLM item) is left unevaluated."""
-        if scorer is None:
-            return _verdict(None, reason="this record needs an LLM judge", scorer=None)
-        inner = self._scorers.get(scorer)
-        if inner is None:
-            raise UsageError(f"unknown scorer {scorer!r}", hint=f"use one of: {', '.join(SCORERS)}")
-        result = inner.score(answer_text, reference, choices=choices)
-        return ScoreResult(result.is_correct, result.score, {**result.metadata, "scorer": inner.spec})
-
-
-def get_scorer(name: str) -> LetterScorer | NumericScorer | ExactScorer | AutoScorer:
-    """A scorer by id ("letter", "numeric", "exact", "auto") or rebuilt from its spec string.
-
-    ``scorer:numeric/v1?rel_tol=0.01&abs_tol=0.0`` gives back a scorer with
-    those tolerances, so stored verdicts can be re-scored alike.
-    """
-    key, _, query = name.strip().partition("?")
-    key = key.removeprefix("scorer:").split("/", 1)[0]
-    try:
-        options = {k: float(v) for k, _, v in (pair.partition("=") for pair in query.split("&") if pair)}
-    except ValueError:
-        raise UsageError(f"scorer spec {name!r} has an option that is not a number", hint="write e.g. rel_tol=0.001") from None
-    if options and (key != "numeric" or not set(options) <= {"rel_tol", "abs_tol"}):
-        raise UsageError(f"scorer spec {name!r} has unknown options", hint="only numeric takes options: rel_tol, abs_tol")
-    if key == "numeric":
-        return NumericScorer(**options)
-    if key == "auto":
-        return AutoScorer()
-    if key in SCORERS:
-        return SCORERS[key]()
-    raise UsageError(f"unknown scorer {name!r}", hint=f"use one of: {', '.join([*SCORERS, 'auto'])}")

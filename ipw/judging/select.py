@@ -3,8 +3,8 @@
 Every judge a command uses comes from here:
 
 :func:`make_judge`
-    the judge the settings name: a deterministic scorer (``auto``, ``letter``,
-    ``numeric``, ``exact``) or the LLM judge (``openai``), which needs an API
+    the judge the settings name: a deterministic scorer (``auto``, or any of
+    :data:`~ipw.judging.dispatch.SCORERS`) or the LLM judge (``openai``), which needs an API
     key (see :mod:`ipw.judging.keys`) unless its base URL is on this machine.
     A missing key is a :class:`ConfigError` here, before any request.
 :func:`judge_before_capture`
@@ -34,7 +34,7 @@ from ..replay import RunView
 from .apply import ScorerJudge
 from .keys import require_eval_key, resolve_eval_key
 from .llm import DEFAULT_BASE_URL, DEFAULT_MODEL, LLMJudge
-from .scorers import SCORERS, AutoScorer, get_scorer
+from .dispatch import SCORERS, AutoScorer, get_scorer
 
 __all__ = ["EvalFlags", "LOOPBACK_HOSTS", "make_judge", "judge_before_capture", "judge_for_run"]
 
@@ -86,7 +86,7 @@ def make_judge(
     """Build the judge the settings name.
 
     ``deterministic=True``, or an ``eval_client`` naming a scorer (``auto``,
-    ``letter``, ``numeric``, ``exact``), gives a :class:`ScorerJudge`.
+    ``letter``, ``numeric``, ``exact``, ``gsm8k``, ``math``, ``code``), gives a :class:`ScorerJudge`.
     ``openai`` gives an :class:`LLMJudge` (``http_client`` and ``llm_options``
     go to it); it needs an API key unless its base URL is on this machine.
     """

@@ -17,7 +17,7 @@ from ipw.errors import JudgeError, LedgerCorruptError
 from ipw.judging.apply import ScorerJudge, judge_run
 from ipw.judging.llm import LLMJudge
 from ipw.judging.select import make_judge
-from ipw.judging.scorers import AutoScorer
+from ipw.judging.dispatch import AutoScorer
 from ipw.ledger import export_jsonl
 from ipw.replay import load_run
 from ipw.reports.analysis_files import write_analysis

@@ -328,3 +328,13 @@ def test_package_exports_are_curated() -> None:
     }
     for name in ipw.judging.__all__:
         assert hasattr(ipw.judging, name)
+
+
+def test_ten_choices_reach_j_as_mmlu_pro_has_them() -> None:
+    ten = [f"option {w}" for w in "zero one two three four five six seven eight nine".split()]
+    scorer = LetterScorer()
+    assert scorer.score("J", "J", choices=ten).is_correct is True
+    assert scorer.score("The answer is (J).", "J", choices=ten).is_correct is True
+    assert scorer.score("I", "J", choices=ten).is_correct is False
+    assert scorer.score("option nine", "J", choices=ten).metadata["extracted"] == "J"
+    assert scorer.score("J", "J", choices=ten[:4]).metadata.get("out_of_range") is True
