@@ -16,12 +16,20 @@ exit code written next to its class.
     ├── ClientError               exit 5   the inference service failed
     │   ├── ServerUnreachableError         the service refused the connection
     │   ├── ServerTimeoutError             the service did not answer in time
-    │   └── ServerResponseError            the service answered with an error or garbage
+    │   ├── ServerResponseError            the service answered with an error or garbage
+    │   │   └── AnswerTooLongError         an answer went on past its token or byte cap
+    │   └── AllQueriesFailedError          a run finished, and every one of its queries failed
     ├── JudgeError                exit 6   the judge could not be asked
     ├── TelemetryError            exit 7   the energy monitor cannot be started or reached
     │   └── CollectorError                 a power collector cannot read its device
     ├── BackendMissingError       exit 8   an optional backend is not installed (names the extra)
-    └── PluginError               exit 10  an installed plugin failed to load, to start or while used
+    ├── PluginError               exit 10  an installed plugin failed to load, to start or while used
+    └── SomeQueriesFailedError    exit 11  a run finished, but some of its queries failed
+
+A run whose queries failed (exit 5 or 11) is still whole: its folder is
+printed, its ledger verifies, each failure is a ``query_failed`` event with
+its message, and ``--resume`` runs the failed queries again. Exit 0 from
+``ipw record`` or ``ipw profile`` means every query was answered.
 """
 
 from __future__ import annotations
@@ -42,11 +50,14 @@ __all__ = [
     "ServerUnreachableError",
     "ServerTimeoutError",
     "ServerResponseError",
+    "AnswerTooLongError",
+    "AllQueriesFailedError",
     "JudgeError",
     "TelemetryError",
     "CollectorError",
     "BackendMissingError",
     "PluginError",
+    "SomeQueriesFailedError",
 ]
 
 
@@ -132,6 +143,14 @@ class ServerResponseError(ClientError):
     pass
 
 
+class AnswerTooLongError(ServerResponseError):
+    """An answer streamed past the token cap (4 × max_tokens + 64) or the byte cap: a server that does not stop."""
+
+
+class AllQueriesFailedError(ClientError):
+    """A run finished and every one of its measured queries failed; the run folder is kept and named."""
+
+
 class JudgeError(IpwError):
     exit_code = 6
 
@@ -171,3 +190,9 @@ class PluginError(IpwError):
     """A plugin (foreign code from another distribution) failed; the message names it and its distribution."""
 
     exit_code = 10
+
+
+class SomeQueriesFailedError(IpwError):
+    """A run finished, but some of its measured queries failed; the run folder is kept and named."""
+
+    exit_code = 11

@@ -331,7 +331,8 @@ def test_ledger_import_arbitrary_bytes(tmp_path: Path, data: bytes) -> None:
 @pytest.mark.parametrize("mode", ["deep-error", "huge-error", "deep-sse", "binary-sse"])
 def test_hostile_server_bodies_become_recorded_failures(tmp_path: Path, mode: str) -> None:
     result = record_against(mode, tmp_path, queries=1)
-    assert result.exit_code == 0, result
+    assert result.exit_code == 5, result  # the one query failed: recorded, and said by the exit status
+    assert "ipw: error: every query failed (1 of 1)" in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     failures = [e for e in read_events(tmp_path / "r") if isinstance(e, QueryFailed)]
     assert [f.error_type for f in failures] == ["ServerResponseError"]

@@ -6,6 +6,10 @@ follows. A query cut short by a stop is recorded as interrupted (see
 :func:`interrupted`): neither completed nor failed, so a resume runs it again.
 The scheduling of queries (concurrency, request rate, warm-ups) is the
 runner's; this module runs one.
+
+An answer that streams more than :func:`~.clients.base.token_cap` tokens
+(4 × ``max_tokens`` + 64) is cut off there, whatever the client: its query
+fails with an ``AnswerTooLongError`` (not retried), and the run goes on.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ from typing import Any, Callable
 
 import msgspec
 
-from ..errors import ClientError, ConfigError, IpwError
+from ..errors import AnswerTooLongError, ClientError, ConfigError, IpwError
 from ..events import QueryFailed, QueryFinished, QueryStarted, Token
 from ..ledger import LedgerWriter
 from .backoff import retry_delay_s
-from .clients.base import Chunk, ChunkRun, Completion, InferenceClient, finish_reason_text
+from .clients.base import Chunk, ChunkRun, Completion, InferenceClient, client_error, finish_reason_text, token_cap
 from .config import CaptureConfig, Progress
 from .datasets.base import DatasetRecord, prompt_for
 from .redact import scrub
@@ -59,6 +63,7 @@ def run_query(
         scorer=record.scorer,
         choices=record.choices,
     )
+    cap = token_cap(gen)
     attempt = 0
     while True:
         attempt += 1
@@ -69,21 +74,29 @@ def run_query(
         try:
             if serial is not None:
                 serial.acquire()
+            stream: Any = None
             try:
                 completion: Completion | None = None
-                for item in client.stream_runs(config.model, prompt, gen):
+                stream = client.stream_runs(config.model, prompt, gen)
+                for item in stream:
                     now = time.monotonic_ns()
                     kind = type(item)
                     if kind is ChunkRun:  # the tokens of one socket read: one arrival time
                         if item:
                             if first_ns is None:
                                 first_ns = now
+                            if n_tokens + len(item) > cap:  # what fits is kept; the rest is the runaway
+                                if cap > n_tokens:
+                                    writer.append_tokens(qid, now, item[: cap - n_tokens])
+                                raise _too_long(cap)
                             writer.append_tokens(qid, now, item)
                             n_tokens += len(item)
                             progress.tokens += len(item)
                     elif kind is Chunk or isinstance(item, Chunk):
                         if first_ns is None:
                             first_ns = now
+                        if n_tokens + item.n_tokens > cap:
+                            raise _too_long(cap)
                         writer.append(Token(query_id=qid, t_ns=now, text=item.text, n_tokens=item.n_tokens))
                         n_tokens += item.n_tokens
                         progress.tokens += item.n_tokens
@@ -92,6 +105,9 @@ def run_query(
                     if stop.is_set():
                         raise KeyboardInterrupt("stopped")
             finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()  # an answer given up on lets go of its connection now, not when collected
                 if serial is not None:
                     serial.release()
             end_ns = time.monotonic_ns()
@@ -166,6 +182,11 @@ def run_query(
             writer.flush()
             report(progress)
             return
+
+
+def _too_long(cap: int) -> AnswerTooLongError:
+    return client_error(AnswerTooLongError, f"the answer went on past {cap} tokens (4 × max_tokens + 64) and was cut off",
+                        retryable=False, hint="the server does not stop at max_tokens; check its settings")
 
 
 def _count_finished(progress: Progress, report: Callable[[Progress], None], warmup: bool, truncated: bool) -> None:

@@ -2,17 +2,18 @@
 
 Exit codes (documented in the README):
 
-    0   success
+    0   success (record, profile: every query was answered)
     1   an ipw error without a more specific code, or an operating-system
         error (OSError: a path that cannot be created, read or written)
     2   bad usage: unknown id, malformed k=v, a setting that cannot work
     3   a ledger is damaged or cannot be written
     4   a dataset cannot be read
-    5   the inference service failed
+    5   the inference service failed (record, profile: every query failed; the run is kept)
     6   the judge could not be asked
     7   the energy monitor failed
     8   an optional backend is not installed
     9   a study finished, but one or more of its cells failed (see study.json)
+    11  record, profile: the run finished, but some of its queries failed (the run is kept)
     70  an internal error (a bug: please report it with IPW_DEBUG=1 output)
     130 interrupted (Ctrl-C); everything acknowledged is kept
 """

@@ -1,4 +1,10 @@
-"""``ipw record`` and ``ipw profile``: capture a run, then (profile) score and summarise it."""
+"""``ipw record`` and ``ipw profile``: capture a run, then (profile) score and summarise it.
+
+Both exit 0 only when every measured query was answered. When some failed
+the run is still printed and kept whole, and the exit status says how many:
+11 (``SomeQueriesFailedError``) when some did, 5 (``AllQueriesFailedError``)
+when all did, each with one ``ipw: error:`` line naming the run.
+"""
 
 from __future__ import annotations
 
@@ -111,6 +117,20 @@ def _explicit_fields() -> set[str]:
     return {_FIELDS.get(name, name) for name in given}
 
 
+def _check_queries(result: Any) -> None:
+    """Raise the error for a run whose queries failed (after the run folder was printed); nothing when none did."""
+    from ..errors import AllQueriesFailedError, SomeQueriesFailedError
+
+    if not result.failed:
+        return
+    hint = f"see why with: ipw ledger export {result.run_dir} --kind query_failed; --resume asks them again"
+    if not result.completed:
+        raise AllQueriesFailedError(f"every query failed ({result.failed} of {result.failed}); the run is kept in "
+                                    f"{result.run_dir}", hint=hint)
+    raise SomeQueriesFailedError(f"{result.failed} of {result.completed + result.failed} queries failed; the run "
+                                 f"is kept in {result.run_dir}", hint=hint)
+
+
 def _announce(result: Any, as_json: bool) -> None:
     if as_json:
         return
@@ -129,6 +149,9 @@ def _announce(result: Any, as_json: bool) -> None:
 def record(**kw: Any) -> None:
     """Capture a run into a ledger and print its directory (no scoring).
 
+    Exits 0 when every query was answered, 11 when some failed, 5 when all
+    did; the run is printed and kept in every case.
+
     Example:
 
         ipw record --client openai --client-base-url http://127.0.0.1:8000/v1 --model gemma --max-queries 8
@@ -142,6 +165,7 @@ def record(**kw: Any) -> None:
     else:
         _announce(result, False)
         click.echo(str(result.run_dir))
+    _check_queries(result)
 
 
 @click.command("profile")
@@ -172,6 +196,7 @@ def profile(**kw: Any) -> None:
 
         click.echo(format_summary(summary))
         click.echo(f"\nrun directory: {result.run_dir}")
+    _check_queries(result)
 
 
 def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:

@@ -75,7 +75,8 @@ def test_unreachable_server_is_one_line(tmp_path: Path, cli) -> None:
 @pytest.mark.parametrize("bad_server", ["500"], indirect=True)
 def test_http_500_is_recorded_as_query_failed(tmp_path: Path, cli, bad_server: str) -> None:
     result = cli(*_record_args(tmp_path, "--client", "openai", "--model", "m", "--client-base-url", bad_server))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 5, result.stderr  # every query failed; the run is still printed and kept
+    assert result.stdout.strip() == str(tmp_path / "r")
     assert "Traceback" not in result.stderr
     events = read_events(tmp_path / "r")
     failures = [e for e in events if isinstance(e, QueryFailed)]
@@ -90,7 +91,7 @@ def test_http_500_is_recorded_as_query_failed(tmp_path: Path, cli, bad_server: s
 def test_timeout_is_recorded_as_query_failed(tmp_path: Path, cli, bad_server: str) -> None:
     result = cli(*_record_args(tmp_path, "--client", "openai", "--model", "m", "--client-base-url", bad_server,
                                "--client-param", "timeout_s=0.5", "--max-queries", "1"))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 5, result.stderr  # the one query failed
     failures = [e for e in read_events(tmp_path / "r") if isinstance(e, QueryFailed)]
     assert failures and all(f.error_type == "ServerTimeoutError" for f in failures)
 

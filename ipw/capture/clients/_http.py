@@ -5,10 +5,9 @@ httpx's one-method extension point): httpx's default pool holds 100
 connections, so ``--max-concurrency 256`` ran 100 streams; and its h11 parser
 turns every chunk of a chunked body into Python events, one per streamed
 token, which was most of ipw's CPU per token. This transport has each
-response parsed by llhttp (through ``httptools``, a C parser that is strict
-about framing: a bad chunk size, Content-Length beside chunked encoding, two
-Content-Lengths are all refused) and gives the body to httpx one socket read
-at a time (many tokens per piece).
+response parsed by llhttp (:mod:`._http_parser`, through ``httptools``, a C
+parser that is strict about framing) and gives the body to httpx one socket
+read at a time (many tokens per piece).
 
 - The pool is unbounded: the runner bounds how many requests are in flight,
   so exactly that many connections are opened, however many that is.
@@ -18,6 +17,12 @@ at a time (many tokens per piece).
 - A reused connection the server has closed meanwhile is noticed before
   sending, or when it ends before a single response byte, and the request
   goes once more on a new connection.
+- :meth:`PooledTransport.send` takes a deadline for the whole answer and a
+  cap on its bytes, checked at every socket read (so a server that only
+  sends keep-alive comments, or trickles a byte at a time, is still cut off):
+  past them it raises :class:`DeadlinePassed` or :class:`BodyTooLarge`.
+- :meth:`PooledTransport.close` also ends the requests in flight (their
+  sockets are shut down), so a thread blocked on a silent server wakes up.
 
 It does what a streaming client needs and no more: HTTP/1.1 over TCP or TLS,
 no proxies, no HTTP/2. Errors are httpx's own exception types, so a client
@@ -26,18 +31,20 @@ maps them as it maps httpx's.
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import ssl
 import threading
+import time
 from typing import Iterator
 
-import httptools
 import httpx
 
-__all__ = ["PooledTransport", "RawResponse"]
+from ._http_parser import ResponseParser
 
-_MAX_HEAD_BYTES = 64 * 1024  # a response head larger than this is not a server we talk to
+__all__ = ["BodyTooLarge", "DeadlinePassed", "PooledTransport", "RawResponse"]
+
 _RECV_BYTES = 256 * 1024
 
 
@@ -45,20 +52,64 @@ class _ClosedEarly(Exception):
     """The connection ended before the first byte of a response: safe to send again."""
 
 
-class _Connection:
-    __slots__ = ("sock", "key", "used")
+class DeadlinePassed(httpx.ReadTimeout):
+    """The answer was still coming when the deadline given to :meth:`PooledTransport.send` passed."""
 
-    def __init__(self, sock: socket.socket, key: tuple[str, str, int]) -> None:
+
+class BodyTooLarge(httpx.RemoteProtocolError):
+    """The answer went on past the byte cap given to :meth:`PooledTransport.send`."""
+
+
+class _Connection:
+    __slots__ = ("sock", "key", "used", "busy", "deadline", "read_timeout_s", "bytes_left")
+
+    def __init__(self, sock: socket.socket, key: tuple[str, str, int], busy: set["_Connection"]) -> None:
         self.sock = sock
         self.key = key
         self.used = False
+        self.busy = busy  # the transport's connections in use, which its close() shuts down
+        self.deadline: float | None = None  # time.monotonic() at which this exchange is given up
+        self.read_timeout_s = math.inf
+        self.bytes_left = math.inf
+
+    def limit(self, deadline: float | None, read_timeout_s: float | None, max_bytes: int | None) -> None:
+        """Bound this exchange: every read from now on stops at ``deadline`` and after ``max_bytes`` in all."""
+        self.deadline = deadline
+        self.read_timeout_s = math.inf if read_timeout_s is None else read_timeout_s
+        self.bytes_left = math.inf if max_bytes is None else max_bytes
 
     def recv(self) -> bytes:
-        return self.sock.recv(_RECV_BYTES)
+        deadline = self.deadline
+        if deadline is not None:
+            # one clock read per socket read (not per token): the socket's own timeout becomes
+            # the time left once that is shorter, so even a server that sends nothing is cut off
+            left_s = deadline - time.monotonic()
+            if left_s < self.read_timeout_s:
+                if left_s <= 0:
+                    raise DeadlinePassed("the answer was still coming at its deadline")
+                self.sock.settimeout(left_s)
+        try:
+            data = self.sock.recv(_RECV_BYTES)
+        except socket.timeout:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlinePassed("the answer was still coming at its deadline") from None
+            raise
+        self.bytes_left -= len(data)
+        if self.bytes_left < 0:
+            raise BodyTooLarge("the answer went on past its byte cap")
+        return data
 
     def close(self) -> None:
+        self.busy.discard(self)
         try:
             self.sock.close()
+        except OSError:
+            pass
+
+    def interrupt(self) -> None:
+        """Wake a thread blocked reading this connection (it then sees the connection end)."""
+        try:
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)  # the raw socket's: no TLS goodbye from this thread
         except OSError:
             pass
 
@@ -81,6 +132,7 @@ class PooledTransport(httpx.BaseTransport):
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._busy: set[_Connection] = set()  # checked out; set.add/discard need no lock under the GIL
         self._lock = threading.Lock()
         self._ssl_context = ssl_context
         self._closed = False
@@ -96,22 +148,33 @@ class PooledTransport(httpx.BaseTransport):
         return raw.to_httpx(request)
 
     # -- without httpx's objects --------------------------------------------
-    def send(self, key: tuple[str, str, int], head: bytes, body: bytes,
-             timeouts: dict[str, float | None]) -> "RawResponse":
+    def send(self, key: tuple[str, str, int], head: bytes, body: bytes, timeouts: dict[str, float | None], *,
+             deadline_s: float | None = None, max_bytes: int | None = None) -> "RawResponse":
         """Send a request already encoded (``head``: request line and headers, blank line included) to
         ``key`` = (scheme, host, port); the response is read up to the end of its head.
 
         What :meth:`handle_request` does, without building an ``httpx.Request``
         and ``httpx.Response`` per request (a streaming client's per-query
         cost). Failures are the same httpx exceptions, without a request.
+        ``deadline_s`` bounds the whole answer, from now to its last byte
+        (:class:`DeadlinePassed`); ``max_bytes`` bounds what is read of it,
+        head included (:class:`BodyTooLarge`).
         """
-        return self._exchange(key, head, body, timeouts, None, head_only=False)
+        deadline = None if deadline_s is None else time.monotonic() + deadline_s
+        return self._exchange(key, head, body, timeouts, None, head_only=False, deadline=deadline,
+                              max_bytes=max_bytes)
 
     def _exchange(self, key: tuple[str, str, int], head: bytes, body: bytes, timeouts: dict[str, float | None],
-                  request: httpx.Request | None, *, head_only: bool) -> "RawResponse":
+                  request: httpx.Request | None, *, head_only: bool, deadline: float | None = None,
+                  max_bytes: int | None = None) -> "RawResponse":
         for attempt in (1, 2):
             conn = self._checkout(key, timeouts, request)
+            self._busy.add(conn)
+            if self._closed:  # closed while this request was on its way: it is not sent
+                conn.close()
+                raise httpx.ReadError("the client was closed", request=request)
             reused = conn.used
+            conn.limit(deadline, timeouts.get("read"), max_bytes)
             try:
                 conn.sock.settimeout(timeouts.get("write"))
                 conn.sock.sendall(head + body if len(body) < 65536 else head)
@@ -142,12 +205,16 @@ class PooledTransport(httpx.BaseTransport):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
+        """Close the idle connections, and end the requests in flight: a reader blocked on a silent
+        server wakes to a closed connection (how a run that is stopping lets go of its queries)."""
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+        for conn in list(self._busy):
+            conn.interrupt()
 
     # -- the pool ---------------------------------------------------------
     def _checkout(self, key: tuple[str, str, int], timeouts: dict[str, float | None],
@@ -164,6 +231,7 @@ class PooledTransport(httpx.BaseTransport):
             return conn
 
     def _checkin(self, conn: _Connection) -> None:
+        self._busy.discard(conn)
         with self._lock:
             if not self._closed:
                 self._idle.setdefault(conn.key, []).append(conn)
@@ -187,7 +255,7 @@ class PooledTransport(httpx.BaseTransport):
                 sock.close()
                 raise httpx.ConnectError(f"TLS with {host}:{port} failed: {exc}", request=request) from exc
         self.connections_opened += 1
-        return _Connection(sock, key)
+        return _Connection(sock, key, self._busy)
 
     def _tls(self) -> ssl.SSLContext:
         if self._ssl_context is None:
@@ -205,7 +273,7 @@ class RawResponse:
 
     __slots__ = ("status", "headers", "version", "reason", "_stream")
 
-    def __init__(self, parser: "_ResponseParser", stream: "_BodyStream") -> None:
+    def __init__(self, parser: "ResponseParser", stream: "_BodyStream") -> None:
         self.status: int = parser.status
         self.headers: list[tuple[bytes, bytes]] = parser.headers
         self.version: bytes = parser.version
@@ -236,7 +304,7 @@ class RawResponse:
 class _BodyStream(httpx.SyncByteStream):
     """A response body, one socket read per piece; gives the connection back when read to the end."""
 
-    def __init__(self, transport: PooledTransport, conn: _Connection, parser: "_ResponseParser",
+    def __init__(self, transport: PooledTransport, conn: _Connection, parser: "ResponseParser",
                  request: httpx.Request | None) -> None:
         self._transport = transport
         self._conn: _Connection | None = conn
@@ -282,105 +350,6 @@ class _BodyStream(httpx.SyncByteStream):
             conn.close()  # not read to the end: what is left would be taken for the next response
 
 
-class _AfterEnd(Exception):
-    """Bytes came after the end of the response: the connection cannot be trusted for another one."""
-
-
-class _ResponseParser:
-    """One HTTP/1.x response, parsed by llhttp; the body is kept as it comes until :meth:`take`.
-
-    ``httptools`` calls the ``on_*`` methods from inside :meth:`feed`. A 1xx
-    answer is skipped (the real one follows on the same parser). For a HEAD
-    request the response ends with its head, and the connection is not reused
-    (llhttp would expect the body a Content-Length announces).
-    """
-
-    __slots__ = ("_parser", "_request", "_head_only", "_pieces", "_head_bytes", "status", "reason", "version",
-                 "headers", "head_done", "done", "reusable", "ends_at_close", "_framed", "on_body")
-
-    def __init__(self, request: httpx.Request | None, *, head_only: bool = False) -> None:
-        self._request = request
-        self._head_only = head_only
-        self._pieces: list[bytes] = []
-        # llhttp calls on_body once per chunk of a chunked body (once per streamed token): a bound
-        # list.append is a C call where a Python method was most of the parser's cost per token.
-        # httptools looks the callbacks up once, when the parser is made, so this comes first.
-        self.on_body = self._pieces.append if not head_only else _ignore
-        self._parser = httptools.HttpResponseParser(self)
-        self._head_bytes = 0
-        self.status = 0
-        self.reason = b""
-        self.version = b"HTTP/1.1"
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.head_done = False
-        self.done = False
-        self.reusable = False  # set once the response ended, from its version and Connection header
-        self.ends_at_close = False  # no Content-Length, no chunked encoding: the body runs to the close
-        self._framed = False
-
-    def feed(self, data: bytes) -> None:
-        """Parse ``data``; malformed framing raises ``httpx.RemoteProtocolError``."""
-        if self.done:
-            if data:
-                self.reusable = False
-            return
-        if not self.head_done:
-            self._head_bytes += len(data)
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:
-            if not isinstance(exc.__context__, _AfterEnd):
-                raise
-            self.reusable = False  # the response is whole; what came after it is never read as the next one
-        except httptools.HttpParserUpgrade as exc:
-            raise httpx.RemoteProtocolError("the server switched protocols, which ipw does not speak",
-                                            request=self._request) from exc
-        except httptools.HttpParserError as exc:
-            raise httpx.RemoteProtocolError(f"malformed HTTP response: {exc}", request=self._request) from exc
-        if not self.head_done and self._head_bytes > _MAX_HEAD_BYTES:
-            raise httpx.RemoteProtocolError("the response head is too large", request=self._request)
-
-    def take(self) -> bytes:
-        """The body bytes parsed since the last call."""
-        pieces = self._pieces
-        if not pieces:
-            return b""
-        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        pieces.clear()  # the same list: on_body is its bound append
-        return data
-
-    # -- llhttp's callbacks ------------------------------------------------
-    def on_message_begin(self) -> None:
-        if self.done:
-            raise _AfterEnd()
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason  # may come in pieces when the status line was split between reads
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lname = name.lower()
-        if lname == b"content-length" or (lname == b"transfer-encoding" and value.lower().endswith(b"chunked")):
-            self._framed = True
-        self.headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        status = self._parser.get_status_code()
-        if 100 <= status < 200:
-            self.reason, self.headers, self._framed = b"", [], False  # an interim answer; the real one follows
-            return
-        self.status = status
-        self.version = b"HTTP/" + self._parser.get_http_version().encode("ascii")
-        self.head_done = True
-        self.ends_at_close = not self._framed and status not in (204, 304)
-        if self._head_only:
-            self.done = True  # a HEAD response has no body, whatever its headers announce
-
-    def on_message_complete(self) -> None:
-        if self.head_done and not self.done:
-            self.done = True
-            self.reusable = self._parser.should_keep_alive()
-
-
 def _request_head(request: httpx.Request) -> bytes:
     target = request.url.raw_path
     lines = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
@@ -390,13 +359,9 @@ def _request_head(request: httpx.Request) -> bytes:
     return b"".join(lines)
 
 
-def _ignore(body: bytes) -> None:
-    """The body of a response to HEAD: there is none, whatever its headers announce."""
-
-
-def _read_head(conn: _Connection, request: httpx.Request | None, head_only: bool) -> _ResponseParser:
+def _read_head(conn: _Connection, request: httpx.Request | None, head_only: bool) -> ResponseParser:
     """The next (non-1xx) response on ``conn``, parsed up to the end of its head (and what came with it)."""
-    parser = _ResponseParser(request, head_only=head_only)
+    parser = ResponseParser(request, head_only=head_only)
     got_any = False
     while not parser.head_done:
         data = conn.recv()

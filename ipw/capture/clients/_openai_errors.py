@@ -5,7 +5,8 @@ server's own message (from a bounded read of the body), retryable for 5xx,
 408 and 429, with the ``Retry-After`` the server asked for. An httpx failure
 becomes ``ServerUnreachableError`` (no connection), ``ServerTimeoutError``
 (naming the limit that ran out) or ``ServerResponseError`` (the connection
-failed mid-answer); all three are retryable.
+failed mid-answer); all three are retryable. An answer cut off at its
+deadline or byte cap (``_http``'s ``DeadlinePassed``, ``BodyTooLarge``) is not.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import httpx
 
 from ..._untrusted import InputRefused, decode_json
-from ...errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
+from ...errors import AnswerTooLongError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
+from ._http import BodyTooLarge, DeadlinePassed
 from .base import client_error, excerpt, retry_after_s
 
 __all__ = ["MAX_ERROR_BODY_BYTES", "status_error", "transport_error", "error_body", "capped_text"]
@@ -57,8 +59,16 @@ def status_error(response: httpx.Response, base_url: str, path: str) -> ServerRe
     )
 
 
-def transport_error(exc: httpx.HTTPError, url: str, *, timeout_s: float, connect_timeout_s: float) -> Exception:
+def transport_error(exc: httpx.HTTPError, url: str, *, timeout_s: float, connect_timeout_s: float,
+                    deadline_s: float | None = None) -> Exception:
     """The error for an httpx failure talking to ``url``; the timeouts are the client's, to name the one that ran out."""
+    if isinstance(exc, DeadlinePassed):
+        return client_error(ServerTimeoutError, f"{url} was still answering after deadline_s={deadline_s:g} s",
+                            retryable=False, hint="the server does not end its answer; if answers really take "
+                            "this long, raise --client-param deadline_s=…")
+    if isinstance(exc, BodyTooLarge):
+        return client_error(AnswerTooLongError, f"{url} sent an answer longer than the byte cap for its max_tokens",
+                            retryable=False, hint="the server does not stop at max_tokens; check its settings")
     if isinstance(exc, httpx.ConnectError):
         return client_error(
             ServerUnreachableError,

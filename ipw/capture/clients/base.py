@@ -16,10 +16,18 @@ Failures leave a client as one of the ``ipw.errors.ClientError`` types, with a
     ClientError
     ├── ServerUnreachableError   connection refused                 retryable
     ├── ServerTimeoutError       connect or read timed out          retryable
+    │                            the answer's deadline passed       not retryable
     └── ServerResponseError      HTTP 5xx, 408, 429                 retryable
-                                 other HTTP 4xx                     not retryable
-                                 garbage, truncated or dropped      retryable
-                                 an in-process engine refused       not retryable
+        │                        other HTTP 4xx                     not retryable
+        │                        garbage, truncated or dropped      retryable
+        │                        an in-process engine refused       not retryable
+        └── AnswerTooLongError   past the token or byte cap         not retryable
+
+An answer that never ends is cut off, and recorded as a failed query: the
+runner stops a stream at :func:`token_cap` tokens (4 × ``max_tokens`` + 64),
+and an HTTP client stops reading at :func:`answer_byte_cap` bytes and at its
+``deadline_s`` (see the OpenAI client). Neither is retried: a server that does
+not stop at ``max_tokens`` once does not stop the next time either.
 
 A setting that cannot work (an unknown client param, a generation param the
 backend does not take, a model file that will not load) is a ``ConfigError``
@@ -46,6 +54,7 @@ __all__ = [
     "Completion",
     "InferenceClient",
     "USAGE_SOURCES",
+    "answer_byte_cap",
     "client_error",
     "excerpt",
     "finish_reason_text",
@@ -54,9 +63,20 @@ __all__ = [
     "redact",
     "REDACTED",
     "retry_after_s",
+    "token_cap",
 ]
 
 USAGE_SOURCES = ("server", "counted", "tokenizer")
+
+# How far an answer may run past its max_tokens before it is cut off: far enough for a server that
+# counts a little differently (or streams a token in pieces), near enough that a runaway stays small.
+_TOKEN_CAP_FACTOR = 4
+_TOKEN_CAP_EXTRA = 64
+_MAX_TOKENS_UNSET = 32_768  # the max_tokens assumed when none is sent (the server's own default applies)
+# Bytes per allowed token: a chunk with logprobs is a few KiB. The extra is room for the largest JSON
+# answer and the largest single event a client accepts (16 MiB each), so those keep their own refusals.
+_BYTES_PER_TOKEN = 16 * 1024
+_BYTES_EXTRA = 32 * 1024 * 1024
 
 E = TypeVar("E", bound=ClientError)
 
@@ -95,6 +115,19 @@ def client_error(
     """Build a client error carrying what the runner reads: ``retryable``, and the
     server's ``Retry-After`` in seconds when it sent one."""
     return cls(message, hint=hint, retryable=retryable, retry_after_s=retry_after_s)
+
+
+def token_cap(gen: Mapping[str, Any]) -> int:
+    """The most tokens one answer may stream: 4 × ``max_tokens`` + 64 (``max_tokens`` 32,768 when unset)."""
+    max_tokens = gen.get("max_tokens")
+    if type(max_tokens) is not int or max_tokens < 1:
+        max_tokens = _MAX_TOKENS_UNSET
+    return _TOKEN_CAP_FACTOR * max_tokens + _TOKEN_CAP_EXTRA
+
+
+def answer_byte_cap(gen: Mapping[str, Any]) -> int:
+    """The most bytes an HTTP client reads of one answer: 16 KiB per token of :func:`token_cap`, plus 32 MiB."""
+    return token_cap(gen) * _BYTES_PER_TOKEN + _BYTES_EXTRA
 
 
 def retry_after_s(value: str | None, *, now_s: float | None = None) -> float | None:

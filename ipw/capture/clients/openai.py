@@ -22,6 +22,13 @@ Base URL: ``http://127.0.0.1:8000/v1`` by default. A URL with no path
 is, so ``https://example.com/openai/v1`` works, and a pasted endpoint
 (``…/v1/chat/completions``) is cut back to its base.
 
+An answer that never ends is cut off and fails its query (not retried):
+``deadline_s`` bounds one answer from request to last byte (default
+10 × ``timeout_s``: 20 minutes at the default ``timeout_s=120``), checked at
+every socket read, so a server that only sends keep-alive comments is cut
+off too; past :func:`~.base.answer_byte_cap` bytes the read stops as well.
+``timeout_s`` is how long one read may wait for the next byte.
+
 The API key comes from ``api_key``, else ``IPW_API_KEY``, else
 ``OPENAI_API_KEY``; it is only ever sent as the ``Authorization`` header and
 never appears in ``describe()``.
@@ -53,7 +60,8 @@ from ._openai_wire import (
     stream_error,
     usage_count,
 )
-from .base import REDACTED, Chunk, ChunkRun, Completion, InferenceClient, client_error, excerpt, param
+from .base import (REDACTED, Chunk, ChunkRun, Completion, InferenceClient, answer_byte_cap, client_error, excerpt,
+                   param)
 
 # Chunk(text) runs NamedTuple's Python-level __new__; building the tuple directly
 # is the same value at a third of the cost, once per streamed token
@@ -119,7 +127,8 @@ class OpenAIClient(InferenceClient):
     client_name = "OpenAI-compatible HTTP"
     default_base_url = "http://127.0.0.1:8000/v1"
     accepted_params = frozenset(
-        {"api_key", "api", "headers", "timeout_s", "connect_timeout_s", "stream_usage", "usage_fallback", "transport"}
+        {"api_key", "api", "headers", "timeout_s", "connect_timeout_s", "deadline_s", "stream_usage", "usage_fallback",
+         "transport"}
     )
 
     def __init__(self, base_url: str | None = None, **params: Any) -> None:
@@ -131,6 +140,7 @@ class OpenAIClient(InferenceClient):
             raise ConfigError(f"client 'openai' api={self.api!r} is unknown", hint="use api=chat or api=completions")
         self.timeout_s = timeout_param(params, "timeout_s", 120.0, cid)
         self.connect_timeout_s = timeout_param(params, "connect_timeout_s", 5.0, cid)
+        self.deadline_s = timeout_param(params, "deadline_s", 10 * self.timeout_s, cid)
         transport = transport_param(params, cid)
         self.stream_usage = param(params, "stream_usage", bool, True, cid)
         self.usage_fallback = str(param(params, "usage_fallback", str, "auto", cid)).lower()
@@ -201,7 +211,7 @@ class OpenAIClient(InferenceClient):
         """The stream with the chunks of each socket read as one ``ChunkRun`` (what the runner reads)."""
         path, body = self._request(model, prompt, gen)
         if self._raw_heads is not None:
-            yield from self._stream_raw(path, body, model, prompt)
+            yield from self._stream_raw(path, body, model, prompt, answer_byte_cap(gen))
             return
         try:
             response = self._send_stream(path, body)
@@ -225,7 +235,8 @@ class OpenAIClient(InferenceClient):
     def prepare(self, model: str, gen: dict[str, Any]) -> None:
         self._request(model, "", gen)  # the body every query sends: a reserved field is refused here
 
-    def _stream_raw(self, path: str, body: dict[str, Any], model: str, prompt: str) -> Iterator[Chunk | ChunkRun | Completion]:
+    def _stream_raw(self, path: str, body: dict[str, Any], model: str, prompt: str,
+                    max_bytes: int) -> Iterator[Chunk | ChunkRun | Completion]:
         """``stream_runs`` over ipw's transport without httpx's request and response objects.
 
         A server-sent-events body in plain encoding is read straight from the
@@ -238,7 +249,8 @@ class OpenAIClient(InferenceClient):
         content = _json_bytes(body)
         try:
             raw = self._transport.send(key, head + b"Content-Length: %d\r\n\r\n" % len(content), content,
-                                       self._stream_extensions["timeout"])
+                                       self._stream_extensions["timeout"], deadline_s=self.deadline_s,
+                                       max_bytes=max_bytes)
             try:
                 ctype = raw.header(b"content-type") or b""
                 encoding = raw.header(b"content-encoding")
@@ -481,7 +493,7 @@ class OpenAIClient(InferenceClient):
     # -- the rest of the contract ---------------------------------------------
     def _transport_error(self, exc: httpx.HTTPError, path: str) -> Exception:
         return transport_error(exc, f"{self.base_url}{path}", timeout_s=self.timeout_s,
-                               connect_timeout_s=self.connect_timeout_s)
+                               connect_timeout_s=self.connect_timeout_s, deadline_s=self.deadline_s)
 
     def list_models(self) -> list[str]:
         try:
@@ -521,6 +533,7 @@ class OpenAIClient(InferenceClient):
             "usage_fallback": self.usage_fallback,
             "timeout_s": self.timeout_s,
             "connect_timeout_s": self.connect_timeout_s,
+            "deadline_s": self.deadline_s,
             "auth": f"bearer ({self._key_source})" if self._key_source else None,
             "headers": {name: REDACTED for name in self._extra_header_names},
         }

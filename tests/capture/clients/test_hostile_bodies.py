@@ -57,7 +57,8 @@ def test_a_multi_gigabyte_json_answer_is_refused_at_its_cap() -> None:
 @pytest.mark.parametrize("mode", ["deep-error", "huge-error", "huge-json", "deep-sse", "binary-sse"])
 def test_a_run_against_a_hostile_server_records_query_failed(tmp_path: Path, mode: str) -> None:
     result = record_against(mode, tmp_path, queries=2)
-    assert result.exit_code == 0, result
+    assert result.exit_code == 5, result  # every query failed: the run is kept, and the exit status says so
+    assert "ipw: error: every query failed (2 of 2)" in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     events = read_events(tmp_path / "r")
     failures = [e for e in events if isinstance(e, QueryFailed)]

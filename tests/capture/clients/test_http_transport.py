@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ipw.capture.clients._http import _ResponseParser
+from ipw.capture.clients._http_parser import ResponseParser as _ResponseParser
 from ipw.capture.clients._openai_wire import sse_events
 from ipw.errors import ServerResponseError
 
