@@ -144,7 +144,7 @@ def _check_derived(run: Path, report: Any) -> Any:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet"]), default="jsonl", show_default=True,
               help="jsonl: one JSON event per line; parquet: one <kind>.parquet file per event kind.")
 def export_cmd(run: Path, output: Path | None, kinds: tuple[str, ...], fmt: str) -> None:
-    """Write every event as JSON lines (the SPEC §4 form), or as Parquet files.
+    """Write every event as JSON lines (the SPEC §4 form, every field, defaults included), or as Parquet files.
 
     A Parquet export is one file per event kind (token.parquet,
     power_sample.parquet, …) for pandas, polars, DuckDB or Spark; 'ipw query'

@@ -24,22 +24,16 @@ _LINE_HINT = "each line must be one JSON object with a 'kind' from the event voc
 
 
 def event_to_json(event: Event) -> bytes:
-    """One event as SPEC §4 JSON; a ``run_started`` always states its ``schema_version``.
+    """One event as SPEC §4 JSON with every field of its kind, those at their default included.
 
-    Events omit fields left at their default (msgspec ``omit_defaults``), but
-    an export read elsewhere, or after the default moves on, must say which
-    vocabulary it is written in.
+    The ledger's own encoding omits defaults (msgspec ``omit_defaults``: a
+    token event is smaller without ``"n_tokens":1``), but an export is read by
+    DuckDB, pandas and jq, where a missing field is NULL: ``sum(n_tokens)``
+    would undercount, and an export read after a default moves on would change
+    meaning. So it writes each field in declaration order after ``kind``, and
+    a ``run_started`` always states its ``schema_version``.
     """
-    if type(event) is RunStarted:
-        fields = msgspec.to_builtins(event)
-        if "schema_version" not in fields:
-            head = {k: fields[k] for k in _BEFORE_SCHEMA_VERSION if k in fields}
-            return _encoder.encode({**head, "schema_version": event.schema_version, **fields})
-    return _encoder.encode(event)
-
-
-# run_started's fields before schema_version, so an export keeps the field order
-_BEFORE_SCHEMA_VERSION = ("kind", "run_id", "t_ns", "wall_time_ns")
+    return _encoder.encode({"kind": type(event).__struct_config__.tag, **msgspec.structs.asdict(event)})
 
 
 def event_from_json(line: bytes | str) -> Event:

@@ -132,8 +132,8 @@ def _events_of(pq: Any, path: Path) -> Iterator[tuple[int, Event]]:
             for name in json_columns & set(row):
                 if row[name] is not None:
                     row[name] = json.loads(row[name])
-            clean = {k: v for k, v in row.items() if v is not None}
-            yield int(seq), event_from_json(json.dumps({"kind": kind, **clean}))
+            # nulls are kept: a null is a value (a verdict's is_correct), and an export has every column
+            yield int(seq), event_from_json(json.dumps({"kind": kind, **row}))
 
 
 def read_parquet_events(folder: Path) -> list[Event]:

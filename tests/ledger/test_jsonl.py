@@ -65,6 +65,7 @@ def test_export_always_says_the_schema_version(tmp_path: Path, cli) -> None:
     assert first["schema_version"] == ev.SCHEMA_VERSION
     result = cli("ledger", "export", str(run))
     assert json.loads(result.stdout.splitlines()[0])["schema_version"] == ev.SCHEMA_VERSION
-    # and it reads back as the same event, in field order
-    assert list(first) == ["kind", "run_id", "t_ns", "wall_time_ns", "schema_version"]
+    # and it reads back as the same event, every field in declaration order (defaults included)
+    assert list(first) == ["kind", "run_id", "t_ns", "wall_time_ns", "schema_version", "ipw_version", "config",
+                           "host", "packages", "resumed"]
     assert json.loads(event_to_json(ev.RunStarted(run_id="exp", t_ns=1, wall_time_ns=2)))["schema_version"] == 1
