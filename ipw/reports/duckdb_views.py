@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -27,7 +28,8 @@ from ..errors import BackendMissingError, UsageError
 from ..replay.engine import RunView
 from ._metrics import config_name, load_views
 
-__all__ = ["VIEW_NAMES", "build_tables", "register_views", "connect", "run_sql", "query_runs", "host_summary"]
+__all__ = ["VIEW_NAMES", "SqlRows", "build_tables", "register_views", "connect", "open_sql", "run_sql", "query_runs",
+           "host_summary"]
 
 VIEW_NAMES = ("runs", "queries", "tokens", "power", "verdicts")
 
@@ -223,8 +225,45 @@ def _views_named_in(sql: str) -> list[str]:
     return named or list(VIEW_NAMES)
 
 
-def run_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one SQL statement over the views of already replayed runs; returns (columns, rows).
+class SqlRows:
+    """The result of one SQL statement, read in batches: its column names, then its rows as they come.
+
+    DuckDB streams the result, so only one batch is ever held in Python: a
+    statement that yields a hundred million rows costs no more memory than one
+    that yields a thousand.
+    """
+
+    def __init__(self, cursor: Any, error: type[BaseException]) -> None:
+        self._cursor = cursor
+        self._error = error
+        self.columns: list[str] = [d[0] for d in cursor.description] if cursor.description else []
+
+    def batches(self, rows: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Lists of at most ``rows`` rows each, until the result is read to its end."""
+        if not self.columns:
+            return
+        while True:
+            try:
+                batch = self._cursor.fetchmany(rows)
+            except self._error as exc:  # an error can surface while the rows are produced, not only at the start
+                raise _sql_failed(exc) from exc
+            if not batch:
+                return
+            yield batch
+
+
+def _sql_failed(exc: BaseException) -> UsageError:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return UsageError(
+        f"SQL failed: {first}",
+        hint=f"the views are {', '.join(VIEW_NAMES)}; 'SELECT * FROM queries LIMIT 5' shows the columns",
+    )
+
+
+@contextmanager
+def open_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | None = None) -> Iterator[SqlRows]:
+    """Run one SQL statement over the views of already replayed runs; its rows are read while the block is open.
 
     ``cells`` (from :func:`study_cells`) adds the view ``cells`` of a study's runs.
     """
@@ -232,22 +271,26 @@ def run_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | Non
         raise UsageError("the SQL statement is empty", hint='pass it as the last argument, e.g. "SELECT * FROM runs"')
     duckdb = _duckdb()
     con = connect(views, _views_named_in(sql))
-    if cells is not None:
-        con.register("cells", cells_table(cells, views))
     try:
-        cursor = con.execute(sql)
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        rows = cursor.fetchall() if cursor.description else []
-    except duckdb.Error as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise UsageError(
-            f"SQL failed: {first}",
-            hint=f"the views are {', '.join(VIEW_NAMES)}; 'SELECT * FROM queries LIMIT 5' shows the columns",
-        ) from exc
+        if cells is not None and re.search(r"\bcells\b", sql, flags=re.IGNORECASE):  # its rows replay analyses
+            con.register("cells", cells_table(cells, views))
+        try:
+            cursor = con.execute(sql)
+        except duckdb.Error as exc:
+            raise _sql_failed(exc) from exc
+        yield SqlRows(cursor, duckdb.Error)
     finally:
         con.close()
-    return columns, rows
+
+
+def run_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one SQL statement over the views of already replayed runs; returns (columns, every row).
+
+    Every row is held in memory: for a result of unknown size, read it in batches with :func:`open_sql`.
+    """
+    with open_sql(views, sql, cells=cells) as result:
+        rows = [row for batch in result.batches() for row in batch]
+    return result.columns, rows
 
 
 def query_runs(run_dirs: list[Path] | tuple[Path, ...], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -261,31 +304,27 @@ def study_cells(path: Path) -> list[dict[str, Any]] | None:
     """The cells of a study folder (one with ``study.json``) that have a run, or None for any other folder.
 
     Each is ``{"run_dir", "cell", "status", "params"}``; their runs are queried like
-    any other, and the view ``cells`` gives each run's cell and its parameters as columns.
+    any other, and the view ``cells`` gives each run's row of the study table
+    (:mod:`ipw.reports.study_table`): its cell, parameters as columns, status and metrics.
     """
-    path = Path(path)
-    if not (path / "study.json").is_file():
-        return None
-    from ..studies.state import StudyState
+    from .study_file import cell_run_dir, is_study, read_study
 
-    state = StudyState.load(path)
-    return [{"run_dir": state.run_dir(c["name"]), "cell": c["name"], "status": c["status"], "params": c["params"]}
-            for c in state.cells if (state.run_dir(c["name"]) / "events").is_dir()]
+    path = Path(path)
+    if not is_study(path):
+        return None
+    return [{"run_dir": cell_run_dir(path, c), "cell": c.name, "status": c.status, "params": dict(c.params)}
+            for c in read_study(path).cells if (cell_run_dir(path, c) / "events").is_dir()]
 
 
 def cells_table(cells: list[dict[str, Any]], views: list[RunView]) -> Any:
-    """The ``cells`` view: run_id, cell, status, then one column per matrix key (dots become ``_``)."""
-    pa = _pyarrow()
-    run_ids = {str(v.run_dir): v.run_id for v in views}
+    """The ``cells`` view: run_id, then the study table's columns (dots in a parameter's name become ``_``)."""
+    from .study_outputs import arrow_table
+    from .study_table import StudyTable, cell_row, with_front
+
+    by_dir = {str(v.run_dir): v for v in views}
     axes: list[str] = []
     for cell in cells:
         axes.extend(k for k in cell["params"] if k not in axes)
-    rows = []
-    for cell in cells:
-        row = {"run_id": run_ids.get(str(cell["run_dir"])), "cell": cell["cell"], "status": cell["status"]}
-        row.update({re.sub(r"\W", "_", a): cell["params"].get(a) for a in axes})
-        rows.append(row)
-    try:
-        return pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # an axis with values of several types: as text
-        return pa.Table.from_pylist([{k: (None if v is None else str(v)) for k, v in r.items()} for r in rows])
+    rows = with_front([cell_row(c["cell"], c["params"], c["status"], by_dir.get(str(c["run_dir"]))) for c in cells])
+    run_ids = [by_dir[str(c["run_dir"])].run_id if str(c["run_dir"]) in by_dir else None for c in cells]
+    return arrow_table(StudyTable(None, axes, rows), sql_names=True, extra={"run_id": run_ids})
