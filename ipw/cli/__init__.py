@@ -82,17 +82,20 @@ def error_line(exc: IpwError) -> str:
     return f"ipw: error: {exc.one_line()}"
 
 
-def _exit_interrupted() -> None:
-    """Exit 130; without waiting for a query thread stuck on a silent server (its run is already closed)."""
+def _exit_promptly(code: int) -> None:
+    """Exit ``code``; without waiting for a query thread stuck on a silent server (its run is already closed)."""
     import threading
 
     stuck = [t for t in threading.enumerate()
              if t is not threading.main_thread() and not t.daemon and t.name.startswith("ipw-query")]
     if stuck:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
-    sys.exit(130)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
 
 
 # errno -> (what failed, what to do), for an OSError that reached the boundary
@@ -123,16 +126,33 @@ class _ScrubbedStream:
 
     Installed as ``sys.stderr`` for the whole command, so that error lines,
     warnings and progress never print a credential, whoever writes them.
+    Once nobody reads it any more (a closed pipe: EPIPE), writes are dropped:
+    a message that cannot be shown must not change what the command does,
+    least of all turn a stop (Ctrl-C, SIGTERM) into a ``BrokenPipeError``.
     """
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
+        self._gone = False
 
     def write(self, text: Any) -> int:
-        if isinstance(text, str):
-            self._stream.write(scrub(text))
+        if self._gone:
             return len(text)
-        return self._stream.write(text)  # click probes for a binary stream with b""
+        try:
+            if isinstance(text, str):
+                self._stream.write(scrub(text))
+                return len(text)
+            return self._stream.write(text)  # click probes for a binary stream with b""
+        except (OSError, ValueError):  # the reader went away, or the stream was closed
+            self._gone = True
+            return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._gone = True
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -157,15 +177,15 @@ def _main(argv: list[str] | None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("ipw: interrupted; everything acknowledged so far is kept in the ledger", err=True)
-        _exit_interrupted()
+        _exit_promptly(130)
     except click.ClickException as exc:
         click.echo(f"ipw: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("ipw: interrupted; everything acknowledged so far is kept in the ledger", err=True)
-        _exit_interrupted()
+        _exit_promptly(130)
     except BrokenPipeError:
-        sys.exit(0)
+        _exit_promptly(0)
     except OSError as exc:
         click.echo(os_error_line(exc), err=True)
         sys.exit(1)
