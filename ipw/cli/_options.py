@@ -9,11 +9,16 @@ from typing import Any, Callable
 
 import click
 
+from .._untrusted import MAX_JSON_DEPTH, InputRefused, check_depth
 from ..errors import UsageError
 
 
 def parse_kv(pairs: tuple[str, ...] | list[str], flag: str) -> dict[str, Any]:
-    """Parse ``k=v`` pairs; values are JSON when they parse as JSON, else strings."""
+    """Parse ``k=v`` pairs; values are JSON when they parse as JSON, else strings.
+
+    A JSON value nested deeper than ``MAX_JSON_DEPTH`` is refused (exit 2): it
+    would otherwise overflow the stack here or wherever it is later encoded.
+    """
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -25,6 +30,11 @@ def parse_kv(pairs: tuple[str, ...] | list[str], flag: str) -> dict[str, Any]:
             )
         try:
             parsed = json.loads(value, parse_constant=_no_constant)
+            if value.count("[") + value.count("{") > MAX_JSON_DEPTH:  # nesting needs a bracket per level
+                check_depth(parsed)
+        except (RecursionError, InputRefused):
+            raise UsageError(f"{flag} {key}=… nests JSON deeper than {MAX_JSON_DEPTH} levels",
+                             hint=f"give {key} a flatter value") from None
         except ValueError:
             parsed = value
         if isinstance(parsed, float) and not math.isfinite(parsed):
