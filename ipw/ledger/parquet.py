@@ -16,6 +16,8 @@ pyarrow is imported lazily: it comes with the ``analysis`` and ``hf`` extras.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -75,12 +77,20 @@ def _table(pa: Any, rows: list[dict[str, Any]], schema: Any, json_columns: list[
 
 
 def export_parquet(run_dir: Path, out_dir: Path, *, kinds: set[str] | None = None) -> dict[str, int]:
-    """Write one Parquet file per event kind into ``out_dir``; returns rows written per kind."""
+    """Write one Parquet file per event kind into ``out_dir``; returns rows written per kind.
+
+    Each file is written as ``<kind>.parquet.tmp`` and renamed only once every
+    file is whole. Any failure (a full disk, a damaged ledger, Ctrl-C) removes
+    the ``.tmp`` files, and ``out_dir`` if this call made it, before the error
+    goes on: a failed export leaves nothing behind. A write the OS refuses is
+    raised as an ``OSError`` that names the file.
+    """
     pa, pq = _pyarrow()
     out_dir = Path(out_dir)
+    made_dir = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     buffers: dict[str, list[dict[str, Any]]] = {}
-    writers: dict[str, Any] = {}
+    writers: dict[str, _KindFile] = {}
     schemas: dict[str, tuple[Any, list[str]]] = {}
     counts: dict[str, int] = {}
 
@@ -90,8 +100,8 @@ def export_parquet(run_dir: Path, out_dir: Path, *, kinds: set[str] | None = Non
             return
         schema, json_columns = schemas[kind]
         if kind not in writers:
-            writers[kind] = pq.ParquetWriter(str(out_dir / f"{kind}{SUFFIX}.tmp"), schema)
-        writers[kind].write_table(_table(pa, rows, schema, json_columns))
+            writers[kind] = _KindFile(pq, out_dir / f"{kind}{SUFFIX}.tmp", schema)
+        writers[kind].write(_table(pa, rows, schema, json_columns))
 
     try:
         for seq, event in enumerate(LedgerReader(run_dir).events(kinds=kinds)):
@@ -107,12 +117,73 @@ def export_parquet(run_dir: Path, out_dir: Path, *, kinds: set[str] | None = Non
                 flush(kind)
         for kind in list(buffers):
             flush(kind)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    for kind in writers:
-        (out_dir / f"{kind}{SUFFIX}.tmp").replace(out_dir / f"{kind}{SUFFIX}")  # only whole files appear
+        for file in writers.values():
+            file.close()
+    except BaseException:
+        for file in writers.values():
+            file.discard()
+        if made_dir:
+            _remove_if_empty(out_dir)
+        raise
+    for kind, file in writers.items():
+        file.path.replace(out_dir / f"{kind}{SUFFIX}")  # only whole files appear
     return counts
+
+
+class _KindFile:
+    """One ``<kind>.parquet.tmp`` being written; an ``OSError`` from it names its path."""
+
+    def __init__(self, pq: Any, path: Path, schema: Any) -> None:
+        self.path = path
+        self._file = _named(path, lambda: open(path, "wb"))
+        self._writer: Any = None
+        try:
+            self._writer = _named(path, lambda: pq.ParquetWriter(self._file, schema))
+        except BaseException:
+            self.discard()
+            raise
+
+    def write(self, table: Any) -> None:
+        _named(self.path, lambda: self._writer.write_table(table))
+
+    def close(self) -> None:
+        _named(self.path, self._writer.close)
+        _named(self.path, self._file.close)
+
+    def discard(self) -> None:
+        """Close without caring whether the last bytes reach the disk, and remove the file."""
+        for close in (getattr(self._writer, "close", None), self._file.close):
+            try:
+                if close is not None:
+                    close()
+            except Exception:  # the error that brought us here is the one to report
+                pass
+        if self._writer is not None:
+            self._writer.is_open = False  # or pyarrow retries the close when collected, and prints its traceback
+        self.path.unlink(missing_ok=True)
+
+
+def _named(path: Path, action: Any) -> Any:
+    """Run ``action``; an OS error from it (pyarrow's included) becomes an ``OSError`` naming ``path``."""
+    try:
+        return action()
+    except OSError as exc:
+        if exc.filename is not None and exc.errno is not None:
+            raise
+        code = exc.errno
+        if code is None:  # pyarrow's own I/O errors carry the errno only in their text: "[errno 28] …"
+            found = re.search(r"errno (\d+)", str(exc), flags=re.IGNORECASE)
+            code = int(found.group(1)) if found else None
+        if code is None:
+            raise
+        raise OSError(code, os.strerror(code), str(path)) from exc
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # something else is in it: not ours to remove
+        pass
 
 
 def is_parquet_export(path: Path) -> bool:
