@@ -116,7 +116,7 @@ def analyse(
         raise UsageError(f"{run_dir} is not a run directory (no events/ folder)",
                          hint="pass a directory written by 'ipw record' or 'ipw profile'")
     ids = list(analysis_ids)
-    projections = {analysis_id: REGISTRY.load("analyses", analysis_id)() for analysis_id in ids}
+    projections = {analysis_id: REGISTRY.create("analyses", analysis_id) for analysis_id in ids}
     view = load_run(run_dir)
     out = Analysis(results={}, paths={}, problem=view.problem)
     if any(getattr(p, "needs_judging", False) for p in projections.values()):

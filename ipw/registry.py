@@ -8,6 +8,12 @@ Plugins come in through entry points (groups ``ipw.clients`` … ``ipw.collector
 see :mod:`ipw.plugins`), found the first time the registry is asked for a
 component; each remembers the distribution it came from (``origin``). A
 built-in id cannot be taken over by a plugin.
+
+A plugin is foreign code, so nothing it does may take the built-ins down with
+it: whatever its import raises (``SystemExit`` included; only
+``KeyboardInterrupt`` still interrupts) is kept as that component's ``error``,
+and :func:`plugin_failure` names the plugin behind an exception raised later,
+while it was being built or used, so the CLI can say which distribution failed.
 """
 
 from __future__ import annotations
@@ -15,16 +21,20 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .errors import BackendMissingError, UsageError
+from .errors import BackendMissingError, IpwError, PluginError, UsageError
 
-__all__ = ["Component", "Registry", "REGISTRY", "KINDS", "ENTRY_POINT_GROUPS", "BUILTIN"]
+__all__ = ["Component", "Registry", "REGISTRY", "KINDS", "ENTRY_POINT_GROUPS", "BUILTIN", "plugin_failure"]
 
 KINDS = ("clients", "datasets", "judges", "analyses", "visualizations", "collectors")
 ENTRY_POINT_GROUPS = {kind: f"ipw.{kind}" for kind in KINDS}
+_ONE = {"analyses": "analysis"}  # the singular of a kind, where dropping its "s" is wrong
 BUILTIN = "builtin"
+_OWN_PACKAGES = frozenset({"ipw", "ipw_energy_monitor"})  # never blamed on a plugin that points into them
+_ERROR_CHARS = 300  # a plugin's error, as listed and reported: one bounded line
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class Component:
     extra: str | None = None
     requires: tuple[str, ...] = ()  # importable module names the component needs
     origin: str = BUILTIN  # or the name of the distribution whose entry point registered it
+    origin_version: str | None = None  # that distribution's version
     error: str | None = None  # why a plugin cannot be used (it failed to import, or its id is taken)
     probe: str | None = None  # "module:function" returning why the thing itself is absent here, or None
 
@@ -61,13 +72,29 @@ class Component:
     def available(self) -> bool:
         return self.error is None and self.unavailable_reason() is None
 
+    @property
+    def is_plugin(self) -> bool:
+        return self.origin != BUILTIN
+
+    def describe(self) -> str:
+        """``client 'x'``, or for a plugin ``plugin client 'x' (from distribution x-plugin 1.0)``."""
+        what = f"{_ONE.get(self.kind, self.kind[:-1])} '{self.id}'"
+        if not self.is_plugin:
+            return what
+        version = f" {self.origin_version}" if self.origin_version else ""
+        return f"plugin {what} (from distribution {self.origin}{version})"
+
+    def failed(self, doing: str, reason: str) -> PluginError:
+        """The one-line error for this plugin having failed while ``doing`` something."""
+        return PluginError(f"{self.describe()} failed{' ' + doing if doing else ''}: {reason}",
+                           hint=f"fix or uninstall the {self.origin} distribution (see 'ipw list {self.kind}')")
+
     def load(self) -> Any:
         if self.error is not None:
-            raise UsageError(f"{self.kind[:-1]} '{self.id}' from the plugin {self.origin} cannot be used: {self.error}",
-                             hint=f"fix or uninstall the {self.origin} distribution (see 'ipw list {self.kind}')")
+            raise self.failed("to load", self.error)
         missing = self.missing_modules()
         if missing:
-            raise BackendMissingError(f"{self.kind[:-1]} '{self.id}'", self.extra or "all", module=missing[0])
+            raise BackendMissingError(self.describe(), self.extra or "all", module=missing[0])
         module_name, _, attr = self.target.partition(":")
         module = importlib.import_module(module_name)
         return getattr(module, attr) if attr else module
@@ -117,8 +144,7 @@ class Registry:
 
         for kind, group in ENTRY_POINT_GROUPS.items():
             for ep in entry_points(group=group):
-                origin = ep.dist.name if ep.dist is not None else "unknown distribution"
-                comp = Component(kind, ep.name, ep.value, "", origin=origin)
+                comp = _plugin_component(kind, ep)
                 if ep.name in self._items[kind]:
                     taken = self._items[kind][ep.name].origin
                     self._conflicts[kind].append(
@@ -126,12 +152,50 @@ class Registry:
                     continue
                 try:
                     obj = ep.load()
-                except Exception as exc:  # a plugin's import can fail in any way: keep it listed, with why
-                    comp = _with(comp, error=f"{type(exc).__name__}: {exc}")
+                except (Exception, SystemExit) as exc:  # an import can fail in any way, sys.exit() too: keep why
+                    comp = _with(comp, error=describe_exception(exc))
                 else:
-                    doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
-                    comp = _with(comp, summary=doc[0] if doc else f"plugin from {origin}")
+                    comp = _with(comp, summary=_first_doc_line(obj, comp.origin))
                 self._items[kind][ep.name] = comp
+
+    def create(self, kind: str, id: str, *args: Any, **kwargs: Any) -> Any:
+        """Load the component and call it with these arguments (build a client, an analysis …).
+
+        A plugin that cannot be built (its constructor raises, or does not take
+        these arguments) raises :class:`~ipw.errors.PluginError` naming it.
+        """
+        comp = self.get(kind, id)
+        factory = comp.load()
+        if not comp.is_plugin:
+            return factory(*args, **kwargs)
+        try:
+            return factory(*args, **kwargs)
+        except IpwError:
+            raise  # the plugin explained itself in ipw's own terms
+        except (Exception, SystemExit) as exc:
+            raise comp.failed("to start", describe_exception(exc)) from exc
+
+    def plugin_behind(self, exc: BaseException) -> Component | None:
+        """The plugin whose code raised ``exc`` (the innermost plugin frame of its traceback), or None."""
+        if not self._plugins_loaded:
+            return None  # no plugin code has run
+        by_package: dict[str, list[Component]] = {}
+        for kind in KINDS:
+            for comp in self._items[kind].values():
+                package = comp.target.partition(":")[0].partition(".")[0]
+                if comp.is_plugin and comp.error is None and package not in _OWN_PACKAGES:
+                    by_package.setdefault(package, []).append(comp)
+        if not by_package:
+            return None
+        for link in _chain(exc):
+            for frame, _line in reversed(list(traceback.walk_tb(link.__traceback__))):
+                module = str(frame.f_globals.get("__name__", ""))
+                candidates = by_package.get(module.partition(".")[0])
+                if candidates:
+                    qualname = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+                    named = [c for c in candidates if c.target.partition(":")[2].split(".")[0] == qualname.split(".")[0]]
+                    return (named or candidates)[0]
+        return None
 
     def conflicts(self, kind: str) -> list[Component]:
         """Plugins left out because a component already has their id."""
@@ -145,7 +209,7 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self._items.get(kind, {}))) or "none"
             raise UsageError(
-                f"unknown {kind[:-1]} '{id}'",
+                f"unknown {_ONE.get(kind, kind[:-1])} '{id}'",
                 hint=f"choose one of: {known} (see 'ipw list {kind}')",
             ) from None
 
@@ -165,6 +229,53 @@ def _with(comp: Component, **changes: Any) -> Component:
     from dataclasses import replace
 
     return replace(comp, **changes)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` on one bounded line, whatever the exception's ``__str__`` does."""
+    try:
+        text = str(exc)
+    except Exception:  # a plugin's exception may not even print
+        text = "(its message cannot be shown)"
+    if isinstance(exc, SystemExit):
+        text = f"sys.exit({exc.code!r}) was called"
+    line = " ".join(f"{type(exc).__name__}: {text}".split()) if text else type(exc).__name__
+    return line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 1] + "…"
+
+
+def _plugin_component(kind: str, ep: Any) -> Component:
+    """The component an entry point declares, before it is imported; a broken METADATA names no one."""
+    try:
+        name, version = str(ep.dist.name), (str(ep.dist.version) if ep.dist.version else None)
+    except Exception:  # no dist, or METADATA without a Name
+        name, version = "an unknown distribution", None
+    return Component(kind, ep.name, ep.value, "", origin=name, origin_version=version)
+
+
+def _first_doc_line(obj: Any, origin: str) -> str:
+    """The first line of a plugin's docstring, if it has a usable one (it is foreign code: anything goes)."""
+    try:
+        doc = getattr(obj, "__doc__", None)
+    except Exception:  # a __doc__ property that raises
+        doc = None
+    lines = doc.strip().splitlines() if isinstance(doc, str) else []
+    return " ".join(lines[0].split())[:_ERROR_CHARS] if lines else f"plugin from {origin}"
+
+
+def _chain(exc: BaseException) -> Iterable[BaseException]:
+    """``exc``, then the exception it was raised from (or while handling), and so on."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def plugin_failure(exc: BaseException) -> PluginError | None:
+    """``exc`` as the one-line error of the plugin whose code raised it, or None when no plugin did."""
+    comp = REGISTRY.plugin_behind(exc)
+    return None if comp is None else comp.failed("", describe_exception(exc))
 
 
 REGISTRY = Registry()

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x65nergy_monitor.proto\x12\ripw.energy.v1\"\x0f\n\rHealthRequest\"i\n\x0eHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\ncollectors\x18\x03 \x03(\t\x12\x13\n\x0binterval_ms\x18\x04 \x01(\r\x12\r\n\x05notes\x18\x05 \x03(\t\"\x14\n\x12ListDevicesRequest\"Z\n\x0c\x43\x61pabilities\x12\x16\n\x0e\x65nergy_counter\x18\x01 \x01(\x08\x12\r\n\x05power\x18\x02 \x01(\x08\x12\x13\n\x0btemperature\x18\x03 \x01(\x08\x12\x0e\n\x06memory\x18\x04 \x01(\x08\"\x9a\x02\n\x06\x44\x65vice\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65vice_type\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06vendor\x18\x04 \x01(\t\x12\x31\n\x0c\x63\x61pabilities\x18\x05 \x01(\x0b\x32\x1b.ipw.energy.v1.Capabilities\x12\x11\n\tcollector\x18\x06 \x01(\t\x12\x35\n\x08metadata\x18\x07 \x03(\x0b\x32#.ipw.energy.v1.Device.MetadataEntry\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x13ListDevicesResponse\x12&\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x15.ipw.energy.v1.Device\"I\n\rStreamRequest\x12\x13\n\x0binterval_ms\x18\x01 \x01(\r\x12\x11\n\tmax_batch\x18\x02 \x01(\r\x12\x10\n\x08\x66lush_ms\x18\x03 \x01(\r\"\xf7\x01\n\x06Sample\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x0c\n\x04t_ns\x18\x02 \x01(\x03\x12\x14\n\x07power_w\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08\x65nergy_j\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12%\n\x06source\x18\x05 \x01(\x0e\x32\x15.ipw.energy.v1.Source\x12\x1a\n\rtemperature_c\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x1e\n\x11memory_used_bytes\x18\x07 \x01(\x03H\x03\x88\x01\x01\x42\n\n\x08_power_wB\x0b\n\t_energy_jB\x10\n\x0e_temperature_cB\x14\n\x12_memory_used_bytes\"M\n\x0c\x44\x65viceStatus\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x0c\n\x04t_ns\x18\x02 \x01(\x03\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"u\n\x0bSampleBatch\x12&\n\x07samples\x18\x01 \x03(\x0b\x32\x15.ipw.energy.v1.Sample\x12-\n\x08statuses\x18\x02 \x03(\x0b\x32\x1b.ipw.energy.v1.DeviceStatus\x12\x0f\n\x07\x64ropped\x18\x03 \x01(\x04\"\x0e\n\x0c\x43lockRequest\"%\n\rClockResponse\x12\x14\n\x0cmonotonic_ns\x18\x01 \x01(\x03*_\n\x06Source\x12\x16\n\x12SOURCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSOURCE_MEASURED\x10\x01\x12\x12\n\x0eSOURCE_DERIVED\x10\x02\x12\x14\n\x10SOURCE_ESTIMATED\x10\x03\x32\xbd\x02\n\rEnergyMonitor\x12\x45\n\x06Health\x12\x1c.ipw.energy.v1.HealthRequest\x1a\x1d.ipw.energy.v1.HealthResponse\x12T\n\x0bListDevices\x12!.ipw.energy.v1.ListDevicesRequest\x1a\".ipw.energy.v1.ListDevicesResponse\x12K\n\rStreamSamples\x12\x1c.ipw.energy.v1.StreamRequest\x1a\x1a.ipw.energy.v1.SampleBatch0\x01\x12\x42\n\x05\x43lock\x12\x1b.ipw.energy.v1.ClockRequest\x1a\x1c.ipw.energy.v1.ClockResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x65nergy_monitor.proto\x12\ripw.energy.v1\"\x0f\n\rHealthRequest\"i\n\x0eHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\ncollectors\x18\x03 \x03(\t\x12\x13\n\x0binterval_ms\x18\x04 \x01(\r\x12\r\n\x05notes\x18\x05 \x03(\t\"\x14\n\x12ListDevicesRequest\"Z\n\x0c\x43\x61pabilities\x12\x16\n\x0e\x65nergy_counter\x18\x01 \x01(\x08\x12\r\n\x05power\x18\x02 \x01(\x08\x12\x13\n\x0btemperature\x18\x03 \x01(\x08\x12\x0e\n\x06memory\x18\x04 \x01(\x08\"\x9a\x02\n\x06\x44\x65vice\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65vice_type\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06vendor\x18\x04 \x01(\t\x12\x31\n\x0c\x63\x61pabilities\x18\x05 \x01(\x0b\x32\x1b.ipw.energy.v1.Capabilities\x12\x11\n\tcollector\x18\x06 \x01(\t\x12\x35\n\x08metadata\x18\x07 \x03(\x0b\x32#.ipw.energy.v1.Device.MetadataEntry\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x13ListDevicesResponse\x12&\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x15.ipw.energy.v1.Device\"I\n\rStreamRequest\x12\x13\n\x0binterval_ms\x18\x01 \x01(\r\x12\x11\n\tmax_batch\x18\x02 \x01(\r\x12\x10\n\x08\x66lush_ms\x18\x03 \x01(\r\"\xf7\x01\n\x06Sample\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x0c\n\x04t_ns\x18\x02 \x01(\x03\x12\x14\n\x07power_w\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08\x65nergy_j\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12%\n\x06source\x18\x05 \x01(\x0e\x32\x15.ipw.energy.v1.Source\x12\x1a\n\rtemperature_c\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x1e\n\x11memory_used_bytes\x18\x07 \x01(\x03H\x03\x88\x01\x01\x42\n\n\x08_power_wB\x0b\n\t_energy_jB\x10\n\x0e_temperature_cB\x14\n\x12_memory_used_bytes\"M\n\x0c\x44\x65viceStatus\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x0c\n\x04t_ns\x18\x02 \x01(\x03\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"u\n\x0bSampleBatch\x12&\n\x07samples\x18\x01 \x03(\x0b\x32\x15.ipw.energy.v1.Sample\x12-\n\x08statuses\x18\x02 \x03(\x0b\x32\x1b.ipw.energy.v1.DeviceStatus\x12\x0f\n\x07\x64ropped\x18\x03 \x01(\x04\"\x1c\n\x0bReadRequest\x12\r\n\x05label\x18\x01 \x01(\t\"\x0e\n\x0c\x43lockRequest\"%\n\rClockResponse\x12\x14\n\x0cmonotonic_ns\x18\x01 \x01(\x03*_\n\x06Source\x12\x16\n\x12SOURCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSOURCE_MEASURED\x10\x01\x12\x12\n\x0eSOURCE_DERIVED\x10\x02\x12\x14\n\x10SOURCE_ESTIMATED\x10\x03\x32\xfd\x02\n\rEnergyMonitor\x12\x45\n\x06Health\x12\x1c.ipw.energy.v1.HealthRequest\x1a\x1d.ipw.energy.v1.HealthResponse\x12T\n\x0bListDevices\x12!.ipw.energy.v1.ListDevicesRequest\x1a\".ipw.energy.v1.ListDevicesResponse\x12K\n\rStreamSamples\x12\x1c.ipw.energy.v1.StreamRequest\x1a\x1a.ipw.energy.v1.SampleBatch0\x01\x12\x42\n\x05\x43lock\x12\x1b.ipw.energy.v1.ClockRequest\x1a\x1c.ipw.energy.v1.ClockResponse\x12>\n\x04Read\x12\x1a.ipw.energy.v1.ReadRequest\x1a\x1a.ipw.energy.v1.SampleBatchb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DEVICE_METADATAENTRY']._loaded_options = None
   _globals['_DEVICE_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_SOURCE']._serialized_start=1203
-  _globals['_SOURCE']._serialized_end=1298
+  _globals['_SOURCE']._serialized_start=1233
+  _globals['_SOURCE']._serialized_end=1328
   _globals['_HEALTHREQUEST']._serialized_start=39
   _globals['_HEALTHREQUEST']._serialized_end=54
   _globals['_HEALTHRESPONSE']._serialized_start=56
@@ -57,10 +57,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEVICESTATUS']._serialized_end=1027
   _globals['_SAMPLEBATCH']._serialized_start=1029
   _globals['_SAMPLEBATCH']._serialized_end=1146
-  _globals['_CLOCKREQUEST']._serialized_start=1148
-  _globals['_CLOCKREQUEST']._serialized_end=1162
-  _globals['_CLOCKRESPONSE']._serialized_start=1164
-  _globals['_CLOCKRESPONSE']._serialized_end=1201
-  _globals['_ENERGYMONITOR']._serialized_start=1301
-  _globals['_ENERGYMONITOR']._serialized_end=1618
+  _globals['_READREQUEST']._serialized_start=1148
+  _globals['_READREQUEST']._serialized_end=1176
+  _globals['_CLOCKREQUEST']._serialized_start=1178
+  _globals['_CLOCKREQUEST']._serialized_end=1192
+  _globals['_CLOCKRESPONSE']._serialized_start=1194
+  _globals['_CLOCKRESPONSE']._serialized_end=1231
+  _globals['_ENERGYMONITOR']._serialized_start=1331
+  _globals['_ENERGYMONITOR']._serialized_end=1712
 # @@protoc_insertion_point(module_scope)

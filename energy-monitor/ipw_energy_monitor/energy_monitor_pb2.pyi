@@ -137,6 +137,12 @@ class SampleBatch(_message.Message):
     dropped: int
     def __init__(self, samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[DeviceStatus, _Mapping]]] = ..., dropped: _Optional[int] = ...) -> None: ...
 
+class ReadRequest(_message.Message):
+    __slots__ = ("label",)
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    def __init__(self, label: _Optional[str] = ...) -> None: ...
+
 class ClockRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

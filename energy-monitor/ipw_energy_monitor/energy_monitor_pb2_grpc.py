@@ -54,6 +54,11 @@ class EnergyMonitorStub:
                 request_serializer=energy__monitor__pb2.ClockRequest.SerializeToString,
                 response_deserializer=energy__monitor__pb2.ClockResponse.FromString,
                 _registered_method=True)
+        self.Read = channel.unary_unary(
+                '/ipw.energy.v1.EnergyMonitor/Read',
+                request_serializer=energy__monitor__pb2.ReadRequest.SerializeToString,
+                response_deserializer=energy__monitor__pb2.SampleBatch.FromString,
+                _registered_method=True)
 
 
 class EnergyMonitorServicer:
@@ -87,6 +92,15 @@ class EnergyMonitorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Read(self, request, context):
+        """Every device read NOW (not at the next tick), for the edges of a measured
+        window: ipw calls it as the first query starts and after the last one ends.
+        The readings are returned to the caller only, never added to the streams.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EnergyMonitorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +123,11 @@ def add_EnergyMonitorServicer_to_server(servicer, server):
                     servicer.Clock,
                     request_deserializer=energy__monitor__pb2.ClockRequest.FromString,
                     response_serializer=energy__monitor__pb2.ClockResponse.SerializeToString,
+            ),
+            'Read': grpc.unary_unary_rpc_method_handler(
+                    servicer.Read,
+                    request_deserializer=energy__monitor__pb2.ReadRequest.FromString,
+                    response_serializer=energy__monitor__pb2.SampleBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +238,33 @@ class EnergyMonitor:
             '/ipw.energy.v1.EnergyMonitor/Clock',
             energy__monitor__pb2.ClockRequest.SerializeToString,
             energy__monitor__pb2.ClockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Read(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipw.energy.v1.EnergyMonitor/Read',
+            energy__monitor__pb2.ReadRequest.SerializeToString,
+            energy__monitor__pb2.SampleBatch.FromString,
             options,
             channel_credentials,
             insecure,

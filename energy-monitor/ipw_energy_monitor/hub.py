@@ -9,6 +9,10 @@ by starting the next at once, and only whole intervals of lag are dropped.
 A stream that asked for a longer interval receives every reading whose
 device's previous kept reading is at least that old. A stream that reads too
 slowly loses its oldest samples, and is told how many in its next batch.
+
+:meth:`Sampler.read_now` reads every collector at once, outside the tick, for
+the caller alone (the edges of a measured window); a lock keeps it and the
+tick from reading a collector at the same time.
 """
 
 from __future__ import annotations
@@ -108,6 +112,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing: set[str] = set()
+        self._read_lock = threading.Lock()  # collectors are not thread-safe: one reader at a time
 
     def subscribe(self, interval_ms: int, max_batch: int) -> Subscription:
         interval_ns = max(int(interval_ms), MIN_INTERVAL_MS) * 1_000_000 if interval_ms else 0
@@ -153,7 +158,8 @@ class Sampler:
         statuses: list[DeviceStatus] = []
         for collector in self.collectors:
             try:
-                readings.extend(collector.read())
+                with self._read_lock:
+                    readings.extend(collector.read())
             except Exception as exc:  # one broken collector must not silence the others
                 if collector.name not in self._failing:
                     self._failing.add(collector.name)
@@ -168,6 +174,18 @@ class Sampler:
         for sub in self._subs[:]:  # a copy: streams may come and go meanwhile
             sub.offer(readings, statuses, tick_ns)
         self.ticks += 1
+
+    def read_now(self) -> list[Reading]:
+        """Every collector read at once, for the caller only; a collector that fails is left out
+        (the tick reports its failure)."""
+        readings: list[Reading] = []
+        for collector in self.collectors:
+            try:
+                with self._read_lock:
+                    readings.extend(collector.read_now())
+            except Exception:  # noqa: BLE001 - a bracket is best effort; the stream reports broken collectors
+                continue
+        return readings
 
     def _run(self) -> None:
         next_ns = time.monotonic_ns()

@@ -65,7 +65,7 @@ def _status(status: DeviceStatus) -> pb2.DeviceStatus:
 
 
 class EnergyMonitorServicer(pb2_grpc.EnergyMonitorServicer):
-    """Answers the four rpcs from a running :class:`~ipw_energy_monitor.hub.Sampler`."""
+    """Answers the five rpcs from a running :class:`~ipw_energy_monitor.hub.Sampler`."""
 
     def __init__(self, sampler: Sampler, notes: Sequence[str] = ()) -> None:
         self.sampler = sampler
@@ -120,6 +120,9 @@ class EnergyMonitorServicer(pb2_grpc.EnergyMonitorServicer):
 
     def Clock(self, request: pb2.ClockRequest, context: Any) -> pb2.ClockResponse:
         return pb2.ClockResponse(monotonic_ns=time.monotonic_ns())
+
+    def Read(self, request: pb2.ReadRequest, context: Any) -> pb2.SampleBatch:
+        return pb2.SampleBatch(samples=[_sample(r) for r in self.sampler.read_now()])
 
 
 class MonitorServer:

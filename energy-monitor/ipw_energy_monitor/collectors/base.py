@@ -11,6 +11,14 @@ to do. A device that goes away while being read is *reported* through
 the device; ``source`` says where it comes from: ``measured`` (a hardware
 counter or sensor), ``derived`` (integrated from measured power) or
 ``estimated`` (a model, not a measurement).
+
+What ipw's energy analysis needs to bound its error (its sensor model, see
+:mod:`ipw.analyses.energy`) a device may declare in ``DeviceInfo.metadata``,
+as decimal strings: ``counter_update_s`` (how often the hardware refreshes the
+energy counter, so how stale a read can be), ``power_average_s`` (the window a
+power reading averages over) and ``model_error_fraction`` (for an estimate,
+its relative error). Where a device says nothing, the analysis uses defaults
+by collector.
 """
 
 from __future__ import annotations
@@ -222,6 +230,14 @@ class Collector(abc.ABC):
     @abc.abstractmethod
     def read(self) -> list[Reading]:
         """One reading per readable device; lost devices are skipped and reported."""
+
+    def read_now(self) -> list[Reading]:
+        """A reading of everything the devices offer, taken at once: the edge of a measured window.
+
+        A collector that reads some values less often than every tick (NVML's
+        counter) reads them all here.
+        """
+        return self.read()
 
     def close(self) -> None:
         """Release the backend. Safe to call more than once."""

@@ -216,6 +216,10 @@ class NvmlCollector(Collector):
             out.append(Reading(gpu.info.device, t_ns, power_w, energy_j, source, temperature_c, memory_used))
         return out
 
+    def read_now(self) -> list[Reading]:
+        self._slow_due_ns = 0  # the edge of a window needs the counter now, not at its next slow tick
+        return self.read()
+
     def _fail(self, gpu: GpuState, error: CollectorError, t_ns: int) -> None:
         # A lost GPU stays lost; other errors are reported once and retried each tick.
         status = "lost" if isinstance(error, DeviceLostError) else "error"
