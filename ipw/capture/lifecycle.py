@@ -31,6 +31,11 @@ class CaptureTelemetry:
             raise
         return self
 
+    def bracket(self, label: str) -> None:
+        """Have the monitor read every device now: the ``label`` edge of the measured window."""
+        if self.session is not None:
+            self.session.read_bracket(label)
+
     def __exit__(self, *exc: object) -> None:
         try:
             if self.session is not None:

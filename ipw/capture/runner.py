@@ -5,7 +5,10 @@ first, at most ``max_concurrency`` at once, Poisson arrivals at
 ``request_rate`` — and stops cleanly on Ctrl-C or SIGTERM; each query's
 attempts and retries are :mod:`ipw.capture._query`'s, and a resume's state is
 :mod:`ipw.capture.resume`'s. Power samples come from the energy-monitor
-session, on the same monotonic clock.
+session, on the same monotonic clock; the monitor also reads every device on
+demand just before the first measured query starts and just after the last
+query ends (the bracket reads that pin the window's edges, see
+:mod:`ipw.analyses.energy`).
 """
 
 from __future__ import annotations
@@ -193,7 +196,8 @@ class Runner:
             telemetry, energy_note = start_telemetry(config, writer, progress, self._telemetry_factory, self._observers)
             cpu_sampler = HarnessCpuSampler(writer.append).start()  # ipw's own footprint, beside the power samples
             try:
-                self._execute(client, writer, warmups, plan, next_qid, progress)
+                self._execute(client, writer, warmups, plan, next_qid, progress,
+                              bracket=getattr(telemetry, "bracket", None))
                 status = "interrupted" if self._stop.is_set() else "completed"
             except KeyboardInterrupt:
                 self._stop.set()
@@ -240,6 +244,7 @@ class Runner:
         plan: list[DatasetRecord],
         next_qid: int,
         progress: Progress,
+        bracket: Callable[[str], None] | None = None,
     ) -> None:
         config = self.config
         jobs = [(r, True) for r in warmups] + [(r, False) for r in plan]
@@ -292,11 +297,15 @@ class Runner:
                 if self._stop.is_set():
                     slots.release()
                     break
+                if bracket is not None and i == len(warmups):
+                    bracket("start")  # synchronous, short timeout, never raises: the window's first edge
                 future = pool.submit(run_one, next_qid + i, record, warmup)
                 pending.add(future)
                 future.add_done_callback(pending.discard)
             for _ in range(concurrency):  # every slot back: every query ended
                 take_slot()
+            if bracket is not None and len(jobs) > len(warmups):
+                bracket("end")
         except BaseException:
             self._stop.set()
             if client.thread_safe:

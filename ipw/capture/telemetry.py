@@ -13,7 +13,11 @@ hands ``sink`` the events of :mod:`ipw.events`: ``DeviceSeen`` per device,
 ``PowerSample`` per reading, its ``t_ns`` mapped onto this process's
 ``time.monotonic_ns()`` by the offset measured with the Clock rpc. A monitor
 that dies becomes a ``lost`` event and periodic reconnection attempts, never an
-exception in the caller.
+exception in the caller. :meth:`TelemetrySession.read_bracket` asks the monitor
+to read every device at once (the Read rpc) at an edge of the measured window
+and records the readings as ``PowerSample`` events marked ``bracket``; a
+monitor that cannot answer within its short timeout becomes a
+``bracket_missed`` status, and the run goes on.
 
 :class:`HarnessCpuSampler` measures ipw itself: a ``HarnessCpu`` event with
 the capture process's CPU seconds (and the host's busy CPU seconds) at the
@@ -103,6 +107,32 @@ class TelemetrySession:
             self.error = f"the telemetry sink failed: {type(exc).__name__}: {exc}"
             self._stop.set()
             raise _StreamEnded(self.error) from exc
+
+    def read_bracket(self, label: str, timeout_s: float = 0.5) -> int:
+        """Read every device now for the window's ``label`` edge ("start"/"end"); the readings it recorded.
+
+        Never raises: whatever keeps the monitor from answering is recorded as a ``bracket_missed`` status.
+        """
+        try:
+            with self._lock:
+                channel, offset_ns = self._channel, self.clock_offset_ns
+            if channel is None or offset_ns is None or self.lost:
+                raise _StreamEnded("the energy monitor is not connected")
+            _, pb2, pb2_grpc = _rpc()
+            batch = pb2_grpc.EnergyMonitorStub(channel).Read(pb2.ReadRequest(label=label), timeout=timeout_s)
+            for s in batch.samples:
+                optional = {f: getattr(s, f) for f in _OPTIONAL if s.HasField(f)}
+                self._emit(PowerSample(device=s.device, t_ns=s.t_ns + offset_ns, bracket=label,
+                                       source=_SOURCES.get(s.source, "measured"), **optional))
+            return len(batch.samples)
+        except Exception as exc:  # a bracket is best effort: the run never fails for it
+            detail = exc.details() if hasattr(exc, "details") and callable(exc.details) else str(exc)
+            try:
+                self._status("bracket_missed", f"no {label} bracket read: {detail or type(exc).__name__}; "
+                             "that edge of the window is interpolated between samples")
+            except _StreamEnded:
+                pass
+            return 0
 
     def _status(self, status: str, message: str = "", offset_ns: int | None = None, t_ns: int | None = None) -> None:
         self._emit(TelemetryStatus(t_ns=self.clock() if t_ns is None else t_ns, status=status, message=message,

@@ -96,7 +96,12 @@ class QueryFailed(Event, tag="query_failed"):
 
 
 class PowerSample(Event, tag="power_sample"):
-    """One reading of a device. ``energy_j`` is a cumulative counter when present."""
+    """One reading of a device. ``energy_j`` is a cumulative counter when present.
+
+    ``bracket`` marks a reading the monitor took on demand at an edge of the
+    measured window: ``start`` just before the first measured query started,
+    ``end`` just after the last one ended. Streamed samples have none.
+    """
 
     device: str
     t_ns: int
@@ -105,6 +110,7 @@ class PowerSample(Event, tag="power_sample"):
     source: str = "measured"
     temperature_c: float | None = None
     memory_used_bytes: int | None = None
+    bracket: str | None = None
 
 
 class Verdict(Event, tag="verdict"):

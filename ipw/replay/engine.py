@@ -193,6 +193,7 @@ class RunView:
     telemetry: list[TelemetryStatus] = field(default_factory=list)
     annotations: list[Annotation] = field(default_factory=list)
     harness_cpu: list[HarnessCpu] = field(default_factory=list)  # ipw's own CPU time, see ipw.analyses.overhead
+    brackets: list[PowerSample] = field(default_factory=list)  # on-demand reads at the window's edges (also in power)
     events_total: int = 0
     problem: LedgerCorruptError | None = None
 
@@ -271,6 +272,8 @@ def build_view(frames: Iterable[Columns | list[Event]], run_dir: Path | None = N
                 cols[1].append(nan if e.power_w is None else e.power_w)  # type: ignore[attr-defined]
                 cols[2].append(nan if e.energy_j is None else e.energy_j)  # type: ignore[attr-defined]
                 cols[3].append(e.source)  # type: ignore[attr-defined]
+                if e.bracket is not None:  # type: ignore[attr-defined]
+                    view.brackets.append(e)  # type: ignore[arg-type]
             elif cls is QueryStarted:
                 q = queries.get(e.query_id)  # type: ignore[attr-defined]
                 if q is None:
