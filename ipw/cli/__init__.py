@@ -13,6 +13,7 @@ Exit codes (documented in the README):
     7   the energy monitor failed
     8   an optional backend is not installed
     9   a study finished, but one or more of its cells failed (see study.json)
+    10  an installed plugin failed to load, to start or while used (the line names it)
     11  record, profile: the run finished, but some of its queries failed (the run is kept)
     70  an internal error (a bug: please report it with IPW_DEBUG=1 output)
     130 interrupted (Ctrl-C); everything acknowledged is kept
@@ -169,6 +170,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr = stderr
 
 
+def _exit_if_plugin_failed(exc: BaseException) -> None:
+    """Exit 10 with one line naming the plugin, when plugin code raised ``exc``."""
+    from ..registry import plugin_failure
+
+    failure = plugin_failure(exc)
+    if failure is not None:
+        click.echo(error_line(failure), err=True)
+        sys.exit(failure.exit_code)
+
+
 def _main(argv: list[str] | None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="ipw", standalone_mode=False)
@@ -189,9 +200,13 @@ def _main(argv: list[str] | None) -> None:
     except OSError as exc:
         click.echo(os_error_line(exc), err=True)
         sys.exit(1)
+    except SystemExit as exc:  # a plugin's sys.exit() is its failure, not ipw's exit status
+        _exit_if_plugin_failed(exc)
+        raise
     except Exception as exc:  # the last line of defence: a bug, still one line
         if os.environ.get("IPW_DEBUG"):
             raise
+        _exit_if_plugin_failed(exc)
         click.echo(
             f"ipw: internal error: {type(exc).__name__}: {exc} (rerun with IPW_DEBUG=1 for the traceback and report it)",
             err=True,
