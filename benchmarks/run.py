@@ -118,6 +118,18 @@ def bench_attribution() -> dict[str, Any]:
     return run_attribution_benchmark()
 
 
+def bench_window(repeats: int = 3) -> dict[str, Any]:
+    """Short windows through the real monitor and its bracket reads; the median run's worst window (bench_window.py)."""
+    from bench_window import run_window_benchmark
+
+    runs = sorted((run_window_benchmark(seed=seed) for seed in range(repeats)),
+                  key=lambda r: r["energy_window_error_percent_max"])
+    result = runs[len(runs) // 2]
+    result["energy_window_error_percent_worst"] = runs[-1]["energy_window_error_percent_max"]
+    result["energy_window_inside_bound"] = all(r["energy_window_inside_bound"] for r in runs)
+    return result
+
+
 def bench_harness() -> dict[str, Any]:
     """SPEC §10: ipw against a plain httpx-async client on a loopback server, same run (see harness.py)."""
     from harness import run_concurrency_check, run_harness_benchmark
@@ -131,7 +143,7 @@ def bench_harness() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    all_steps = ("ledger", "replay", "runner", "monitor", "attribution", "harness", "study")
+    all_steps = ("ledger", "replay", "runner", "monitor", "attribution", "window", "harness", "study")
     parser.add_argument("--only", help="comma-separated: " + ",".join(all_steps))
     args = parser.parse_args()
     selected = set(args.only.split(",")) if args.only else set(all_steps)
@@ -142,6 +154,7 @@ def main() -> None:
         ("runner", bench_runner),
         ("monitor", bench_monitor),
         ("attribution", bench_attribution),
+        ("window", bench_window),
         ("harness", bench_harness),
         ("study", lambda: __import__("bench_study").run_study_benchmark()),
     ]

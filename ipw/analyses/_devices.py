@@ -5,17 +5,20 @@ A device nests inside another by the rule of :mod:`ipw.events.devices`
 also present). Only top-level devices are summed; an ``estimated`` device is
 left out when a measured device of the same type exists, and a ``system``
 meter (it includes everything) is never added to the components.
+:class:`DeviceEnergy` is one device's energy and how it enters the total.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
 from ..events.devices import device_parents
 from ..replay.engine import RunView
+from ._numbers import finite
 
-__all__ = ["device_type_of", "nesting", "choose_total", "select_devices"]
+__all__ = ["DeviceEnergy", "device_type_of", "nesting", "choose_total", "select_devices"]
 
 
 def device_type_of(view: RunView, device: str) -> str:
@@ -74,3 +77,44 @@ def select_devices(view: RunView, wanted: list[str] | None) -> list[str]:
         )
     lowered = {w.lower() for w in wanted}
     return [d for d in ids if d in wanted or device_type_of(view, d) in lowered]
+
+
+@dataclass
+class DeviceEnergy:
+    """One device's energy over the measured window and how it enters the total."""
+
+    device: str
+    device_type: str
+    source: str
+    method: str | None  # "counter" | "power" | None when the trace is unusable
+    samples: int
+    span_s: float | None
+    energy_j: float | None = None
+    baseline_power_w: float | None = None
+    in_total: bool = False
+    nested_in: str | None = None
+    note: str | None = None
+    energy_j_bound: float | None = None
+    readings_in_window: int | None = None
+    edges_bracketed: bool = False
+    sensor: dict[str, float] | None = None
+
+    def to_dict(self, window_s: float | None) -> dict[str, Any]:
+        mean_w = self.energy_j / window_s if self.energy_j is not None and window_s else None
+        return {
+            "energy_j_bound": finite(self.energy_j_bound),
+            "readings_in_window": self.readings_in_window,
+            "edges_bracketed": self.edges_bracketed,
+            "sensor": self.sensor,
+            "device_type": self.device_type,
+            "source": self.source,
+            "method": self.method,
+            "samples": self.samples,
+            "span_s": finite(self.span_s),
+            "energy_j": finite(self.energy_j),
+            "mean_power_w": finite(mean_w),
+            "baseline_power_w": finite(self.baseline_power_w),
+            "in_total": self.in_total,
+            "nested_in": self.nested_in,
+            "note": self.note,
+        }

@@ -2,7 +2,8 @@
 
 Who was active when (:class:`Activity`), a device's cumulative energy function
 (:class:`EnergyCurve`), its idle baseline power, and the gaps in its trace
-(:class:`Gap`: no samples, a lost monitor, a counter reset).
+(:class:`Gap`: no samples, a lost monitor, a counter reset), and the split of
+a device's energy among the queries under a policy (:func:`split_energy`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..replay.engine import PowerTrace, QueryRecord, RunView
-from ._numbers import median
+from ._numbers import concat_tokens, median
 
 
 # -- activity ------------------------------------------------------------------
@@ -261,6 +262,7 @@ def sample_gaps(curve: EnergyCurve, cover: tuple[int, int]) -> list[Gap]:
 
 
 LOST_STATUSES = frozenset({"lost", "disconnected", "error", "failed"})
+BRACKET_STATUSES = frozenset({"bracket_missed"})
 
 
 def telemetry_gaps(view: RunView, cover: tuple[int, int]) -> list[tuple[int, int]]:
@@ -269,6 +271,8 @@ def telemetry_gaps(view: RunView, cover: tuple[int, int]) -> list[tuple[int, int
     spans: list[tuple[int, int]] = []
     lost_at: int | None = None
     for status in sorted(view.telemetry, key=lambda s: s.t_ns):
+        if status.status in BRACKET_STATUSES:  # a bracket read that failed says nothing about the stream
+            continue
         if status.status in LOST_STATUSES:
             lost_at = status.t_ns if lost_at is None else lost_at
         elif lost_at is not None:
@@ -277,3 +281,77 @@ def telemetry_gaps(view: RunView, cover: tuple[int, int]) -> list[tuple[int, int
     if lost_at is not None:
         spans.append((lost_at, hi))
     return [(max(a, lo), min(b, hi)) for a, b in spans if min(b, hi) > max(a, lo)]
+
+
+# -- the split among queries ------------------------------------------------------
+
+
+@dataclass
+class Split:
+    """One device's energy split among the activity intervals, and what was left unattributed."""
+
+    query_j: np.ndarray  # every activity interval, measured first
+    prefill_j: np.ndarray
+    idle_j: float  # nothing active, inside the window
+    busy_j: float  # something active, inside the window, baseline removed
+    baseline_j: float
+
+
+def split_energy(
+    curve: EnergyCurve,
+    act: Activity,
+    bounds: np.ndarray,
+    policy: str,
+    base_w: float | None,
+    tokens: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    window: tuple[int, int],
+) -> Split:
+    """Split one device's energy among the activity intervals (formulas in :mod:`ipw.analyses.energy`)."""
+    e_at = curve.energy_at(bounds)
+    de = np.diff(e_at)
+    dt_s = np.diff(bounds).astype(np.float64) / 1e9
+    si = np.searchsorted(bounds, act.start_ns)
+    fi = np.searchsorted(bounds, act.first_ns)
+    ei = np.searchsorted(bounds, act.end_ns)
+    m = len(de)
+    delta = np.bincount(si, minlength=m + 1) - np.bincount(ei, minlength=m + 1)
+    n = np.cumsum(delta)[:m]
+    in_window = (bounds[:-1] >= window[0]) & (bounds[1:] <= window[1])
+    busy = in_window & (n > 0)
+    idle_j = float(de[in_window & (n == 0)].sum())
+    baseline_j = 0.0
+    if base_w is not None:
+        baseline_j = float(base_w * dt_s[busy].sum())
+        de = de - base_w * dt_s
+    busy_j = float(de[busy].sum())
+    if policy == "window":
+        base = 0.0 if base_w is None else base_w
+        to_s = 1e-9
+        query = e_at[ei] - e_at[si] - base * (act.end_ns - act.start_ns) * to_s
+        prefill = e_at[fi] - e_at[si] - base * (act.first_ns - act.start_ns) * to_s
+        return Split(query, prefill, idle_j, busy_j, baseline_j)
+    n_safe = np.maximum(n, 1)
+    if policy == "active" or tokens is None:
+        cum = np.concatenate(([0.0], np.cumsum(np.where(n > 0, de / n_safe, 0.0))))
+        return Split(cum[ei] - cum[si], cum[fi] - cum[si], idle_j, busy_j, baseline_j)
+    t_tok, n_tok, owner = tokens
+    j = np.searchsorted(bounds, t_tok, side="left") - 1
+    keep = (ei[owner] > si[owner]) & (n_tok > 0)
+    j, n_tok, owner = j[keep], n_tok[keep], owner[keep]
+    j = np.clip(j, si[owner], ei[owner] - 1)
+    emitted = np.bincount(j, weights=n_tok, minlength=m)
+    cum = np.concatenate(([0.0], np.cumsum(np.where((n > 0) & (emitted == 0), de / n_safe, 0.0))))
+    share = de[j] * n_tok / emitted[j]
+    k = len(act.start_ns)
+    query = cum[ei] - cum[si] + np.bincount(owner, weights=share, minlength=k)
+    in_prefill = j < fi[owner]
+    prefill = cum[fi] - cum[si] + np.bincount(owner[in_prefill], weights=share[in_prefill], minlength=k)
+    return Split(query, prefill, idle_j, busy_j, baseline_j)
+
+
+def token_columns(act: Activity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every token event of every activity record: (times, token counts, owning record index)."""
+    t_tok, offsets = concat_tokens([r.t_ns_array for r in act.records])
+    n_tok, _ = concat_tokens([r.counts_array for r in act.records])
+    owner = np.repeat(np.arange(len(act.records)), np.diff(offsets))
+    return t_tok, n_tok.astype(np.float64), owner

@@ -70,6 +70,36 @@ Measurement overhead (``measurement_overhead``)
     The harness's own CPU seconds and its estimated share of the CPU energy,
     from ``harness_cpu`` events; see :mod:`ipw.analyses.overhead`.
 
+Window edges (brackets)
+    The capture asks the monitor to read every device on demand just before
+    the first measured query starts and just after the last one ends
+    (``power_sample`` events with ``bracket`` "start"/"end"); those reads are
+    knots of E_d like any sample, so an edge sits within a millisecond of a
+    reading instead of up to one sample interval from one. A device whose
+    session window holds no reading and has no bracket read within 50 ms of
+    an edge is not measured there ("not measured: shorter than one sample"):
+    its figures and the total are ``None`` with that reason, never 0 J.
+
+Uncertainty (the sensor model; :mod:`ipw.analyses.sensor_model`)
+    Every energy figure has a bound in joules beside it (``…_bound_j``). Inputs
+    per device: u, the counter's update period (a read is up to u stale), or
+    for power readings and derived counters a, the window a power reading
+    averages over; m, an estimate's relative model error (declared in
+    ``device_seen.metadata`` as ``counter_update_s``, ``power_average_s``,
+    ``model_error_fraction``; else by collector: nvml u = 0.1 s, a = 1 s;
+    rapl u = 1 ms; estimate u = 10 ms, m = 0.5); and the readings themselves.
+    P_loc at time x is the largest mean power of the reading interval holding
+    x and its two neighbours (the model assumes power inside an interval stays
+    below it). E_d at x between readings h apart, a fraction f in, is off by
+    at most P_loc·h·f(1−f) (P_loc·distance outside the readings), so a
+    bracketed edge costs about P_loc × 1 ms and an unbracketed one up to
+    P_loc·h/4; staleness adds P_loc·u (a for power) once per window. For
+    power readings a step inside an interval adds |Δp|·h/2. A window's bound
+    is the sum of these plus m·|E|; a query's propagates the edge bounds of
+    every boundary through the split (Σ_j e_j·|w_{j−1} − w_j|, w its weight);
+    devices add. A figure whose bound is over 5 % of its value is listed in
+    ``uncertain`` and flagged by the summary.
+
 Provenance is each device's weakest sample source; the result's is the
 weakest among the devices in the total. With no usable power samples the
 result says ``measured: false`` and every energy number is ``None``.
@@ -84,19 +114,21 @@ from typing import Any
 import numpy as np
 
 from ..replay.engine import RunView
-from ._devices import choose_total, device_type_of, select_devices
-from ._numbers import concat_tokens, finite, sorted_unique, weakest
+from ._devices import DeviceEnergy, choose_total, device_type_of, select_devices
+from ._numbers import finite, sorted_unique, weakest
 from ._options import applied_options, check_options, choice_option, energy_options_applied, list_option
 from ._sessions import session_windows_ns, sessions_span_s
+from .sensor_model import NOT_MEASURED_SHORT, DeviceBounds, query_bounds_j, sensor_spec, uncertain
 from .attribution import (
-    Activity,
     EnergyCurve,
     Gap,
     activity_of,
     baseline_power_w,
     build_curve,
     sample_gaps,
+    split_energy,
     telemetry_gaps,
+    token_columns,
 )
 
 __all__ = ["POLICIES", "IDLE_BASELINES", "ENERGY_OPTIONS", "Gap", "DeviceEnergy", "EnergyAttribution", "per_query_energy", "EnergyProjection"]
@@ -107,39 +139,6 @@ ENERGY_OPTIONS: tuple[str, ...] = ("policy", "idle_baseline", "devices")
 NOT_MEASURED_NOTE = "energy was not measured: the run has no usable power samples"
 WINDOW_NOTE = "legacy window policy: each query is charged its whole window, so overlapping queries are double counted"
 
-
-
-@dataclass
-class DeviceEnergy:
-    """One device's energy over the measured window and how it enters the total."""
-
-    device: str
-    device_type: str
-    source: str
-    method: str | None  # "counter" | "power" | None when the trace is unusable
-    samples: int
-    span_s: float | None
-    energy_j: float | None = None
-    baseline_power_w: float | None = None
-    in_total: bool = False
-    nested_in: str | None = None
-    note: str | None = None
-
-    def to_dict(self, window_s: float | None) -> dict[str, Any]:
-        mean_w = self.energy_j / window_s if self.energy_j is not None and window_s else None
-        return {
-            "device_type": self.device_type,
-            "source": self.source,
-            "method": self.method,
-            "samples": self.samples,
-            "span_s": finite(self.span_s),
-            "energy_j": finite(self.energy_j),
-            "mean_power_w": finite(mean_w),
-            "baseline_power_w": finite(self.baseline_power_w),
-            "in_total": self.in_total,
-            "nested_in": self.nested_in,
-            "note": self.note,
-        }
 
 
 @dataclass
@@ -166,6 +165,9 @@ class EnergyAttribution:
     gaps: list[Gap] = field(default_factory=list)
     provenance: str | None = None
     notes: list[str] = field(default_factory=list)
+    energy_j_bound: dict[int, float | None] = field(default_factory=dict)  # the sensor model's bound per query
+    total_energy_j_bound: float | None = None
+    not_measured_reason: str | None = None  # why the figures are None although samples exist
 
     @property
     def window_s(self) -> float | None:
@@ -183,6 +185,26 @@ class EnergyAttribution:
         span = self.window_s
         return finite(self.total_energy_j / span) if self.total_energy_j is not None and span else None
 
+    @property
+    def mean_energy_per_query_j_bound(self) -> float | None:
+        """The bound on the mean: the mean of the per-query bounds."""
+        values = [b for q, b in self.energy_j_bound.items() if b is not None and self.energy_j.get(q) is not None]
+        return finite(math.fsum(values) / len(values)) if values and self.measured else None
+
+    @property
+    def mean_power_w_bound(self) -> float | None:
+        span = self.window_s
+        return finite(self.total_energy_j_bound / span) if self.total_energy_j_bound is not None and span else None
+
+    def uncertain(self) -> list[str]:
+        """The figures whose bound is over 5 % of their value."""
+        pairs = {"total_energy_j": (self.total_energy_j, self.total_energy_j_bound),
+                 "mean_energy_per_query_j": (self.mean_energy_per_query_j, self.mean_energy_per_query_j_bound),
+                 "mean_power_w": (self.mean_power_w, self.mean_power_w_bound)}
+        out = [name for name, (v, b) in pairs.items() if uncertain(v, b)]
+        out += [f"per_query.{q}" for q, v in self.energy_j.items() if uncertain(v, self.energy_j_bound.get(q))]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         window_s = self.window_s
         by_type: dict[str, float] = {}
@@ -194,6 +216,7 @@ class EnergyAttribution:
                 "query_id": qid,
                 "record_id": self.record_ids[qid],
                 "energy_j": finite(self.energy_j[qid]),
+                "energy_j_bound": finite(self.energy_j_bound.get(qid)) if self.energy_j[qid] is not None else None,
                 "prefill_energy_j": finite(self.prefill_energy_j[qid]),
                 "decode_energy_j": finite(self.decode_energy_j[qid]),
                 "energy_complete": self.energy_complete[qid],
@@ -206,7 +229,9 @@ class EnergyAttribution:
             "double_counted": self.policy == "window",
             "idle_baseline": self.idle_baseline,
             "measured": self.measured,
-            "note": NOT_MEASURED_NOTE if not self.measured else (WINDOW_NOTE if self.policy == "window" else None),
+            "note": (self.not_measured_reason or NOT_MEASURED_NOTE) if not self.measured
+            else (WINDOW_NOTE if self.policy == "window" else None),
+            "not_measured": self.not_measured_reason,
             "notes": list(self.notes),
             "provenance": self.provenance,
             "devices": {k: v.to_dict(window_s) for k, v in sorted(self.devices.items())},
@@ -217,83 +242,19 @@ class EnergyAttribution:
             "queries": len(self.energy_j),
             "queries_energy_incomplete": sum(1 for v in self.energy_complete.values() if not v),
             "total_energy_j": finite(self.total_energy_j),
+            "total_energy_j_bound": finite(self.total_energy_j_bound),
             "attributed_energy_j": finite(self.attributed_energy_j),
             "idle_energy_j": finite(self.idle_energy_j),
             "excluded_energy_j": finite(self.excluded_energy_j),
             "baseline_energy_j": finite(self.baseline_energy_j),
             "mean_energy_per_query_j": self.mean_energy_per_query_j,
+            "mean_energy_per_query_j_bound": self.mean_energy_per_query_j_bound,
             "mean_power_w": self.mean_power_w,
+            "mean_power_w_bound": self.mean_power_w_bound,
+            "uncertain": self.uncertain(),
             "per_query": per_query,
             "gaps": [g.to_dict() for g in self.gaps],
         }
-
-
-@dataclass
-class _Split:
-    query_j: np.ndarray  # every activity interval, measured first
-    prefill_j: np.ndarray
-    idle_j: float  # nothing active, inside the window
-    busy_j: float  # something active, inside the window, baseline removed
-    baseline_j: float
-
-
-def _split(
-    curve: EnergyCurve,
-    act: Activity,
-    bounds: np.ndarray,
-    policy: str,
-    base_w: float | None,
-    tokens: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-    window: tuple[int, int],
-) -> _Split:
-    """Split one device's energy among the activity intervals (formulas in the module docstring)."""
-    e_at = curve.energy_at(bounds)
-    de = np.diff(e_at)
-    dt_s = np.diff(bounds).astype(np.float64) / 1e9
-    si = np.searchsorted(bounds, act.start_ns)
-    fi = np.searchsorted(bounds, act.first_ns)
-    ei = np.searchsorted(bounds, act.end_ns)
-    m = len(de)
-    delta = np.bincount(si, minlength=m + 1) - np.bincount(ei, minlength=m + 1)
-    n = np.cumsum(delta)[:m]
-    in_window = (bounds[:-1] >= window[0]) & (bounds[1:] <= window[1])
-    busy = in_window & (n > 0)
-    idle_j = float(de[in_window & (n == 0)].sum())
-    baseline_j = 0.0
-    if base_w is not None:
-        baseline_j = float(base_w * dt_s[busy].sum())
-        de = de - base_w * dt_s
-    busy_j = float(de[busy].sum())
-    if policy == "window":
-        base = 0.0 if base_w is None else base_w
-        to_s = 1e-9
-        query = e_at[ei] - e_at[si] - base * (act.end_ns - act.start_ns) * to_s
-        prefill = e_at[fi] - e_at[si] - base * (act.first_ns - act.start_ns) * to_s
-        return _Split(query, prefill, idle_j, busy_j, baseline_j)
-    n_safe = np.maximum(n, 1)
-    if policy == "active" or tokens is None:
-        cum = np.concatenate(([0.0], np.cumsum(np.where(n > 0, de / n_safe, 0.0))))
-        return _Split(cum[ei] - cum[si], cum[fi] - cum[si], idle_j, busy_j, baseline_j)
-    t_tok, n_tok, owner = tokens
-    j = np.searchsorted(bounds, t_tok, side="left") - 1
-    keep = (ei[owner] > si[owner]) & (n_tok > 0)
-    j, n_tok, owner = j[keep], n_tok[keep], owner[keep]
-    j = np.clip(j, si[owner], ei[owner] - 1)
-    emitted = np.bincount(j, weights=n_tok, minlength=m)
-    cum = np.concatenate(([0.0], np.cumsum(np.where((n > 0) & (emitted == 0), de / n_safe, 0.0))))
-    share = de[j] * n_tok / emitted[j]
-    k = len(act.start_ns)
-    query = cum[ei] - cum[si] + np.bincount(owner, weights=share, minlength=k)
-    in_prefill = j < fi[owner]
-    prefill = cum[fi] - cum[si] + np.bincount(owner[in_prefill], weights=share[in_prefill], minlength=k)
-    return _Split(query, prefill, idle_j, busy_j, baseline_j)
-
-
-def _token_columns(act: Activity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    t_tok, offsets = concat_tokens([r.t_ns_array for r in act.records])
-    n_tok, _ = concat_tokens([r.counts_array for r in act.records])
-    owner = np.repeat(np.arange(len(act.records)), np.diff(offsets))
-    return t_tok, n_tok.astype(np.float64), owner
 
 
 def per_query_energy(
@@ -355,10 +316,12 @@ def per_query_energy(
         return result
     bounds_q = sorted_unique(act.start_ns, act.first_ns, act.end_ns)
     sessions = session_windows_ns(view, act.start_ns[act.measured], act.end_ns[act.measured])
-    tokens = _token_columns(act) if policy == "tokens" else None
-    totals = dict.fromkeys(("total", "idle", "busy", "baseline"), 0.0)
+    tokens = token_columns(act) if policy == "tokens" else None
+    totals = dict.fromkeys(("total", "idle", "busy", "baseline", "bound"), 0.0)
     query_j = np.zeros(n_meas)
+    query_bound_j = np.zeros(n_meas)
     prefill_j = np.zeros(n_meas)
+    short: list[str] = []  # devices in the total with a session window no reading measured
     gaps: list[Gap] = []
     lost = telemetry_gaps(view, span)
     for d, curve in sorted(curves.items()):
@@ -371,9 +334,24 @@ def per_query_energy(
         if policy == "tokens":
             inside = curve.sample_t_ns[(curve.sample_t_ns > span[0]) & (curve.sample_t_ns < span[1])]
             bounds = sorted_unique(bounds_q, inside)
-        part = _split(curve, act, bounds, policy, base_w if idle_baseline == "subtract" else None, tokens, window)
+        part = split_energy(curve, act, bounds, policy, base_w if idle_baseline == "subtract" else None, tokens, window)
         e_win = curve.energy_at(np.asarray(sessions, dtype=np.int64).ravel())
         dev.energy_j = float((e_win[1::2] - e_win[0::2]).sum())  # within the capture sessions only
+        spec = sensor_spec(view, d, dev.source)
+        model = DeviceBounds(curve, spec, dev.source, [b.t_ns for b in view.brackets if b.device == d])
+        dev.sensor = spec.to_dict()
+        dev.readings_in_window = sum(model.readings_in(a, b) for a, b in sessions)
+        dev.edges_bracketed = all(model.bracketed(a) and model.bracketed(b) for a, b in sessions)
+        dev.energy_j_bound = sum(model.window_j(a, b, float(e_b - e_a))
+                                 for (a, b), e_a, e_b in zip(sessions, e_win[0::2], e_win[1::2]))
+        if not all(model.measured(a, b) for a, b in sessions):
+            dev.energy_j = dev.energy_j_bound = None
+            dev.note = NOT_MEASURED_SHORT
+            if dev.in_total:
+                short.append(d)
+            continue
+        q_bound = query_bounds_j(model, act, bounds, policy)[:n_meas] + spec.model_error_fraction * np.abs(
+            part.query_j[:n_meas])
         for qi, qid in enumerate(qids):
             result.by_device_j[qid][d] = float(part.query_j[qi])
         gaps.extend(sample_gaps(curve, span))
@@ -382,13 +360,19 @@ def per_query_energy(
         if not dev.in_total:
             continue
         query_j += part.query_j[:n_meas]
+        query_bound_j += q_bound
         prefill_j += part.prefill_j[:n_meas]
         totals["total"] += dev.energy_j
+        totals["bound"] += dev.energy_j_bound
         totals["idle"] += part.idle_j
         totals["busy"] += part.busy_j
         totals["baseline"] += part.baseline_j
     gaps.sort(key=lambda g: (g.device, g.start_ns, g.end_ns, g.reason))
     result.gaps = gaps
+    if short:  # the run fell between two readings of a device it sums: no number, never 0 J
+        result.measured, result.provenance, result.not_measured_reason = False, None, NOT_MEASURED_SHORT
+        result.notes.append(f"{NOT_MEASURED_SHORT} ({', '.join(short)}: no reading inside the window, no bracket read)")
+        return result
     complete = np.ones(n_meas, dtype=bool)
     starts, ends = act.start_ns[:n_meas], act.end_ns[:n_meas]
     for g in gaps:
@@ -397,12 +381,14 @@ def per_query_energy(
     has_first = act.has_first[:n_meas]
     for qi, qid in enumerate(qids):
         result.energy_j[qid] = float(query_j[qi])
+        result.energy_j_bound[qid] = float(query_bound_j[qi])
         result.energy_complete[qid] = bool(complete[qi])
         if has_first[qi]:
             result.prefill_energy_j[qid] = float(prefill_j[qi])
             result.decode_energy_j[qid] = float(query_j[qi] - prefill_j[qi])
     attributed = float(query_j.sum())
     result.total_energy_j = totals["total"]
+    result.total_energy_j_bound = totals["bound"]
     result.attributed_energy_j = attributed
     result.idle_energy_j = totals["idle"]
     result.baseline_energy_j = totals["baseline"] if idle_baseline == "subtract" else None
