@@ -24,8 +24,6 @@ EXCEPTIONS = {
     # judge_for_run re-judges with the judge accuracy reports under; select_judge is accuracy's rule,
     # and moving it into judging would make every analysis import the LLM judge and the openai SDK
     ("ipw.judging.select", "ipw.analyses.accuracy"),
-    # ipw query's ``cells`` view reads a study's study.json
-    ("ipw.reports.duckdb_views", "ipw.studies.state"),
 }
 
 

@@ -10,6 +10,9 @@ backends from the ``analysis`` extra, imported only when used.
     diff          diff_runs / format_diff: config, hardware, accuracy flips, bootstrap deltas
     duckdb_views  query_runs: SQL over the runs, queries, tokens, power, verdicts views
     plots         the registered visualizations (regression, output-kde, power-timeline, accuracy-energy)
+    labels        what a metric is called where people read it: words and a unit
+    study_table   the one table of a study's cells; study_outputs renders it (JSON, CSV, Parquet, Arrow, text)
+    study_file    study.json read back with its type
 """
 
 from __future__ import annotations

@@ -2,11 +2,16 @@
 
 Figures are built with :class:`matplotlib.figure.Figure` on an Agg canvas,
 never through ``pyplot``, so plotting leaves no global state behind and works
-without a display.
+without a display. Every PNG carries its axis labels in a text chunk
+(:data:`AXIS_LABELS_KEY`, read back by :func:`axis_labels_of`), so the HTML
+report can show and a test can check them, and no date or software version,
+so a redrawn figure has the same bytes.
 """
 
 from __future__ import annotations
 
+import json
+import struct
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -14,9 +19,11 @@ from typing import Any
 from ..errors import BackendMissingError, UsageError
 from ..replay.engine import RunView
 
-__all__ = ["DPI", "new_figure", "save", "no_data", "require_views"]
+__all__ = ["DPI", "AXIS_LABELS_KEY", "new_figure", "save", "png_metadata", "axis_labels_of", "no_data",
+           "require_views"]
 
 DPI = 150
+AXIS_LABELS_KEY = "ipw-axis-labels"
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:
@@ -36,8 +43,29 @@ def save(fig: Any, path: Path) -> Path:
     """Write ``fig`` as a PNG at :data:`DPI`, creating the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png", facecolor="white")
+    fig.savefig(path, dpi=DPI, format="png", facecolor="white", metadata=png_metadata(fig))
     return path
+
+
+def png_metadata(fig: Any) -> dict[str, Any]:
+    """PNG text chunks: the figure's axis labels, and no software version (the bytes stay the same)."""
+    labels = [text for ax in fig.get_axes() for text in (ax.get_xlabel(), ax.get_ylabel()) if text]
+    return {"Software": None, AXIS_LABELS_KEY: json.dumps(labels, ensure_ascii=True)}
+
+
+def axis_labels_of(png: bytes) -> list[str] | None:
+    """The axis labels a PNG written here carries, or None for another PNG."""
+    at = 8  # after the signature
+    while at + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[at:at + 8])
+        if kind == b"tEXt":
+            key, _, value = png[at + 8:at + 8 + length].partition(b"\0")
+            if key.decode("latin-1") == AXIS_LABELS_KEY:
+                return [str(v) for v in json.loads(value.decode("latin-1"))]
+        if kind == b"IDAT":  # text chunks come before the image data
+            return None
+        at += 12 + length
+    return None
 
 
 def no_data(ax: Any, message: str, *, shared_x: bool = False) -> None:

@@ -201,7 +201,7 @@ def _draw_timeline(view: RunView, label: str, path: Path) -> Path:
             from matplotlib.ticker import MaxNLocator
 
             lane_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        lane_ax.set_ylabel("Query lanes")
+        lane_ax.set_ylabel("Queries in flight (lane)")
         lane_ax.legend(fontsize=7, loc="upper right", ncol=len(labelled))
         lane_ax.grid(True, axis="x", alpha=0.3)
     else:

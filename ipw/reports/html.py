@@ -19,10 +19,13 @@ from ..errors import UsageError
 from ..replay.engine import RunView
 from . import html_page as h
 from ._metrics import QueryRow, load_views, query_rows, run_label, run_labels
-from .html_figures import latency_png, pareto_front, pareto_png, visualization_png
-from .html_study import StudyCell, cells_from_runs, is_study, study_cells
+from .html_figures import latency_overlay_png, latency_png, pareto_png, power_overlay_png, visualization_png
+from .html_study import study_body
+from .labels import label
+from .study_file import is_study
+from .study_table import runs_table, study_table
 
-__all__ = ["report_html", "SUMMARY_ROWS", "LEADERBOARD_COLUMNS"]
+__all__ = ["report_html", "SUMMARY_ROWS"]
 
 # the summary metrics shown for a run, in this order (others in the summary follow)
 SUMMARY_ROWS = (
@@ -30,12 +33,6 @@ SUMMARY_ROWS = (
     "intelligence_per_joule", "mean_power_w", "mean_energy_per_query_j", "total_energy_j", "joules_per_output_token",
     "output_tokens_per_joule", "co2_g", "co2_g_per_query", "ttft_p50_s", "ttft_p90_s", "e2e_mean_s", "e2e_p90_s",
     "throughput_tokens_per_s", "completion_tokens_total",
-)
-LEADERBOARD_COLUMNS = (
-    ("accuracy", "accuracy"), ("intelligence_per_watt", "IPW (1/W)"), ("intelligence_per_joule", "IPJ (1/J)"),
-    ("mean_energy_per_query_j", "J/query"), ("joules_per_output_token", "J/token"),
-    ("output_tokens_per_joule", "tokens/J"), ("ttft_p50_s", "TTFT p50"), ("e2e_p90_s", "e2e p90"),
-    ("throughput_tokens_per_s", "tokens/s"),
 )
 _ANSWER_CHARS = 400
 
@@ -55,8 +52,8 @@ def _energy_options(options: dict[str, Any]) -> dict[str, Any]:
 def _summary_table(summary: dict[str, Any], scope: str = "") -> str:
     metrics = summary["metrics"]
     names = [n for n in SUMMARY_ROWS if n in metrics] + [n for n in metrics if n not in SUMMARY_ROWS]
-    rows = [f"<td>{h.esc(n.replace('_', ' '))}</td>{h.metric_cell(n, metrics[n], scope=scope)}" for n in names]
-    return h.table(["metric", "value"], rows, table_id=f"summary{'-' + scope if scope else ''}")
+    rows = [h.label_cell(n, label(n)) + h.metric_cell(n, metrics[n], scope=scope) for n in names]
+    return h.table(["Metric", "Value"], rows, table_id=f"summary{'-' + scope if scope else ''}")
 
 
 def _verdict_cell(value: bool | None) -> str:
@@ -81,7 +78,8 @@ def _query_table(view: RunView, rows: list[QueryRow]) -> str:
             + h.value_cell(r.e2e_s, field="e2e_s", unit="s")
             + h.value_cell(r.completion_tokens, field="completion_tokens")
         )
-    headers = ["query", "record", "answer", "verdict", "energy", "TTFT", "end-to-end", "output tokens"]
+    headers = ["Query", "Record", "Answer", "Verdict", (label("energy_j"), "energy_j"), (label("ttft_s"), "ttft_s"),
+               (label("e2e_s"), "e2e_s"), (label("completion_tokens"), "completion_tokens")]
     return h.table(headers, body, sortable=True, table_id="queries")
 
 
@@ -110,9 +108,9 @@ def _side_by_side(a: dict[str, Any], b: dict[str, Any]) -> str:
     names = [n for n in SUMMARY_ROWS if n in a["metrics"] or n in b["metrics"]]
     names += [n for n in {**a["metrics"], **b["metrics"]} if n not in names]
     missing = {"value": None, "unit": None, "provenance": None}
-    rows = [f"<td>{h.esc(n.replace('_', ' '))}</td>" + h.metric_cell(n, a["metrics"].get(n, missing), scope="a")
+    rows = [h.label_cell(n, label(n)) + h.metric_cell(n, a["metrics"].get(n, missing), scope="a")
             + h.metric_cell(n, b["metrics"].get(n, missing), scope="b") for n in names]
-    return h.table(["metric", "A", "B"], rows, table_id="summaries")
+    return h.table(["Metric", "A", "B"], rows, table_id="summaries")
 
 
 def _signed(value: float | None) -> str:
@@ -124,11 +122,14 @@ def _diff_body(view_a: RunView, view_b: RunView, options: dict[str, Any]) -> str
     from .plots import accuracy_energy
 
     result = diff_runs(view_a, view_b, judge=options.get("judge"), energy_options=_energy_options(options) or None)
+    labels = (f"A: {run_label(view_a)}", f"B: {run_label(view_b)}")
+    rows_a, rows_b = (query_rows(v, judge=options.get("judge"), energy_options=_energy_options(options))
+                      for v in (view_a, view_b))
     rows = []
     for key, d in result["deltas"].items():
         ci = f"[{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]" if d["ci_low"] is not None else "—"
         rows.append(
-            f"<td>{h.esc(key.replace('_', ' '))}</td>"
+            h.label_cell(key, label(key))
             + h.value_cell(d["a"], field=f"{key}.a") + h.value_cell(d["b"], field=f"{key}.b")
             + f'<td class="num" data-delta="{h.esc(key)}" data-value="{h.esc(h.data_value(d["delta"]))}" '
               f'data-ci-low="{h.esc(h.data_value(d["ci_low"]))}" data-ci-high="{h.esc(h.data_value(d["ci_high"]))}">'
@@ -144,52 +145,20 @@ def _diff_body(view_a: RunView, view_b: RunView, options: dict[str, Any]) -> str
                for block in ("config", "hardware", "devices") for c in result[block]]
     return "".join([
         h.section("Deltas (B − A, bootstrap 95% intervals)", h.notes(result.get("notes", [])) + h.table(
-            ["metric", "A", "B", "delta", "95% CI", "method", "note"], rows, table_id="deltas")),
+            ["Metric", "A", "B", "Delta (B − A)", "95% CI", "Method", "Note"], rows, table_id="deltas")),
         h.section("Accuracy flips", f"<p>{flip_text}</p>"),
         h.section("Summaries", _side_by_side(_summary(view_a, options), _summary(view_b, options))),
+        h.section("Latency, A and B overlaid", h.figure(
+            latency_overlay_png(labels, (rows_a, rows_b)), "TTFT and end-to-end latency per query, both runs on "
+            "shared bins", figure_id="latency-overlay")),
+        h.section("Power, A and B overlaid", h.figure(
+            power_overlay_png(labels, (view_a, view_b)), "power per device over time, both runs from their first "
+            "sample", figure_id="power-overlay")),
         h.section("Accuracy vs energy", "".join(h.figure(png, "accuracy against energy per query, both runs")
                                                for png in visualization_png(accuracy_energy, [view_a, view_b],
                                                                             options))),
-        h.section("What differs", h.table(["key", "A", "B"], changed) if changed else "<p>config, hardware and devices are identical</p>"),
+        h.section("What differs", h.table(["Key", "A", "B"], changed) if changed else "<p>config, hardware and devices are identical</p>"),
     ])
-
-
-def _study_body(cells: list[StudyCell], options: dict[str, Any]) -> str:
-    rows, labels, points, failed = [], [], [], []
-    for cell in cells:
-        if cell.problem is not None:
-            failed.append(f"{cell.name}: {cell.problem}")
-            continue
-        view = load_views([cell.run_dir])[0]
-        summary = _summary(view, options)
-        metrics = summary["metrics"]
-        rows.append((cell, metrics))
-        joules, accuracy = metrics["mean_energy_per_query_j"]["value"], metrics["accuracy"]["value"]
-        if joules is not None and accuracy is not None:
-            labels.append(cell.name)
-            points.append((joules, accuracy))
-    front = pareto_front(points)
-    on_front = {labels[i] for i in front}
-    params = sorted({k for cell, _ in rows for k in cell.params})
-    body = []
-    for cell, metrics in sorted(rows, key=lambda r: -(r[1]["intelligence_per_joule"]["value"] or -1.0)):
-        css = ' class="front"' if cell.name in on_front else ""
-        body.append(
-            f'<td{css} data-field="cell" data-sort="{h.esc(cell.name)}">{h.esc(cell.name)}'
-            + ("&nbsp;★" if cell.name in on_front else "") + "</td>"
-            + "".join(h.value_cell(cell.params.get(p), field=f"param.{p}", css="") for p in params)
-            + "".join(h.metric_cell(key, metrics[key], scope=cell.name) for key, _ in LEADERBOARD_COLUMNS)
-        )
-    headers = ["cell", *params, *(title for _, title in LEADERBOARD_COLUMNS)]
-    parts = [
-        h.section("Leaderboard", h.notes(failed) + "<p class=\"sub\">★ on the Pareto front (no cell is at least as "
-                  "accurate for fewer joules); click a column to sort</p>"
-                  + '<div style="overflow-x:auto">' + h.table(headers, body, sortable=True, table_id="leaderboard")
-                  + "</div>"),
-        h.section("Pareto: accuracy vs joules per query", h.figure(pareto_png(labels, points, front),
-                                                                  "one point per cell", figure_id="pareto")),
-    ]
-    return "".join(parts)
 
 
 def report_html(paths: list[Path], options: dict[str, Any] | None = None) -> str:
@@ -198,9 +167,9 @@ def report_html(paths: list[Path], options: dict[str, Any] | None = None) -> str
     paths = [Path(p) for p in paths]
     generator = f"ipw {__version__}"
     if len(paths) == 1 and is_study(paths[0]):
-        cells = study_cells(paths[0])
-        return h.page(f"Study {paths[0].name}", f"{len(cells)} cells · {paths[0]}", _study_body(cells, options),
-                      kind="study", generator=generator)
+        table = study_table(paths[0], options)
+        return h.page(f"Study {paths[0].name}", f"{len(table.rows)} cells · {paths[0]}",
+                      study_body(table, pareto_png(table)), kind="study", generator=generator)
     if any(is_study(p) for p in paths):
         raise UsageError("a study folder is reported on its own", hint="pass the study folder alone: ipw report STUDY")
     views = load_views(paths)
@@ -212,6 +181,6 @@ def report_html(paths: list[Path], options: dict[str, Any] | None = None) -> str
         return h.page(f"{b} vs {a}", f"A = {a} · B = {b}", _diff_body(views[0], views[1], options),
                       kind="diff", generator=generator)
     # three or more runs: a leaderboard, as for the cells of a study
-    cells = cells_from_runs(paths, run_labels(views))
-    return h.page(f"{len(views)} runs", " · ".join(c.name for c in cells), _study_body(cells, options),
+    table = runs_table(views, run_labels(views), options)
+    return h.page(f"{len(views)} runs", " · ".join(r.cell for r in table.rows), study_body(table, pareto_png(table)),
                   kind="study", generator=generator)

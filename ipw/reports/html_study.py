@@ -1,77 +1,64 @@
-"""Reading a study folder for a report: its cells, their parameters and run folders.
+"""The HTML study page: the study table as a sortable leaderboard, and its Pareto figure.
 
-A study folder (SPEC §9) holds ``study.json`` and ``runs/<cell run name>/``.
-``study.json`` has ``cells``: a list of objects with the cell's name
-(``name``, ``cell`` or ``id``), its parameters (``params`` or
-``parameters``), its run folder (``run_dir`` or ``run``; relative paths are
-taken from the study folder; default ``runs/<name>``) and its ``status``.
-A cell whose run folder holds no ledger is reported as missing, not fatal.
+The rows are :func:`ipw.reports.study_table.study_table`'s (or
+:func:`~ipw.reports.study_table.runs_table`'s for three or more plain runs),
+best intelligence per joule first; every cell carries its column's key
+(``data-column``) and exact value (``data-value``), and a column that is the
+summary analysis's own metric also carries ``data-metric``, so the page can be
+checked against ``summary.json``, ``report.json`` and the ``cells`` view.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from . import html_page as h
+from .labels import param_label
+from .study_table import COLUMNS, Column, CellRow, StudyTable
 
-__all__ = ["StudyCell", "is_study", "study_cells", "cells_from_runs"]
-
-_MAX_STUDY_JSON_BYTES = 64 * 1024 * 1024  # a study file is metadata; anything larger is not one
-
-
-@dataclass(frozen=True)
-class StudyCell:
-    """One cell of a study: what it was run with and where its run lives."""
-
-    name: str
-    run_dir: Path
-    params: dict[str, Any] = field(default_factory=dict)
-    status: str | None = None
-    problem: str | None = None  # why the cell cannot be reported, or None
+__all__ = ["study_body"]
 
 
-def is_study(path: Path) -> bool:
-    return (Path(path) / "study.json").is_file()
+def _metric_td(column: Column, row: CellRow) -> str:
+    value = getattr(row, column.name)
+    if column.name == "energy_provenance":
+        return f'<td data-column="{column.name}" data-value="{h.esc(value or "")}">{h.badge(value)}</td>'
+    attrs = f'data-column="{column.name}" data-value="{h.esc(h.data_value(value))}"'
+    if column.from_summary:
+        attrs += f' data-metric="{column.name}" data-scope="{h.esc(row.cell)}"'
+    return f'<td class="num" {attrs} data-sort="{h.esc(h.data_value(value))}">{h.esc(h.number_text(value))}</td>'
 
 
-def _first(mapping: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if mapping.get(key) is not None:
-            return mapping[key]
-    return None
+def _row(table: StudyTable, row: CellRow) -> str:
+    css = ' class="front"' if row.on_pareto_front else ""
+    return (
+        f'<td{css} data-field="cell" data-sort="{h.esc(row.cell)}">{h.esc(row.cell)}'
+        + ("&nbsp;★" if row.on_pareto_front else "") + "</td>"
+        + "".join(h.value_cell(row.params.get(a), field=f"param.{a}", css="") for a in table.axes)
+        + f'<td data-column="status" data-value="{h.esc(row.status)}">{h.esc(row.status)}</td>'
+        + "".join(_metric_td(c, row) for c in COLUMNS)
+    )
 
 
-def study_cells(study_dir: Path) -> list[StudyCell]:
-    """The cells listed in ``study_dir/study.json``, in file order."""
-    path = Path(study_dir) / "study.json"
-    if path.stat().st_size > _MAX_STUDY_JSON_BYTES:
-        raise UsageError(f"{path} is larger than a study file can be", hint="check that it is the study's study.json")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not valid JSON ({exc})", hint="rerun 'ipw study run' to rewrite it") from None
-    raw = doc.get("cells") if isinstance(doc, dict) else None
-    if not isinstance(raw, list):
-        raise UsageError(f"{path} has no list of cells", hint="rerun 'ipw study run' to rewrite it")
-    cells = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, dict):
-            continue
-        name = str(_first(item, "name", "cell", "id", "run_name") or f"cell-{index}")
-        params = _first(item, "params", "parameters") or {}
-        run = _first(item, "run_dir", "run", "run_folder") or f"runs/{name}"
-        run_dir = Path(run) if Path(run).is_absolute() else Path(study_dir) / run
-        problem = None if (run_dir / "events").is_dir() else f"no run recorded in {run_dir}"
-        cells.append(StudyCell(name, run_dir, dict(params) if isinstance(params, dict) else {},
-                               item.get("status"), problem))
-    if not cells:
-        raise UsageError(f"{path} lists no cells", hint="run the study first: ipw study run FILE")
-    return cells
+def _best_first(row: CellRow) -> tuple[bool, float]:
+    ipj = row.intelligence_per_joule
+    return (ipj is None, -(ipj or 0.0))
 
 
-def cells_from_runs(run_dirs: list[Path], labels: list[str]) -> list[StudyCell]:
-    """Plain run folders as the cells of an ad-hoc comparison."""
-    return [StudyCell(label, Path(d)) for d, label in zip(run_dirs, labels)]
+def leaderboard(table: StudyTable) -> str:
+    headers: list[Any] = ["Cell", *(param_label(a) for a in table.axes), "Status",
+                          *((c.label, c.name) for c in COLUMNS)]
+    body = [_row(table, r) for r in sorted(table.rows, key=_best_first)]
+    return h.table(headers, body, sortable=True, table_id="leaderboard")
+
+
+def study_body(table: StudyTable, pareto_png: bytes) -> str:
+    missing = [f"{r.cell}: no run recorded ({r.status})" for r in table.rows if r.queries is None]
+    return "".join([
+        h.section("Leaderboard", h.notes(missing) + '<p class="sub">★ on the Pareto front (no cell is at least as '
+                  "accurate for fewer joules); click a column to sort; the table scrolls sideways</p>"
+                  + leaderboard(table) + h.notes(table.notes)),
+        h.section("Pareto: accuracy vs energy per query", h.figure(
+            pareto_png, "one point per cell, with its 95% Wilson interval; the Pareto front joined in red",
+            figure_id="pareto")),
+    ])

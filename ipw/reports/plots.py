@@ -25,6 +25,7 @@ from ..replay.engine import RunView
 from ._metrics import QueryRow, energy_by_query, energy_note, judged, query_rows, run_labels
 from ._plotting import new_figure, no_data, require_views, save
 from ._timeline import power_timeline
+from .study_stats import wilson_interval
 
 __all__ = [
     "OPTIONS",
@@ -163,13 +164,6 @@ def output_kde(views: list[RunView], output_dir: Path, options: dict[str, Any]) 
     return [save(fig, Path(output_dir) / "output-kde.png")]
 
 
-def _wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def accuracy_energy(views: list[RunView], output_dir: Path, options: dict[str, Any]) -> list[Path]:
     """Accuracy against mean energy per query, one point per run, with 95 % error bars.
 
@@ -194,7 +188,8 @@ def accuracy_energy(views: list[RunView], output_dir: Path, options: dict[str, A
             continue
         judges.add(chosen)
         accuracy = correct / (correct + incorrect)
-        low, high = _wilson(correct, correct + incorrect)
+        low, high = wilson_interval(correct, correct + incorrect)
+        low, high = accuracy if low is None else low, accuracy if high is None else high
         se = float(joules.std(ddof=1) / math.sqrt(len(joules))) if len(joules) > 1 else 0.0
         points.append((label, float(joules.mean()), 1.96 * se, accuracy, accuracy - low, high - accuracy))
     fig, axes = new_figure(figsize=(9, 6))

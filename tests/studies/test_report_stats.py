@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipw.studies.report import pareto_front, wilson_interval
+from ipw.reports.study_stats import pareto_front, wilson_interval
 
 
 def test_wilson_interval_matches_the_textbook_values() -> None:

@@ -62,7 +62,7 @@ def test_grid_study_runs_each_cell_once_and_reports_four_rows(tmp_path: Path, ll
             assert 0.0 <= row["accuracy_ci_low"] <= row["accuracy"] <= row["accuracy_ci_high"] <= 1.0
         else:
             assert row["accuracy"] is row["accuracy_ci_low"] is row["accuracy_ci_high"] is None
-        assert row["energy_provenance"] == "estimated" and row["energy_j_per_query"] > 0
+        assert row["energy_provenance"] == "estimated" and row["mean_energy_per_query_j"] > 0
         assert row["e2e_p50_s"] <= row["e2e_p99_s"]
     assert set(report["pareto_front"]) <= set(GRID_CELLS)
     assert bool(report["pareto_front"]) == any(r["decided"] for r in report["rows"])

@@ -1,0 +1,87 @@
+"""What a metric is called where people read it: words and a unit, never the snake_case key.
+
+``LABELS`` holds every metric name ipw shows (the summary's, the diff's deltas,
+the study table's columns) once; :func:`label` falls back to words made from
+the key, with the unit its suffix names (``_j`` → J, ``_s`` → s, ``_w`` → W).
+Every label ends in a unit in parentheses, so a reader never guesses whether
+a number is joules or kilojoules, a share or a percentage.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["LABELS", "label", "param_label"]
+
+LABELS: dict[str, str] = {
+    # accuracy and counts
+    "accuracy": "Accuracy (fraction)",
+    "accuracy_ci_low": "Accuracy 95% low (fraction)",
+    "accuracy_ci_high": "Accuracy 95% high (fraction)",
+    "correct": "Correct (queries)",
+    "incorrect": "Incorrect (queries)",
+    "unevaluated": "Unevaluated (queries)",
+    "decided": "Decided (queries)",
+    "queries": "Queries measured (queries)",
+    "queries_measured": "Queries measured (queries)",
+    "queries_truncated": "Queries truncated (queries)",
+    # energy and power
+    "intelligence_per_watt": "Intelligence per watt (1/W)",
+    "intelligence_per_joule": "Intelligence per joule (1/J)",
+    "mean_power_w": "Mean power (W)",
+    "mean_energy_per_query_j": "Energy per query (J)",
+    "energy_per_query_j": "Energy per query (J)",
+    "total_energy_j": "Total energy (J)",
+    "idle_energy_j": "Idle energy (J)",
+    "joules_per_output_token": "Energy per output token (J/token)",
+    "output_tokens_per_joule": "Output tokens per joule (tokens/J)",
+    "energy_provenance": "Energy source (provenance)",
+    "co2_g": "CO₂ (g)",
+    "co2_g_per_query": "CO₂ per query (g)",
+    "measurement_overhead_cpu_s": "ipw's own CPU time (s)",
+    "measurement_overhead_cpu_share": "ipw's share of CPU time (fraction)",
+    "measurement_overhead_energy_j": "ipw's own energy (J)",
+    # latency and tokens
+    "ttft_mean_s": "TTFT mean (s)",
+    "ttft_p50_s": "TTFT p50 (s)",
+    "ttft_p90_s": "TTFT p90 (s)",
+    "ttft_p99_s": "TTFT p99 (s)",
+    "ttft_s": "Time to first token (s)",
+    "tpot_mean_s": "Time per output token, mean (s)",
+    "itl_p50_s": "Inter-token latency p50 (s)",
+    "e2e_mean_s": "End-to-end mean (s)",
+    "e2e_p50_s": "End-to-end p50 (s)",
+    "e2e_p90_s": "End-to-end p90 (s)",
+    "e2e_p99_s": "End-to-end p99 (s)",
+    "e2e_s": "End-to-end latency (s)",
+    "latency_e2e_s": "End-to-end latency (s)",
+    "throughput_tokens_per_s": "Throughput (tokens/s)",
+    "completion_tokens_total": "Output tokens (tokens)",
+    "completion_tokens": "Output tokens (tokens)",
+    "prompt_tokens_total": "Prompt tokens (tokens)",
+    "energy_j": "Energy (J)",
+}
+
+_SUFFIX_UNITS = (("_per_s", "1/s"), ("_j", "J"), ("_s", "s"), ("_w", "W"), ("_ns", "ns"), ("_g", "g"),
+                 ("_bytes", "bytes"), ("_tokens", "tokens"))
+
+
+def label(name: str) -> str:
+    """``name``'s label with its unit: the declared one, else words from the key and the unit of its suffix."""
+    if name in LABELS:
+        return LABELS[name]
+    for suffix, unit in _SUFFIX_UNITS:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return f"{_words(name[: -len(suffix)])} ({unit})"
+    return f"{_words(name)} (value)"
+
+
+def param_label(key: str) -> str:
+    """A study axis (``gen_param.max_tokens``) as words: ``Max tokens (gen param)``."""
+    head, _, leaf = key.rpartition(".")
+    return f"{_words(leaf)} ({_words(head).lower()})" if head else _words(leaf)
+
+
+def _words(key: str) -> str:
+    text = re.sub(r"[_.\s]+", " ", key).strip()
+    return text[:1].upper() + text[1:] if text else key

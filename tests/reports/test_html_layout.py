@@ -1,0 +1,117 @@
+"""The HTML pages as a person sees them: chromium at 1,200 px wide, labels in words with units, no sideways scroll.
+
+Each page (one run, a diff, a study with a leaderboard wider than the page)
+is opened in headless chromium at 1,200 × 900 after a small script is added
+that, once the page has loaded, writes the page's and each table box's
+scroll and client widths into ``<body>``; ``--dump-dom`` returns them. The
+screenshots are kept under pytest's tmp dir (and ``$IPW_TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipw.reports.html import report_html
+
+from .studies import write_study
+
+_MEASURE = """<script>
+window.addEventListener('load', function () {
+  var d = document.documentElement, boxes = [];
+  document.querySelectorAll('.table-scroll').forEach(function (b) { boxes.push([b.scrollWidth, b.clientWidth]); });
+  document.body.setAttribute('data-measured', JSON.stringify(
+    {scroll: d.scrollWidth, client: d.clientWidth, boxes: boxes}));
+});
+</script>"""
+SNAKE = re.compile(r"[A-Za-z0-9]+_[A-Za-z0-9_]+")
+WITH_UNIT = re.compile(r"^[A-Z0-9ipC][^_]* \([^()]+\)$")  # words, then the unit in parentheses
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[dict[str, Any]] = []
+        self._open: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = {"tag": tag, "attrs": dict(attrs), "text": ""}
+        self.elements.append(element)
+        if tag not in ("img", "meta", "br"):
+            self._open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and self._open[-1]["tag"] == tag:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for element in self._open:
+            element["text"] += data
+
+
+def _open_at_1200(chromium: str, html: str, shot: Path) -> _Page:
+    page = shot.with_suffix(".html")
+    page.write_text(html.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+           "--disable-dev-shm-usage", f"--user-data-dir={shot.parent / (shot.stem + '-profile')}",
+           "--window-size=1200,900", f"--screenshot={shot}", "--dump-dom", page.resolve().as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=shot.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    keep = os.environ.get("IPW_TEST_ARTIFACTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(shot, Path(keep) / shot.name)
+    print(f"screenshot: {shot}")
+    dom = _Page()
+    dom.feed(done.stdout)
+    return dom
+
+
+def _check(dom: _Page) -> dict[str, Any]:
+    body = next(e for e in dom.elements if e["tag"] == "body")
+    assert "data-measured" in body["attrs"], "the measuring script did not run"
+    measured = json.loads(body["attrs"]["data-measured"])
+    assert measured["client"] > 1000  # the window really was about 1,200 px wide
+    assert measured["scroll"] <= measured["client"], f"the page scrolls sideways: {measured}"
+    headers = [e["text"].strip() for e in dom.elements if e["tag"] == "th"]
+    assert headers and not [h for h in headers if SNAKE.search(h)], headers
+    labels = [e for e in dom.elements if "data-label-of" in e["attrs"]]
+    assert labels
+    for e in labels:
+        assert WITH_UNIT.match(e["text"].strip()), (e["attrs"]["data-label-of"], e["text"])
+    figures = [e for e in dom.elements if e["tag"] == "figure"]
+    for f in figures:
+        axis_labels = json.loads(f["attrs"]["data-axis-labels"])
+        assert axis_labels, f["attrs"].get("id")
+        for text in axis_labels:
+            assert not SNAKE.search(text) and re.search(r"\([^()]+\)", text), (f["attrs"].get("id"), text)
+    return {"measured": measured, "figures": figures}
+
+
+def test_run_page_fits_and_says_units(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
+    seen = _check(_open_at_1200(chromium, report_html([runs["a"]]), tmp_path / "run.png"))
+    assert len(seen["figures"]) == 2
+
+
+def test_diff_page_overlays_the_two_runs(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
+    dom = _open_at_1200(chromium, report_html([runs["a"], runs["b"]]), tmp_path / "diff.png")
+    seen = _check(dom)
+    ids = {f["attrs"].get("id") for f in seen["figures"]}
+    assert {"latency-overlay", "power-overlay"} <= ids and len(seen["figures"]) >= 3
+
+
+def test_a_wide_leaderboard_scrolls_inside_its_box(tmp_path: Path, chromium: str) -> None:
+    study = write_study(tmp_path / "wide-study", extra_axes=6)
+    seen = _check(_open_at_1200(chromium, report_html([study]), tmp_path / "study.png"))
+    # the leaderboard is wider than the page, yet only its own box scrolls
+    assert any(scroll > client for scroll, client in seen["measured"]["boxes"]), seen["measured"]
+    pareto = [f for f in seen["figures"] if f["attrs"].get("id") == "pareto"]
+    assert pareto and "Accuracy (fraction, 95% Wilson interval)" in json.loads(pareto[0]["attrs"]["data-axis-labels"])
