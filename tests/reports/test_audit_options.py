@@ -11,6 +11,7 @@ this matrix by itself; an option with no values to try here fails
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from ipw.analyses.energy import IDLE_BASELINES, POLICIES
+from ipw.errors import UsageError
 from ipw.events import Verdict
 from ipw.ledger import LedgerWriter
 from ipw.registry import REGISTRY
@@ -86,6 +88,21 @@ def test_every_analysis_records_its_options() -> None:
         assert isinstance(result.get("options"), dict), f"{analysis_id} records no options"
     assert OPTIONS["energy"] == sorted(["policy", "idle_baseline", "devices", "carbon_intensity_g_per_kwh"])
     assert OPTIONS["latency"] == []
+
+
+def _accepted(analysis_id: str) -> list[str]:
+    """The options an analysis accepts, as its refusal of an unknown one lists them ("it accepts: a, b")."""
+    view = load_run(GOLDEN)
+    with pytest.raises(UsageError) as refused:
+        REGISTRY.load("analyses", analysis_id)().compute(view, {"no_such_option": "1"})
+    listed = (refused.value.hint or "").partition("it accepts:")[2].partition("(")[0]
+    return sorted(set(re.findall(r"[a-z_]+", listed)) - {"no", "options"})
+
+
+@pytest.mark.parametrize("analysis_id", sorted(OPTIONS))
+def test_every_option_an_analysis_accepts_is_recorded(analysis_id: str) -> None:
+    # an accepted option left out of "options" could not be given back by the audit
+    assert OPTIONS[analysis_id] == _accepted(analysis_id)
 
 
 def test_every_option_has_values_to_try() -> None:
