@@ -21,7 +21,11 @@ A value of ``None`` has provenance ``None``: no number, nothing to vouch
 for. Energy figures carry the weakest provenance of the devices summed; a
 ratio is ``derived`` unless the energy it divides by is weaker. When energy
 was not measured the summary says so (``energy_measured: false`` and a note)
-and reports no energy and no ratio, never 0 J.
+and reports no energy and no ratio, never 0 J; a run that fell between two
+readings says "not measured: shorter than one sample" (``not_measured`` beside
+each energy metric). Energy figures carry ``bound``, the sensor model's bound
+in the metric's unit (see :mod:`ipw.analyses.energy`); one over 5 % of its
+value has ``uncertain: true`` and a note.
 
 Options: ``judge`` (for accuracy), ``model`` (must name the run's model, as
 for ``accuracy``), ``policy``, ``idle_baseline`` and ``devices`` (for energy,
@@ -41,6 +45,7 @@ from .energy import ENERGY_OPTIONS, NOT_MEASURED_NOTE, WINDOW_NOTE, per_query_en
 from .intensity import CARBON_OPTION, carbon_intensity, co2_g, output_token_energy
 from .latency import LatencyProjection
 from .overhead import overhead_of
+from .sensor_model import uncertain
 
 __all__ = ["SummaryProjection", "PROVENANCES", "METRIC_ORDER"]
 
@@ -101,7 +106,8 @@ class SummaryProjection:
         mean_power = energy.mean_power_w
         notes: list[str] = []
         if not energy.measured:
-            notes.append(NOT_MEASURED_NOTE + "; intelligence per watt and per joule are not reported")
+            notes.append((energy.not_measured_reason or NOT_MEASURED_NOTE)
+                         + "; intelligence per watt and per joule are not reported")
         elif energy.policy == "window":
             notes.append(WINDOW_NOTE)
         if energy.measured and mean_energy is not None and mean_energy <= 0:
@@ -144,6 +150,7 @@ class SummaryProjection:
             "completion_tokens_total": _metric(latency["completion_tokens_total"], "tokens", "counted"),
             "prompt_tokens_total": _metric(latency["prompt_tokens_total"], "tokens", "counted"),
         }
+        _bound_energy(metrics, notes, energy)
         overhead = overhead_of(view, energy)
         if overhead["measured"]:  # runs recorded before harness_cpu existed get the note only
             metrics["measurement_overhead_cpu_s"] = _metric(overhead["harness_cpu_s"], "s", "measured")
@@ -181,6 +188,24 @@ class SummaryProjection:
                 **energy_options_applied(energy, options), CARBON_OPTION: g_per_kwh,
             }),
         }
+
+
+def _bound_energy(metrics: dict[str, Any], notes: list[str], energy: Any) -> None:
+    """Put the sensor model's bound (or why there is no number) beside each energy figure."""
+    bounds = {"total_energy_j": ("total energy", energy.total_energy_j_bound),
+              "mean_power_w": ("mean power", energy.mean_power_w_bound),
+              "mean_energy_per_query_j": ("mean energy per query", energy.mean_energy_per_query_j_bound)}
+    for name, (label, bound) in bounds.items():
+        metric = metrics[name]
+        if metric["value"] is None:
+            if energy.not_measured_reason:
+                metric["not_measured"] = energy.not_measured_reason
+            continue
+        metric["bound"] = finite(bound)
+        if uncertain(metric["value"], bound):
+            metric["uncertain"] = True
+            notes.append(f"{label}: its bound ±{bound:.3g} {metric['unit']} is over 5 % of the value "
+                         "(a short window or few readings; see the energy analysis)")
 
 
 METRIC_ORDER: tuple[str, ...] = (

@@ -46,7 +46,12 @@ def format_summary(result: dict[str, Any]) -> str:
     for name in names:
         metric = metrics[name]
         label = _LABELS.get(name) or _label(name)
-        rows.append((label, _show(metric["value"]), metric["unit"] or "", metric["provenance"] or ""))
+        shown = _show(metric["value"])
+        if shown is not None and metric.get("bound") is not None:
+            shown += f" ± {metric['bound']:.2g}" + (" (over 5 %)" if metric.get("uncertain") else "")
+        elif shown is None and metric.get("not_measured"):
+            shown = metric["not_measured"]
+        rows.append((label, shown, metric["unit"] or "", metric["provenance"] or ""))
     label_w = max(len(r[0]) for r in rows + [("metric",)] + [(h[0],) for h in head])
     lines = [f"{k:<{label_w}}  {_show(v)}" for k, v in head if v is not None]
     lines.append("")

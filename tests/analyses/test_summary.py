@@ -30,7 +30,9 @@ def test_ratios_and_provenance(tmp_path: Path) -> None:
     result = SummaryProjection().compute(_run(tmp_path), {})
     m = result["metrics"]
     assert m["accuracy"] == {"value": 0.5, "unit": None, "provenance": "counted"}
-    assert m["mean_power_w"] == {"value": pytest.approx(150.0), "unit": "W", "provenance": "measured"}
+    # constant power read by a sensor that declares no lag: the sensor model's bound is 0
+    assert m["mean_power_w"] == {"value": pytest.approx(150.0), "unit": "W", "provenance": "measured",
+                                 "bound": pytest.approx(0.0)}
     assert m["mean_energy_per_query_j"]["value"] == pytest.approx(150.0)
     assert m["intelligence_per_watt"]["value"] == pytest.approx(0.5 / 150)
     assert m["intelligence_per_joule"]["value"] == pytest.approx(0.5 / 150)
@@ -39,7 +41,9 @@ def test_ratios_and_provenance(tmp_path: Path) -> None:
     assert m["completion_tokens_total"] == {"value": 8, "unit": "tokens", "provenance": "counted"}
     assert m["throughput_tokens_per_s"]["value"] == pytest.approx(8 / 4)
     for name, metric in m.items():
-        assert set(metric) == {"value", "unit", "provenance"}, name
+        # an energy figure carries the sensor model's bound beside it (SPEC §15)
+        extra = {"bound"} if name in ("total_energy_j", "mean_power_w", "mean_energy_per_query_j") else set()
+        assert set(metric) == {"value", "unit", "provenance"} | extra, name
         assert metric["provenance"] in PROVENANCES, name
     assert result["energy_measured"] is True
     assert result["model"] == "tiny" and result["client"] == "openai" and result["dataset"] == "builtin"
