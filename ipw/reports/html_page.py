@@ -5,6 +5,12 @@ figures are ``data:`` URIs, so the file opens from an email attachment with no
 network. Every number is written twice: as text for people and as a
 ``data-value`` attribute holding its exact JSON value, so a test (or a script)
 can check the page against the analyses without parsing formatted text.
+
+Every table sits in a box that scrolls sideways on its own (``.table-scroll``),
+so a wide table never widens the page; a metric's label cell or heading
+carries ``data-label-of`` (the metric's key) and a figure carries its axis
+labels in ``data-axis-labels``, so a test can check that people read words
+with units.
 """
 
 from __future__ import annotations
@@ -15,11 +21,17 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["page", "esc", "number_text", "metric_cell", "value_cell", "table", "figure", "badge", "section", "notes", "data_value"]
+from ._plotting import axis_labels_of
+
+__all__ = ["page", "esc", "number_text", "metric_cell", "value_cell", "label_cell", "table", "figure", "badge", "section",
+           "notes", "data_value"]
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1180px;
      padding:24px;color:#1d2330;background:#fff}
+h1,p,figcaption,.note{overflow-wrap:anywhere}
+.table-scroll{max-width:100%;overflow-x:auto;margin:6px 0 12px}
+.table-scroll>table{margin:0}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde;padding-bottom:4px}
 .sub{color:#5a6275;margin:0 0 14px}
 table{border-collapse:collapse;margin:6px 0 12px;font-variant-numeric:tabular-nums}
@@ -38,7 +50,7 @@ table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
 .note{background:#fff8e6;border-left:3px solid #e0a800;padding:4px 10px;margin:4px 0}
 figure{margin:8px 0 16px}figure img{max-width:100%;border:1px solid #eceef3}
 figcaption{color:#5a6275;font-size:12px}
-.front{font-weight:600}
+.front{font-weight:600}td[data-field=cell]{white-space:nowrap}
 footer{margin-top:32px;color:#8a90a0;font-size:12px}
 """
 
@@ -123,13 +135,24 @@ def value_cell(value: Any, *, field: str | None = None, unit: str | None = None,
     return f'<td class="{css}"{attrs} data-sort="{esc(data if data else shown)}">{esc(shown)}</td>'
 
 
-def table(headers: Iterable[str], rows: Iterable[str], *, sortable: bool = False, table_id: str | None = None) -> str:
-    """A table from header labels and rows already rendered as ``<td>…`` strings."""
+def label_cell(key: str, text: str) -> str:
+    """A ``<td>`` naming a metric: its label as people read it, its key in ``data-label-of``."""
+    return f'<td data-label-of="{esc(key)}">{esc(text)}</td>'
+
+
+def table(headers: Iterable[str | tuple[str, str]], rows: Iterable[str], *, sortable: bool = False,
+          table_id: str | None = None) -> str:
+    """A table from headers and rows already rendered as ``<td>…`` strings, in a box that scrolls sideways.
+
+    A header is its label, or (label, metric key) for a metric's column.
+    """
     cls = ' class="sortable"' if sortable else ""
     ident = f' id="{esc(table_id)}"' if table_id else ""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    head = "".join(f"<th>{esc(h)}</th>" if isinstance(h, str) else f'<th data-label-of="{esc(h[1])}">{esc(h[0])}</th>'
+                   for h in headers)
     body = "".join(f"<tr>{r}</tr>" for r in rows)
-    return f"<table{cls}{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f'<div class="table-scroll"><table{cls}{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            "</table></div>")
 
 
 def figure(png: Path | bytes, caption: str, *, figure_id: str | None = None) -> str:
@@ -137,6 +160,9 @@ def figure(png: Path | bytes, caption: str, *, figure_id: str | None = None) -> 
     data = png if isinstance(png, bytes) else Path(png).read_bytes()
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     ident = f' id="{esc(figure_id)}"' if figure_id else ""
+    labels = axis_labels_of(data)
+    if labels is not None:
+        ident += f' data-axis-labels="{esc(json.dumps(labels))}"'
     return f'<figure{ident}><img alt="{esc(caption)}" src="{uri}"><figcaption>{esc(caption)}</figcaption></figure>'
 
 
