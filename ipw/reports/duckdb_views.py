@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -27,7 +28,8 @@ from ..errors import BackendMissingError, UsageError
 from ..replay.engine import RunView
 from ._metrics import config_name, load_views
 
-__all__ = ["VIEW_NAMES", "build_tables", "register_views", "connect", "run_sql", "query_runs", "host_summary"]
+__all__ = ["VIEW_NAMES", "SqlRows", "build_tables", "register_views", "connect", "open_sql", "run_sql", "query_runs",
+           "host_summary"]
 
 VIEW_NAMES = ("runs", "queries", "tokens", "power", "verdicts")
 
@@ -223,8 +225,45 @@ def _views_named_in(sql: str) -> list[str]:
     return named or list(VIEW_NAMES)
 
 
-def run_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one SQL statement over the views of already replayed runs; returns (columns, rows).
+class SqlRows:
+    """The result of one SQL statement, read in batches: its column names, then its rows as they come.
+
+    DuckDB streams the result, so only one batch is ever held in Python: a
+    statement that yields a hundred million rows costs no more memory than one
+    that yields a thousand.
+    """
+
+    def __init__(self, cursor: Any, error: type[BaseException]) -> None:
+        self._cursor = cursor
+        self._error = error
+        self.columns: list[str] = [d[0] for d in cursor.description] if cursor.description else []
+
+    def batches(self, rows: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Lists of at most ``rows`` rows each, until the result is read to its end."""
+        if not self.columns:
+            return
+        while True:
+            try:
+                batch = self._cursor.fetchmany(rows)
+            except self._error as exc:  # an error can surface while the rows are produced, not only at the start
+                raise _sql_failed(exc) from exc
+            if not batch:
+                return
+            yield batch
+
+
+def _sql_failed(exc: BaseException) -> UsageError:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return UsageError(
+        f"SQL failed: {first}",
+        hint=f"the views are {', '.join(VIEW_NAMES)}; 'SELECT * FROM queries LIMIT 5' shows the columns",
+    )
+
+
+@contextmanager
+def open_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | None = None) -> Iterator[SqlRows]:
+    """Run one SQL statement over the views of already replayed runs; its rows are read while the block is open.
 
     ``cells`` (from :func:`study_cells`) adds the view ``cells`` of a study's runs.
     """
@@ -232,22 +271,26 @@ def run_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | Non
         raise UsageError("the SQL statement is empty", hint='pass it as the last argument, e.g. "SELECT * FROM runs"')
     duckdb = _duckdb()
     con = connect(views, _views_named_in(sql))
-    if cells is not None and re.search(r"\bcells\b", sql, flags=re.IGNORECASE):  # its rows replay analyses
-        con.register("cells", cells_table(cells, views))
     try:
-        cursor = con.execute(sql)
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        rows = cursor.fetchall() if cursor.description else []
-    except duckdb.Error as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise UsageError(
-            f"SQL failed: {first}",
-            hint=f"the views are {', '.join(VIEW_NAMES)}; 'SELECT * FROM queries LIMIT 5' shows the columns",
-        ) from exc
+        if cells is not None and re.search(r"\bcells\b", sql, flags=re.IGNORECASE):  # its rows replay analyses
+            con.register("cells", cells_table(cells, views))
+        try:
+            cursor = con.execute(sql)
+        except duckdb.Error as exc:
+            raise _sql_failed(exc) from exc
+        yield SqlRows(cursor, duckdb.Error)
     finally:
         con.close()
-    return columns, rows
+
+
+def run_sql(views: list[RunView], sql: str, *, cells: list[dict[str, Any]] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one SQL statement over the views of already replayed runs; returns (columns, every row).
+
+    Every row is held in memory: for a result of unknown size, read it in batches with :func:`open_sql`.
+    """
+    with open_sql(views, sql, cells=cells) as result:
+        rows = [row for batch in result.batches() for row in batch]
+    return result.columns, rows
 
 
 def query_runs(run_dirs: list[Path] | tuple[Path, ...], sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
