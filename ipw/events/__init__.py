@@ -25,8 +25,12 @@ from ._v1 import (
     QueryStarted,
     RunFinished,
     RunStarted,
+    TaskFinished,
+    TaskStarted,
     TelemetryStatus,
     Token,
+    ToolCallFinished,
+    ToolCallStarted,
     Verdict,
 )
 
@@ -48,6 +52,10 @@ __all__ = [
     "Annotation",
     "RunFinished",
     "HarnessCpu",
+    "TaskStarted",
+    "ToolCallStarted",
+    "ToolCallFinished",
+    "TaskFinished",
     "register_upcaster",
     "upcast",
     "kind_of",

@@ -58,6 +58,9 @@ class QueryStarted(Event, tag="query_started"):
     prompt_text: str | None = None
     scorer: str | None = None
     choices: list[str] | None = None
+    # an agent's call: the task it belongs to and its turn (1, 2, ...) within that task
+    task_id: str | None = None
+    turn: int | None = None
 
 
 class Token(Event, tag="token"):
@@ -173,6 +176,61 @@ class RunFinished(Event, tag="run_finished"):
     queries_truncated: int = 0  # of queries_completed, those whose stream ended without a finish reason
 
 
+class TaskStarted(Event, tag="task_started"):
+    """An agent task began: a unit of work made of one or more model calls and tool calls.
+
+    ``source`` says who declared it: ``agent`` (ipw's own tool loop), ``header``
+    (a proxied call's ``X-IPW-Task``), ``path`` (a ``/task/<id>/v1`` prefix) or
+    ``gap`` (the proxy grouped calls by the time between them).
+    """
+
+    task_id: str
+    t_ns: int
+    source: str = "agent"
+    name: str = ""
+    prompt: str = ""
+    record_id: str = ""
+    check: str | None = None
+    max_turns: int | None = None
+    budget_s: float | None = None
+
+
+class ToolCallStarted(Event, tag="tool_call_started"):
+    """An agent asked for a tool and ipw began running it."""
+
+    task_id: str
+    call_id: str
+    t_ns: int
+    name: str
+    turn: int | None = None
+    arguments: str = ""
+
+
+class ToolCallFinished(Event, tag="tool_call_finished"):
+    """A tool call ended: its wall time and the CPU seconds of the process that ran it."""
+
+    task_id: str
+    call_id: str
+    t_ns: int
+    name: str = ""
+    wall_ns: int = 0
+    cpu_s: float | None = None
+    ok: bool = True
+    output: str = ""
+    error: str = ""
+
+
+class TaskFinished(Event, tag="task_finished"):
+    """An agent task ended; ``outcome`` is ``solved``, ``failed``, ``out_of_turns``,
+    ``out_of_time``, ``error`` or ``unknown`` (a proxied task nobody checked)."""
+
+    task_id: str
+    t_ns: int
+    outcome: str
+    turns: int = 0
+    message: str = ""
+
+
 AnyEvent = Union[
     RunStarted,
     DeviceSeen,
@@ -186,6 +244,10 @@ AnyEvent = Union[
     Annotation,
     RunFinished,
     HarnessCpu,
+    TaskStarted,
+    ToolCallStarted,
+    ToolCallFinished,
+    TaskFinished,
 ]
 
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ EVENT_STRATEGIES = {
     "query_started": st.builds(
         ev.QueryStarted, query_id=small, t_ns=t_ns, record_id=text, problem=text, reference=st.none() | text,
         subject=text, warmup=st.booleans(), prompt_text=st.none() | text, scorer=st.none() | text,
-        choices=st.none() | st.lists(text, max_size=4),
+        choices=st.none() | st.lists(text, max_size=4), task_id=st.none() | text, turn=st.none() | small,
     ),
     "token": st.builds(ev.Token, query_id=small, t_ns=t_ns, text=text, n_tokens=st.integers(0, 1000)),
     "query_finished": st.builds(
@@ -55,6 +55,22 @@ EVENT_STRATEGIES = {
     "harness_cpu": st.builds(
         ev.HarnessCpu, t_ns=t_ns, cpu_s=st.floats(0, 1e9), host_busy_cpu_s=st.none() | st.floats(0, 1e12),
         host_cpus=st.none() | small, pid=st.none() | small,
+    ),
+    "task_started": st.builds(
+        ev.TaskStarted, task_id=text, t_ns=t_ns, source=st.sampled_from(["agent", "header", "path", "gap"]),
+        name=text, prompt=text, check=st.none() | text, max_turns=st.none() | small,
+    ),
+    "tool_call_started": st.builds(
+        ev.ToolCallStarted, task_id=text, call_id=text, t_ns=t_ns, name=text, turn=st.none() | small, arguments=text,
+    ),
+    "tool_call_finished": st.builds(
+        ev.ToolCallFinished, task_id=text, call_id=text, t_ns=t_ns, name=text, wall_ns=st.integers(0, 2**62),
+        cpu_s=st.none() | st.floats(0, 1e9), ok=st.booleans(), output=text, error=text,
+    ),
+    "task_finished": st.builds(
+        ev.TaskFinished, task_id=text, t_ns=t_ns,
+        outcome=st.sampled_from(["solved", "failed", "out_of_turns", "out_of_time", "error", "unknown"]),
+        turns=small, message=text,
     ),
     "run_finished": st.builds(
         ev.RunFinished, t_ns=t_ns, status=st.sampled_from(["completed", "interrupted", "failed"]),

@@ -32,8 +32,12 @@ def test_event_tags_are_explicit_and_stable() -> None:
         "query_started",
         "run_finished",
         "run_started",
+        "task_finished",
+        "task_started",
         "telemetry_status",
         "token",
+        "tool_call_finished",
+        "tool_call_started",
         "verdict",
     ]
 
