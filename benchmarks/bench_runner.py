@@ -54,7 +54,8 @@ def run_runner_benchmark(n_tokens: int = 200_000, tokens_per_query: int = 1000) 
     tmp = Path(tempfile.mkdtemp(prefix="ipw-bench-runner-"))
     try:
         config = CaptureConfig(client="stub", model="stub", dataset="builtin", output_dir=str(tmp), run_name="r",
-                               max_queries=n_queries, energy="none")
+                               max_queries=n_queries, energy="none",
+                               gen_params={"max_tokens": tokens_per_query})  # what the stub streams: under the cap
         runner = Runner(config, client=client)
         t0 = time.perf_counter()
         result = runner.run()
