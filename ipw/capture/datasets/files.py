@@ -60,6 +60,7 @@ _ANSWER_TYPES = {
     "numeric": "numeric", "number": "numeric", "integer": "numeric", "float": "numeric",
     "exact": "exact", "exact_match": "exact", "short_answer": "exact",
     "llm": None, "judge": None, "none": None, "open": None, "open_ended": None, "free_form": None,
+    **{name: name for name in SCORER_NAMES[3:]},  # gsm8k, math, code and the llm:<family> judges
 }
 _UNSET = object()
 _ROW_HINT = (
