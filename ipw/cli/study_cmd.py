@@ -133,11 +133,18 @@ def status(study_dir: Path, as_json: bool) -> None:
               help="Also write one CSV row per cell to this file.")
 @click.option("--parquet", "parquet_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write one Parquet row per cell to this file.")
-def report(study_dir: Path, as_json: bool, csv_file: Path | None, parquet_file: Path | None) -> None:
+@click.option("--routing", is_flag=True, help="Also route records across the cells: coverage, the oracle router "
+              "and a cascade (writes report/routing.json).")
+@click.option("--cascade", default=None, metavar="CELL,CELL…",
+              help="The cascade's order for --routing (default: least mean energy per query first).")
+def report(study_dir: Path, as_json: bool, csv_file: Path | None, parquet_file: Path | None, routing: bool,
+           cascade: str | None) -> None:
     """Compare the cells: accuracy (95 % Wilson interval), IPW, IPJ, J/query, J/token, latency.
 
     Writes STUDY_DIR/report/report.json and the figures (accuracy vs joules
-    per query with the Pareto front, IPW against each matrix axis).
+    per query with the Pareto front, IPW against each matrix axis). With
+    --routing, over the records every cell answered and judged: coverage,
+    the oracle router and a cascade against the best single cell.
 
     Example:
 
@@ -145,13 +152,39 @@ def report(study_dir: Path, as_json: bool, csv_file: Path | None, parquet_file: 
     """
     from ..studies import build_report, format_report, write_csv, write_parquet
 
+    if cascade is not None and not routing:
+        from ..errors import UsageError
+
+        raise UsageError("--cascade needs --routing", hint="add --routing")
     built = build_report(study_dir)
+    routed = _routing(study_dir, cascade) if routing else None
     if csv_file is not None:
         write_csv(built, csv_file)
     if parquet_file is not None:
         write_parquet(built, parquet_file)
     if as_json:
-        click.echo(json.dumps({k: v for k, v in built.items() if k != "figures"}, indent=2, sort_keys=True))
+        click.echo(json.dumps({k: v for k, v in built.items() if k != "figures"} | _routing_json(routed), indent=2,
+                              sort_keys=True))
         return
     click.echo(format_report(built))
+    if routed is not None:
+        from ..reports.routing_outputs import routing_text
+
+        click.echo("\n" + routing_text(routed))
     click.echo(f"wrote {Path(study_dir) / 'report'}", err=True)
+
+
+def _routing(study_dir: Path, cascade: str | None) -> Any:
+    """The routing analysis of the study, written to report/routing.json."""
+    from ..reports.routing_outputs import study_routing, write_routing
+
+    order = [c.strip() for c in cascade.split(",") if c.strip()] if cascade is not None else None
+    routed = study_routing(study_dir, cascade=order)
+    write_routing(study_dir, routed)
+    return routed
+
+
+def _routing_json(routed: Any) -> dict[str, Any]:
+    from ..reports.routing_outputs import routing_document
+
+    return {} if routed is None else {"routing": routing_document(routed)}

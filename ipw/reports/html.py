@@ -161,6 +161,17 @@ def _diff_body(view_a: RunView, view_b: RunView, options: dict[str, Any]) -> str
     ])
 
 
+def _routing(study_dir: Path, options: dict[str, Any]) -> str:
+    """The study's routing section, or the one line saying why it has none (fewer than two comparable cells)."""
+    from .html_routing import routing_section
+    from .routing_outputs import study_routing
+
+    try:
+        return routing_section(study_routing(study_dir, options))
+    except UsageError as exc:
+        return routing_section(exc.one_line())
+
+
 def report_html(paths: list[Path], options: dict[str, Any] | None = None) -> str:
     """The report for one run, two runs (their diff) or one study folder, as one HTML document."""
     options = dict(options or {})
@@ -169,7 +180,8 @@ def report_html(paths: list[Path], options: dict[str, Any] | None = None) -> str
     if len(paths) == 1 and is_study(paths[0]):
         table = study_table(paths[0], options)
         return h.page(f"Study {paths[0].name}", f"{len(table.rows)} cells · {paths[0]}",
-                      study_body(table, pareto_png(table)), kind="study", generator=generator)
+                      study_body(table, pareto_png(table), _routing(paths[0], options)), kind="study",
+                      generator=generator)
     if any(is_study(p) for p in paths):
         raise UsageError("a study folder is reported on its own", hint="pass the study folder alone: ipw report STUDY")
     views = load_views(paths)

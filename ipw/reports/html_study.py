@@ -52,7 +52,8 @@ def leaderboard(table: StudyTable) -> str:
     return h.table(headers, body, sortable=True, table_id="leaderboard")
 
 
-def study_body(table: StudyTable, pareto_png: bytes) -> str:
+def study_body(table: StudyTable, pareto_png: bytes, routing: str = "") -> str:
+    """The leaderboard and the Pareto figure, then ``routing`` (:func:`ipw.reports.html_routing.routing_section`)."""
     missing = [f"{r.cell}: no run recorded ({r.status})" for r in table.rows if r.queries is None]
     return "".join([
         h.section("Leaderboard", h.notes(missing) + '<p class="sub">★ on the Pareto front (no cell is at least as '
@@ -61,4 +62,5 @@ def study_body(table: StudyTable, pareto_png: bytes) -> str:
         h.section("Pareto: accuracy vs energy per query", h.figure(
             pareto_png, "one point per cell, with its 95% Wilson interval; the Pareto front joined in red",
             figure_id="pareto")),
+        routing,
     ])

@@ -60,6 +60,14 @@ LABELS: dict[str, str] = {
     "completion_tokens": "Output tokens (tokens)",
     "prompt_tokens_total": "Prompt tokens (tokens)",
     "energy_j": "Energy (J)",
+    # routing across the cells of a study (ipw.reports.routing)
+    "records": "Records (records)",
+    "total_energy_j_bound": "Total energy bound (± J)",
+    "intelligence_per_joule_ci_low": "Intelligence per joule 95% low (1/J)",
+    "intelligence_per_joule_ci_high": "Intelligence per joule 95% high (1/J)",
+    "energy_saved_vs_best_j": "Energy saved vs the best single cell (J)",
+    "energy_saved_vs_best_fraction": "Energy saved vs the best single cell (fraction)",
+    "coverage": "Coverage (fraction)",
 }
 
 _SUFFIX_UNITS = (("_per_s", "1/s"), ("_j", "J"), ("_s", "s"), ("_w", "W"), ("_ns", "ns"), ("_g", "g"),
