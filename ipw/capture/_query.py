@@ -62,6 +62,7 @@ def run_query(
         prompt_text=prompt,
         scorer=record.scorer,
         choices=record.choices,
+        benchmark=record.metadata.get("benchmark") if record.metadata else None,
     )
     cap = token_cap(gen)
     attempt = 0

@@ -9,6 +9,17 @@ import click
 from ..registry import KINDS, REGISTRY
 
 
+def _benchmark(dataset_id: str) -> dict[str, object] | None:
+    """A catalogue entry's grader and size, and a summary that shows them; None for other datasets."""
+    from ..capture.datasets.catalogue import CATALOGUE
+
+    entry = CATALOGUE.get(dataset_id)
+    if entry is None:
+        return None
+    summary = f"{entry.title}, {entry.kind}: grader {entry.grader}, {entry.size:,} rows ({entry.repo})"
+    return {"summary": summary, "grader": entry.grader, "size": entry.size, "hub_id": entry.repo}
+
+
 @click.command("list")
 @click.argument("what", type=click.Choice(["all", *KINDS]), default="all")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -34,6 +45,8 @@ def list_components(what: str, as_json: bool) -> None:
             out[kind].append({"id": c.id, "summary": c.summary, "available": reason is None, "extra": c.extra,
                               "missing": c.missing_modules(), "reason": reason, "origin": c.origin,
                               "error": c.error})
+            if kind == "datasets" and not c.is_plugin:
+                out[kind][-1].update(_benchmark(c.id) or {})
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return

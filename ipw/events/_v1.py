@@ -58,6 +58,7 @@ class QueryStarted(Event, tag="query_started"):
     prompt_text: str | None = None
     scorer: str | None = None
     choices: list[str] | None = None
+    benchmark: str | None = None  # the catalogue benchmark the record came from (mmlu-pro …), for per-benchmark accuracy
     # an agent's call: the task it belongs to and its turn (1, 2, ...) within that task
     task_id: str | None = None
     turn: int | None = None

@@ -64,6 +64,15 @@ def dict_differences(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any
     return out
 
 
+_DATA_KEYS = (".hub.revision", ".hub.files.", ".package.sha256")  # where a dataset's description pins its data
+
+
+def data_differs(config_diffs: list[dict[str, Any]]) -> bool:
+    """Whether two runs read different data: a Hub revision, a file's hash or a packaged file differ."""
+    return any(d["key"].startswith("dataset_info.") and any(k in d["key"] + "." for k in _DATA_KEYS)
+               for d in config_diffs)
+
+
 def _boot_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     n = len(values)
     out = np.empty(n_boot)
@@ -288,7 +297,8 @@ def diff_runs(
     return {
         "a": _side(view_a, judge_a, rows_a, energy_a),
         "b": _side(view_b, judge_b, rows_b, energy_b),
-        "config": dict_differences(view_a.config, view_b.config),
+        "config": (config_diffs := dict_differences(view_a.config, view_b.config)),
+        "dataset_data_differs": data_differs(config_diffs),
         "hardware": dict_differences(view_a.host, view_b.host),
         "devices": dict_differences(devices(view_a), devices(view_b)),
         "packages": dict_differences(_packages(view_a), _packages(view_b)),
@@ -339,6 +349,8 @@ def format_diff(result: dict[str, Any]) -> str:
         if side.get("damaged"):
             lines.append(f"note: run {name}'s ledger is damaged; using its valid prefix ({side['damaged']})")
     lines += _differences_block("config", result["config"])
+    if result.get("dataset_data_differs"):
+        lines.append("dataset revision/files differ: the runs asked questions from different data")
     lines += _differences_block("hardware", result["hardware"])
     lines += _differences_block("devices", result["devices"])
     lines += _differences_block("packages", result["packages"], limit=15)

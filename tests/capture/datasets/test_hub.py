@@ -180,3 +180,29 @@ def test_the_registry_lists_every_catalogue_entry():
     assert set(CATALOGUE) <= ids and {"hf", "mix"} <= ids
     for name in CATALOGUE:
         assert REGISTRY.load("datasets", name).entry is CATALOGUE[name]
+
+
+def test_ipw_diff_says_when_two_runs_read_different_data(hub):
+    from ipw.reports.diff import data_differs, dict_differences
+
+    before = {"dataset_info": _load("math-500")[0].describe()}
+    same = {"dataset_info": _load("math-500")[0].describe()}
+    hub.put("HuggingFaceH4/MATH-500", repo_files("math-500", salt="v2"))
+    after = {"dataset_info": _load("math-500")[0].describe()}
+    assert not data_differs(dict_differences(before, same))
+    assert data_differs(dict_differences(before, after))
+    mixed = [{"dataset_info": MixDataset(spec="math-500=1", seed=1).describe()}]
+    hub.put("HuggingFaceH4/MATH-500", repo_files("math-500", salt="v3"))
+    assert data_differs(dict_differences(mixed[0], {"dataset_info": MixDataset(spec="math-500=1", seed=1).describe()}))
+
+
+def test_ipw_list_datasets_shows_the_catalogue_with_grader_and_size(cli):
+    import json
+
+    result = cli("list", "datasets", "--json")
+    assert result.exit_code == 0, result.stderr
+    items = {i["id"]: i for i in json.loads(result.stdout)["datasets"]}
+    for name, entry in CATALOGUE.items():
+        assert items[name]["grader"] == entry.grader and items[name]["size"] == entry.size
+    text = cli("list", "datasets").stdout
+    assert "grader math, 500 rows" in text and "grader llm:simpleqa" in text
