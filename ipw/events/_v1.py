@@ -232,6 +232,29 @@ class TaskFinished(Event, tag="task_finished"):
     message: str = ""
 
 
+class ServerStarted(Event, tag="server_started"):
+    """ipw started the inference server this run talks to, and it answered its health URL.
+
+    ``command`` is its argv with credential values cut out; ``version`` is null where
+    neither its package nor ``GET /version`` says."""
+
+    t_ns: int
+    command: list[str] = []
+    version: str | None = None
+    startup_s: float = 0.0
+    port: int = 0
+    pid: int = 0
+    health_url: str = ""
+
+
+class ServerStopped(Event, tag="server_stopped"):
+    """ipw stopped the server it started: its exit code and the last lines of its log (scrubbed)."""
+
+    t_ns: int
+    exit_code: int | None = None
+    log_tail: str = ""
+
+
 AnyEvent = Union[
     RunStarted,
     DeviceSeen,
@@ -249,6 +272,8 @@ AnyEvent = Union[
     ToolCallStarted,
     ToolCallFinished,
     TaskFinished,
+    ServerStarted,
+    ServerStopped,
 ]
 
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]

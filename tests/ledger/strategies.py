@@ -72,6 +72,12 @@ EVENT_STRATEGIES = {
         outcome=st.sampled_from(["solved", "failed", "out_of_turns", "out_of_time", "error", "unknown"]),
         turns=small, message=text,
     ),
+    "server_started": st.builds(
+        ev.ServerStarted, t_ns=t_ns, command=st.lists(text, max_size=6), version=st.none() | text,
+        startup_s=st.floats(0, 1e6), port=st.integers(0, 65535), pid=small, health_url=text,
+    ),
+    "server_stopped": st.builds(ev.ServerStopped, t_ns=t_ns, exit_code=st.none() | st.integers(-64, 255),
+                                log_tail=text),
     "run_finished": st.builds(
         ev.RunFinished, t_ns=t_ns, status=st.sampled_from(["completed", "interrupted", "failed"]),
         queries_completed=small, queries_failed=small,

@@ -32,6 +32,8 @@ def test_event_tags_are_explicit_and_stable() -> None:
         "query_started",
         "run_finished",
         "run_started",
+        "server_started",
+        "server_stopped",
         "task_finished",
         "task_started",
         "telemetry_status",
