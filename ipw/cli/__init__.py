@@ -16,7 +16,7 @@ Exit codes (documented in the README):
     10  an installed plugin failed to load, to start or while used (the line names it)
     11  record, profile: the run finished, but some of its queries failed (the run is kept)
     70  an internal error (a bug: please report it with IPW_DEBUG=1 output)
-    130 interrupted (Ctrl-C); everything acknowledged is kept
+    130 interrupted (Ctrl-C); everything acknowledged is kept (proxy: a call was in flight)
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ _COMMANDS = {
     "ledger": "ipw.cli.ledger_cmd:ledger",
     "report": "ipw.cli.report_cmd:report",
     "study": "ipw.cli.study_cmd:study",
+    "proxy": "ipw.cli.proxy_cmd:proxy",
 }
 
 
