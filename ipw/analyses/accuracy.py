@@ -11,6 +11,11 @@ every undecided answer as not correct.
 Which judge: the ``judge`` option when given (it must have verdicts in the
 run), else the judge the run was configured with (``config.eval.judge``) when
 it has verdicts, else the judge with the most verdicts (ties broken by name).
+
+``by_benchmark`` gives each benchmark (:mod:`ipw.analyses.benchmarks`: a
+mixture's records carry theirs, else the run's dataset) the same counts and
+its accuracy's 95 % Wilson interval (``accuracy_ci_low``/``accuracy_ci_high``,
+:mod:`ipw.analyses.proportion`; None when nothing was decided).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import UsageError
 from ._options import applied_options
+from .benchmarks import queries_by_benchmark
+from .proportion import accuracy_interval
 
 if TYPE_CHECKING:
     from ..replay import QueryRecord, RunView
@@ -89,6 +96,8 @@ def accuracy_counts(view: RunView, judge: str | None = None) -> dict[str, Any]:
     for q in measured:
         subjects.setdefault(q.subject or "(none)", []).append(q)
     out["by_subject"] = {name: tally(qs, decisions) for name, qs in sorted(subjects.items())}
+    out["by_benchmark"] = {name: {**(t := tally(qs, decisions)), **accuracy_interval(t["correct"], t["incorrect"])}
+                           for name, qs in queries_by_benchmark(view).items()}
     return out
 
 

@@ -27,6 +27,9 @@ each energy metric). Energy figures carry ``bound``, the sensor model's bound
 in the metric's unit (see :mod:`ipw.analyses.energy`); one over 5 % of its
 value has ``uncertain: true`` and a note.
 
+``by_benchmark``: each benchmark's accuracy with its Wilson interval, energy
+per query, IPW and IPJ (see :mod:`ipw.analyses.benchmarks`).
+
 Options: ``judge`` (for accuracy), ``model`` (must name the run's model, as
 for ``accuracy``), ``policy``, ``idle_baseline`` and ``devices`` (for energy,
 see :mod:`ipw.analyses.energy`), ``carbon_intensity_g_per_kwh`` (adds
@@ -41,6 +44,7 @@ from ..errors import UsageError
 from ..replay.engine import RunView
 from ._numbers import finite, weakest
 from ._options import applied_options, check_options, energy_options_applied
+from .benchmarks import with_intelligence
 from .energy import ENERGY_OPTIONS, NOT_MEASURED_NOTE, WINDOW_NOTE, per_query_energy
 from .intensity import CARBON_OPTION, carbon_intensity, co2_g, output_token_energy
 from .latency import LatencyProjection
@@ -181,6 +185,8 @@ class SummaryProjection:
                 if d.in_total
             },
             "metrics": metrics,
+            "by_benchmark": with_intelligence(view, accuracy["by_benchmark"],
+                                              energy.energy_j if energy.measured else None, mean_power),
             "notes": notes,
             **({"carbon_intensity_g_per_kwh": g_per_kwh} if g_per_kwh is not None else {}),
             "options": applied_options(self.analysis_id, _OPTIONS, {
