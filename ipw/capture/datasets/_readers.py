@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, NamedTuple
 
-from ..._untrusted import InputRefused, check_depth, decode_json, open_regular, read_regular
+from ..._untrusted import MAX_JSON_DEPTH, InputRefused, check_depth, decode_json, open_regular, read_regular
 from ...errors import BackendMissingError, DatasetError, UsageError
 
 __all__ = ["FORMATS", "MAX_FILE_BYTES", "MAX_ROW_BYTES", "MAX_ROWS", "RawRow", "detect_format", "read_rows"]
@@ -235,12 +235,29 @@ def _read_arrow_file(path: Path) -> Any:
     return table
 
 
+def _type_depth(arrow_type: Any) -> int:
+    """How many list/dict levels a value of ``arrow_type`` becomes in Python, at most (a map: a list of tuples)."""
+    pa = _pyarrow()
+    if pa.types.is_map(arrow_type):
+        return 2 + max(_type_depth(arrow_type.key_type), _type_depth(arrow_type.item_type))
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
+        return 1 + _type_depth(arrow_type.value_type)
+    if pa.types.is_struct(arrow_type):
+        return 1 + max((_type_depth(arrow_type.field(i).type) for i in range(arrow_type.num_fields)), default=0)
+    return 0
+
+
 def _table_rows(path: Path, table: Any, start: int = 1) -> Iterator[RawRow]:
     try:
         pylist = table.to_pylist()
     except RecursionError:
         raise DatasetError(f"{path}: its columns nest too deeply to read", hint="flatten nested columns") from None
+    # a table's schema bounds the nesting of every row: checked once when it is shallow enough, else per row
+    shallow = 1 + max((_type_depth(f.type) for f in table.schema), default=0) <= MAX_JSON_DEPTH
     for number, row in enumerate(pylist, start):
+        if shallow:
+            yield RawRow("row", number, row)
+            continue
         try:
             check_depth(row)
         except InputRefused as exc:

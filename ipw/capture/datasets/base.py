@@ -79,9 +79,9 @@ def format_choices(problem: str, choices: Iterable[str] | None) -> str:
     items = list(choices or ())
     if not items or has_lettered_choices(problem):
         return problem
-    lines = [problem.rstrip()]
-    lines.extend(f"{letter_for(i)}. {text}" for i, text in enumerate(items))
-    return "\n".join(lines)
+    if len(items) > len(_LETTERS):
+        raise ValueError(f"{len(items)} choices; letters run A–J")
+    return "\n".join([problem.rstrip(), *(f"{letter}. {text}" for letter, text in zip(_LETTERS, items))])
 
 
 def validate_record(record: DatasetRecord) -> str | None:

@@ -78,7 +78,8 @@ def _id(row: dict[str, Any], column: str | None, index: int) -> str:
 
 def _options(entry: Entry, row: dict[str, Any], index: int) -> Mapped | None:
     """MMLU-Pro and SuperGPQA: ``question``, an ``options`` list, and the answer's letter."""
-    question, options = _text(row.get("question")), [_text(o) for o in row.get("options") or []]
+    question = _text(row.get("question"))
+    options = [o.strip() if isinstance(o, str) else _text(o) for o in row.get("options") or []]
     letter_col = "answer_letter" if "answer_letter" in row else "answer"
     letter = _text(row.get(letter_col)).upper()
     if not question or not options or len(options) > 10 or len(letter) != 1:
