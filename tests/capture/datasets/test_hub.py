@@ -206,3 +206,13 @@ def test_ipw_list_datasets_shows_the_catalogue_with_grader_and_size(cli):
         assert items[name]["grader"] == entry.grader and items[name]["size"] == entry.size
     text = cli("list", "datasets").stdout
     assert "grader math, 500 rows" in text and "grader llm:simpleqa" in text
+
+
+def test_the_cli_turns_a_gated_dataset_into_one_line_and_exit_4(hub, cli, tmp_path):
+    from tests.conftest import assert_one_clean_line
+
+    result = cli("record", "--client", "openai", "--client-base-url", "http://127.0.0.1:9/v1", "--model", "m",
+                 "--dataset", "gpqa-diamond", "--energy", "none", "--output-dir", str(tmp_path))
+    assert result.exit_code == 4, result.stderr
+    assert_one_clean_line(result.stderr)
+    assert "gated" in result.stderr and "HF_TOKEN" in result.stderr
