@@ -7,9 +7,13 @@
 - :class:`FakePowercap` writes a Linux powercap sysfs tree (the kernel's
   ``intel_rapl`` driver output) into a temporary folder, and advances its
   ``energy_uj`` counters at known power, wrapping at ``max_energy_range_uj``.
+- :class:`FakeClock` stands in for ``time.monotonic_ns`` where a collector
+  takes ``monotonic_ns=``.
 
-Each fake integrates its power over real monotonic time, so tests compare
-what the monitor streams with the exact energy the fake produced.
+Each fake integrates its power over time. Given a :class:`FakeClock` (the one
+the collector under test reads), that time is the clock's: a reading's energy
+is then an exact function of its own ``t_ns``, at any machine speed. Without
+one it is real monotonic time, for tests that only need counters to move.
 """
 
 from __future__ import annotations
@@ -20,10 +24,43 @@ import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 
-def _now_s() -> float:
-    return time.monotonic_ns() / 1e9
+class FakeClock:
+    """A monotonic clock that moves only when read: each call is ``step_ns`` after the one before.
+
+    ``now_ns`` is the instant it last handed out, the one the fake hardware is
+    at: a collector stamps ``t_ns = clock()`` and then reads a counter, and the
+    counter holds exactly the energy up to ``t_ns``, however long the machine
+    paused in between. :meth:`follow` registers hardware that must be brought
+    up to each new instant eagerly (files on disk, which the collector reads
+    without asking the fake).
+    """
+
+    def __init__(self, step_ns: int = 10_000_000, start_ns: int | None = None) -> None:
+        self.step_ns = step_ns
+        self.start_ns = time.monotonic_ns() if start_ns is None else start_ns
+        self.now_ns = self.start_ns
+        self._followers: list[Callable[[int], None]] = []
+        self._lock = threading.Lock()
+
+    def follow(self, at_ns: Callable[[int], None]) -> None:
+        self._followers.append(at_ns)
+
+    def __call__(self) -> int:
+        with self._lock:
+            self.now_ns += self.step_ns
+            for at_ns in self._followers:
+                at_ns(self.now_ns)
+            return self.now_ns
+
+
+def _hardware_now(clock: FakeClock | None) -> Callable[[], int]:
+    """What a fake reads as "now": the clock's last instant, else real monotonic time."""
+    if clock is None:
+        return time.monotonic_ns
+    return lambda: clock.now_ns
 
 
 # --------------------------------------------------------------------- NVML --
@@ -50,19 +87,24 @@ class FakeGpu:
     lost: bool = False
     no_permission: set[str] = field(default_factory=set)  # NVML calls refused with NO_PERMISSION
     energy_mj_at_start: int = 7_000_000  # the counter counts from driver load, not from zero
-    _t0_s: float = field(default_factory=_now_s)
+    t0_ns: int | None = None  # when the counter held energy_mj_at_start; set by FakeNvml
 
-    def energy_mj(self) -> int:
-        return self.energy_mj_at_start + int(self.power_w * (_now_s() - self._t0_s) * 1000)
+    def energy_mj(self, now_ns: int) -> int:
+        assert self.t0_ns is not None
+        return self.energy_mj_at_start + int(self.power_w * (now_ns - self.t0_ns) / 1e6)
 
 
 class FakeNvml:
-    """Builds the stand-in ``pynvml`` module for a list of :class:`FakeGpu`."""
+    """Builds the stand-in ``pynvml`` module for a list of :class:`FakeGpu`, on ``clock``'s time."""
 
-    def __init__(self, gpus: list[FakeGpu], *, init_error: int | None = None) -> None:
+    def __init__(self, gpus: list[FakeGpu], *, init_error: int | None = None, clock: FakeClock | None = None) -> None:
         self.gpus = gpus
         self.init_error = init_error
         self.initialized = False
+        self.now_ns = _hardware_now(clock)
+        for gpu in gpus:
+            if gpu.t0_ns is None:
+                gpu.t0_ns = self.now_ns()
         self.module = self._build()
 
     def _build(self) -> types.ModuleType:
@@ -134,7 +176,7 @@ class FakeNvml:
             gpu = gpu_for(handle, "nvmlDeviceGetTotalEnergyConsumption")
             if not gpu.has_energy_counter:  # pre-Volta GPUs
                 raise NVMLError(3)
-            return gpu.energy_mj()
+            return gpu.energy_mj(fake.now_ns())
 
         def nvmlDeviceGetTemperature(handle: FakeGpu, sensor: int) -> int:
             return gpu_for(handle, "nvmlDeviceGetTemperature").temperature_c
@@ -161,20 +203,25 @@ class FakeAmdGpu:
     has_energy_counter: bool = True
     counter_resolution_uj: float = 15.259
     no_permission: bool = False
-    _t0_s: float = field(default_factory=_now_s)
+    t0_ns: int | None = None  # when the accumulator was zero; set by FakeAmdSmi
 
-    def ticks(self) -> int:
-        return int(self.power_w * (_now_s() - self._t0_s) * 1e6 / self.counter_resolution_uj)
+    def ticks(self, now_ns: int) -> int:
+        assert self.t0_ns is not None
+        return int(self.power_w * (now_ns - self.t0_ns) / 1e3 / self.counter_resolution_uj)
 
 
 class FakeAmdSmi:
-    """Builds the stand-in ``amdsmi`` module for a list of :class:`FakeAmdGpu`."""
+    """Builds the stand-in ``amdsmi`` module for a list of :class:`FakeAmdGpu`, on ``clock``'s time."""
 
     STATUS_NOT_SUPPORTED = 2
     STATUS_NO_PERM = 10
 
-    def __init__(self, gpus: list[FakeAmdGpu]) -> None:
+    def __init__(self, gpus: list[FakeAmdGpu], *, clock: FakeClock | None = None) -> None:
         self.gpus = gpus
+        self.now_ns = _hardware_now(clock)
+        for gpu in gpus:
+            if gpu.t0_ns is None:
+                gpu.t0_ns = self.now_ns()
         self.module = self._build()
 
     def _build(self) -> types.ModuleType:
@@ -221,8 +268,9 @@ class FakeAmdSmi:
             gpu = check(h)
             if not gpu.has_energy_counter:
                 raise AmdSmiLibraryException(2)
-            return {"energy_accumulator": gpu.ticks(), "counter_resolution": gpu.counter_resolution_uj,
-                    "timestamp": time.time_ns()}
+            now_ns = fake.now_ns()
+            return {"energy_accumulator": gpu.ticks(now_ns), "counter_resolution": gpu.counter_resolution_uj,
+                    "timestamp": now_ns}
 
         m.amdsmi_get_power_info = amdsmi_get_power_info
         m.amdsmi_get_energy_count = amdsmi_get_energy_count
@@ -242,15 +290,17 @@ class Zone:
 
 
 class FakePowercap:
-    """A powercap tree laid out as the kernel does, with counters advanced by a thread.
+    """A powercap tree laid out as the kernel does, its counters advanced on demand, by a clock or a thread.
 
     ``root/devices/virtual/powercap/intel-rapl/intel-rapl:0/intel-rapl:0:1/…``
     holds the files; ``root/intel-rapl:0`` and ``root/intel-rapl:0:1`` are the
     class links, as in ``/sys/class/powercap``. Files are replaced atomically,
-    as a kernel attribute read never sees half a number.
+    as a kernel attribute read never sees half a number. Given a ``clock``, the
+    counters are brought up to each instant it hands out, before the collector
+    that stamped it reads them.
     """
 
-    def __init__(self, root: Path, zones: list[Zone]) -> None:
+    def __init__(self, root: Path, zones: list[Zone], *, clock: FakeClock | None = None) -> None:
         self.root = root
         self.zones = {z.key: z for z in zones}
         self._lock = threading.Lock()
@@ -269,6 +319,9 @@ class FakePowercap:
             (path / "enabled").write_text("1\n")
             (root / zone.key).symlink_to(path)
             self._write(zone)
+        if clock is not None:
+            self._t_ns = clock.now_ns
+            clock.follow(self._at)
 
     def path(self, key: str) -> Path:
         return (self.root / key).resolve()
@@ -279,11 +332,18 @@ class FakePowercap:
         tmp.write_text(f"{zone.counter_uj}\n")
         os.replace(tmp, target)
 
+    def _at(self, t_ns: int) -> None:
+        dt_ns, self._t_ns = t_ns - self._t_ns, t_ns
+        self.advance_ns(dt_ns)
+
     def advance(self, dt_s: float) -> None:
         """Add ``power_w * dt_s`` to every zone, wrapping like the hardware counter."""
+        self.advance_ns(round(dt_s * 1e9))
+
+    def advance_ns(self, dt_ns: int) -> None:
         with self._lock:
             for zone in self.zones.values():
-                step_uj = round(zone.power_w * dt_s * 1e6)
+                step_uj = round(zone.power_w * dt_ns / 1e3)
                 zone.total_uj += step_uj
                 zone.counter_uj = (zone.counter_uj + step_uj) % (zone.max_range_uj + 1)
                 self._write(zone)
@@ -291,11 +351,11 @@ class FakePowercap:
     def run(self, step_s: float = 0.003) -> None:
         """Advance in real time on a background thread until :meth:`halt`."""
         def loop() -> None:
-            last = _now_s()
+            last_ns = time.monotonic_ns()
             while not self._stop.wait(step_s):
-                now = _now_s()
-                self.advance(now - last)
-                last = now
+                now_ns = time.monotonic_ns()
+                self.advance_ns(now_ns - last_ns)
+                last_ns = now_ns
 
         self._stop.clear()
         self._thread = threading.Thread(target=loop, name="fake-powercap", daemon=True)

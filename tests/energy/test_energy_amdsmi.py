@@ -3,46 +3,56 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 
 from ipw_energy_monitor.collectors import DevicePermissionError
 from ipw_energy_monitor.collectors.amdsmi import AmdSmiCollector
 
-from .fakes import FakeAmdGpu, FakeAmdSmi
+from .fakes import FakeAmdGpu, FakeAmdSmi, FakeClock
+
+STEP_NS = 10_000_000  # the fake clock moves 10 ms each time it is read
+TICK_NS = 3 * STEP_NS  # a read takes it once to schedule temperature and memory, then once per GPU (two here)
 
 
 @pytest.fixture
-def amd(monkeypatch: pytest.MonkeyPatch) -> FakeAmdSmi:
-    fake = FakeAmdSmi([FakeAmdGpu(power_w=300.0), FakeAmdGpu(uuid="b2", power_w=120.0, has_energy_counter=False)])
+def clock() -> FakeClock:
+    return FakeClock(STEP_NS)
+
+
+@pytest.fixture
+def amd(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> FakeAmdSmi:
+    fake = FakeAmdSmi([FakeAmdGpu(power_w=300.0), FakeAmdGpu(uuid="b2", power_w=120.0, has_energy_counter=False)],
+                      clock=clock)
     monkeypatch.setitem(sys.modules, "amdsmi", fake.module)
     return fake
 
 
-def _read_for(collector: AmdSmiCollector, seconds: float) -> dict[str, list]:
+def _read_times(collector: AmdSmiCollector, count: int) -> dict[str, list]:
     out: dict[str, list] = {}
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    for _ in range(count):
         for reading in collector.read():
             out.setdefault(reading.device, []).append(reading)
-        time.sleep(0.01)
     return out
 
 
-def test_counter_when_present_power_otherwise(amd):
-    collector = AmdSmiCollector()
+def test_counter_when_present_power_otherwise(amd, clock):
+    collector = AmdSmiCollector(monotonic_ns=clock)
     collector.require()
     devices = {d.device: d for d in collector.devices()}
     assert devices["amd:0"].name == "AMD Instinct MI300X" and devices["amd:0"].vendor == "AMD"
     assert devices["amd:0"].capabilities.energy_counter and not devices["amd:1"].capabilities.energy_counter
-    readings = _read_for(collector, 0.6)
-    for device, watts, source in (("amd:0", 300.0, "measured"), ("amd:1", 120.0, "derived")):
+    readings = _read_times(collector, 20)
+    resolution_j = amd.gpus[0].counter_resolution_uj / 1e6
+    for device, watts, source, within_j in (("amd:0", 300.0, "measured", resolution_j), ("amd:1", 120.0, "derived", 1e-9)):
         series = readings[device]
-        assert {r.source for r in series} == {source}
+        assert len(series) == 20 and {r.source for r in series} == {source}
         assert {r.power_w for r in series} == {watts}  # "N/A" fields are skipped for the first number
-        rate_w = (series[-1].energy_j - series[0].energy_j) / ((series[-1].t_ns - series[0].t_ns) / 1e9)
-        assert rate_w == pytest.approx(watts, rel=0.03)
+        assert {b.t_ns - a.t_ns for a, b in zip(series, series[1:])} == {TICK_NS}  # stamped by the injected clock
+        # each interval's energy is the power times its length on that clock: exactly for the integrated
+        # power, to within one tick of the accumulator (15.259 uJ) for the counter
+        for a, b in zip(series, series[1:]):
+            assert abs((b.energy_j - a.energy_j) - watts * TICK_NS / 1e9) < within_j
     assert readings["amd:0"][0].temperature_c == 52.0 and readings["amd:0"][0].memory_used_bytes == 4 << 30
     collector.close()
 

@@ -12,29 +12,33 @@ from ipw_energy_monitor.collectors import DevicePermissionError, probe_collector
 from ipw_energy_monitor.collectors.base import PowerIntegrator
 from ipw_energy_monitor.collectors.nvml import NvmlCollector, visible_indices
 
-from .fakes import FakeGpu, FakeNvml
+from .fakes import FakeClock, FakeGpu, FakeNvml
 
 UUIDS = ["GPU-1f2e3d4c-aaaa-bbbb-cccc-000000000000", "GPU-9a8b7c6d-aaaa-bbbb-cccc-111111111111"]
 
 
+STEP_NS = 5_000_000  # the fake clock moves 5 ms each time it is read
+TICK_NS = 3 * STEP_NS  # a tick reads it once to schedule the counter, then once per GPU (two here)
+COUNTER_TICKS = -(-100_000_000 // TICK_NS)  # the counter is read on the first tick 100 ms after the last: every 7th
+
+
 @pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch):
-    """Install a two-GPU stand-in for ``pynvml`` where the collector imports it."""
-    fake = FakeNvml([FakeGpu(UUIDS[0], power_w=150.0), FakeGpu(UUIDS[1], power_w=90.0)])
+def clock() -> FakeClock:
+    return FakeClock(STEP_NS)
+
+
+@pytest.fixture
+def nvml(monkeypatch: pytest.MonkeyPatch, clock: FakeClock):
+    """Install a two-GPU stand-in for ``pynvml`` where the collector imports it, on ``clock``'s time."""
+    fake = FakeNvml([FakeGpu(UUIDS[0], power_w=150.0), FakeGpu(UUIDS[1], power_w=90.0)], clock=clock)
     monkeypatch.setitem(sys.modules, "pynvml", fake.module)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     return fake
 
 
-def _energy_rate_w(samples) -> float:
-    counted = [s for s in samples if s.energy_j is not None]
-    first, last = counted[0], counted[-1]
-    return (last.energy_j - first.energy_j) / ((last.t_ns - first.t_ns) / 1e9)
-
-
-def test_counter_present_streams_measured_energy(nvml, serve, session_for, event_log):
-    server = serve([NvmlCollector()])
-    session_for(server.address)
+def test_counter_present_streams_measured_energy(nvml, clock, serve, session_for, event_log):
+    server = serve([NvmlCollector(monotonic_ns=clock)])
+    session = session_for(server.address)
     assert event_log.wait_samples("nvidia:1", 40)
     seen = {e.device: e for e in event_log.snapshot() if isinstance(e, DeviceSeen)}
     assert set(seen) == {"nvidia:0", "nvidia:1"}
@@ -45,27 +49,34 @@ def test_counter_present_streams_measured_energy(nvml, serve, session_for, event
         samples = event_log.samples(device)
         assert {s.source for s in samples} == {"measured"}
         assert {s.power_w for s in samples} == {watts}
-        # power every 10 ms tick, the slow counter (with temperature and memory) every 100 ms
-        counted = [s for s in samples if s.energy_j is not None]
-        assert 3 <= len(counted) <= len(samples) // 4
-        gaps_ms = [(b.t_ns - a.t_ns) / 1e6 for a, b in zip(counted, counted[1:])]
-        assert min(gaps_ms) >= 95
+        # power every tick, stamped by the injected clock (mapped onto ours by one constant offset)
+        assert {b.t_ns - a.t_ns for a, b in zip(samples, samples[1:])} == {TICK_NS}
+        # the slow counter, with temperature and memory, every 100 ms of that clock and never sooner
+        counted_at = [i for i, s in enumerate(samples) if s.energy_j is not None]
+        assert len(counted_at) >= 3 and {b - a for a, b in zip(counted_at, counted_at[1:])} == {COUNTER_TICKS}
+        counted = [samples[i] for i in counted_at]
         assert all(s.temperature_c == 45.0 and s.memory_used_bytes == 2 << 30 for s in counted)
-        # the counter (7,000 J since the driver loaded) is reported from when the collector opened it
-        assert 0.0 <= counted[0].energy_j < 0.1 * 7_000
-        assert _energy_rate_w(samples) == pytest.approx(watts, rel=0.02)
+        # the stand-in's counter holds the exact energy up to each reading's t_ns
+        for a, b in zip(counted, counted[1:]):
+            assert b.energy_j - a.energy_j == pytest.approx(watts * (b.t_ns - a.t_ns) / 1e9, rel=1e-12)
+        # the counter (7,000 J since the driver loaded) is reported from the collector's first read,
+        # which came after the clock's start
+        since_start_s = (counted[0].t_ns - session.clock_offset_ns - clock.start_ns) / 1e9
+        assert 0.0 <= counted[0].energy_j <= watts * since_start_s < 7_000
 
 
-def test_counter_missing_integrates_power_as_derived(nvml, serve, session_for, event_log):
+def test_counter_missing_integrates_power_as_derived(nvml, clock, serve, session_for, event_log):
     nvml.gpus[0].has_energy_counter = False
-    server = serve([NvmlCollector()])
+    server = serve([NvmlCollector(monotonic_ns=clock)])
     session_for(server.address)
     assert event_log.wait_samples("nvidia:0", 40)
     seen = next(e for e in event_log.snapshot() if isinstance(e, DeviceSeen) and e.device == "nvidia:0")
     assert seen.capabilities["energy_counter"] is False
     samples = event_log.samples("nvidia:0")
     assert {s.source for s in samples} == {"derived"}
-    assert _energy_rate_w(samples) == pytest.approx(150.0, rel=0.001)  # constant power: the trapezoid is exact
+    assert {b.t_ns - a.t_ns for a, b in zip(samples, samples[1:])} == {TICK_NS}
+    for a, b in zip(samples, samples[1:]):  # constant power: the trapezoid is exact, each tick adds 150 W x 15 ms
+        assert b.energy_j - a.energy_j == pytest.approx(150.0 * TICK_NS / 1e9, rel=1e-9)
     assert {s.source for s in event_log.samples("nvidia:1")} == {"measured"}
 
 

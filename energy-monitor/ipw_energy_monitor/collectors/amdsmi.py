@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ipw.errors import BackendMissingError, CollectorError
 
@@ -68,8 +68,10 @@ class AmdSmiCollector(Collector):
 
     name = "amdsmi"
 
-    def __init__(self) -> None:
+    def __init__(self, *, monotonic_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        """``monotonic_ns`` replaces the clock that stamps readings (tests share theirs with a stand-in GPU)."""
         super().__init__()
+        self._monotonic_ns = monotonic_ns
         self._amdsmi: Any = None
         self._gpus: list[GpuState] = []
         self._aux_due_ns = 0
@@ -152,7 +154,7 @@ class AmdSmiCollector(Collector):
         return [gpu.info for gpu in self._gpus]
 
     def read(self) -> list[Reading]:
-        now_ns = time.monotonic_ns()
+        now_ns = self._monotonic_ns()
         aux = now_ns >= self._aux_due_ns
         if aux:
             self._aux_due_ns = now_ns + AUX_INTERVAL_NS
@@ -162,7 +164,7 @@ class AmdSmiCollector(Collector):
             if not (caps.energy_counter or caps.power):
                 continue
             device = gpu.info.device
-            t_ns = time.monotonic_ns()
+            t_ns = self._monotonic_ns()
             try:
                 power_w = None
                 if caps.power:

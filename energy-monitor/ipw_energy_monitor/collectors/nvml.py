@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ipw.errors import BackendMissingError, CollectorError
 
@@ -100,10 +100,16 @@ class NvmlCollector(Collector):
         *,
         use_env: bool = True,
         counter_interval_ms: int = COUNTER_INTERVAL_MS,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
-        """``visible_devices`` overrides ``$CUDA_VISIBLE_DEVICES`` (read unless ``use_env`` is False)."""
+        """``visible_devices`` overrides ``$CUDA_VISIBLE_DEVICES`` (read unless ``use_env`` is False).
+
+        ``monotonic_ns`` replaces the clock that stamps readings and schedules
+        the counter (tests share theirs with a stand-in GPU).
+        """
         super().__init__()
         self._counter_interval_ns = counter_interval_ms * 1_000_000
+        self._monotonic_ns = monotonic_ns
         if visible_devices is None and use_env:
             visible_devices = os.environ.get("CUDA_VISIBLE_DEVICES")
         self._visible_spec = visible_devices
@@ -184,7 +190,7 @@ class NvmlCollector(Collector):
 
     def read(self) -> list[Reading]:
         nvml = self._nvml
-        now_ns = time.monotonic_ns()
+        now_ns = self._monotonic_ns()
         slow = now_ns >= self._slow_due_ns  # the counter, temperature and memory
         if slow:
             self._slow_due_ns = now_ns + self._counter_interval_ns
@@ -193,7 +199,7 @@ class NvmlCollector(Collector):
             caps = gpu.info.capabilities
             if gpu.state == "lost" or not (caps.power or (slow and caps.energy_counter)):
                 continue
-            t_ns = time.monotonic_ns()
+            t_ns = self._monotonic_ns()
             try:
                 power_w = nvml.nvmlDeviceGetPowerUsage(gpu.handle) / 1000.0 if caps.power else None
                 energy_j, source = None, "measured"
