@@ -10,6 +10,7 @@ list (checked by tests/test_layers.py), and the CLI may import all:
   ledger       how events are stored: frames, checksums, hash chain, segments, recovery
   replay       the replay engine and the projection protocol: needs only events and the ledger
   capture      the only layer with side effects on the world: runner, clients, datasets, telemetry
+  agent        the built-in agent: a tool-calling loop, its tools and tasks, captured by the runner
   proxy        the recording reverse proxy: an agent's calls through the capture's transport and telemetry
   judging      scorers and LLM judges that turn answers into verdict events
   analyses     pure projections: accuracy, energy, latency, regression, summary, judges

@@ -62,8 +62,11 @@ def record(config: CaptureConfig, *, resume: bool = False, progress: Callable[[P
     differ from the run and may not change (None: those that differ from
     their defaults).
     """
+    from .agent.runner import AgentRunner, is_agent_run
     from .capture.runner import Runner
 
+    if is_agent_run(config, resume):
+        Runner = AgentRunner  # noqa: N806  --workload agent: the same capture, tasks as its work
     if power_trace is not None:
         from .capture.power_trace import read_power_csv
 

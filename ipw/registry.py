@@ -304,6 +304,8 @@ _r("datasets", "hf", "ipw.capture.datasets.benchmarks:HubDataset",
    requires=("huggingface_hub",))
 _r("datasets", "mix", "ipw.capture.datasets.mix:MixDataset",
    "a seeded mixture of benchmarks: --dataset mix:A=n,B=m --dataset-param seed=N")
+_r("datasets", "agent", "ipw.agent.tasks:AgentTaskSet",
+   "the built-in agent's tasks, checked by a command (--workload agent; --tasks FILE for your own JSONL)")
 # the benchmark catalogue (ipw.capture.datasets.catalogue; a test keeps these ids equal to its entries)
 for _id in ("mmlu-pro", "gpqa-diamond", "supergpqa", "arc-challenge", "math-500", "gsm8k", "natural-reasoning",
             "simpleqa", "wildchat", "humaneval", "livecodebench"):

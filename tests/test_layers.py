@@ -15,7 +15,7 @@ import ipw
 PACKAGE = Path(ipw.__file__).resolve().parent
 
 # The documented order, top first; a module may import its own layer and any above it.
-LAYERS = ["foundations", "events", "ledger", "replay", "capture", "proxy", "judging", "analyses", "reports", "plugins", "api",
+LAYERS = ["foundations", "events", "ledger", "replay", "capture", "agent", "proxy", "judging", "analyses", "reports", "plugins", "api",
           "studies", "cli"]
 FOUNDATIONS = {"ipw", "errors", "secrets", "_untrusted", "_sandbox", "registry"}
 

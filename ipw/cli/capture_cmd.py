@@ -41,6 +41,13 @@ def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--power-trace", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Import an external meter's CSV (timestamp, watts or joules) after capture."),
         click.option("--max-retries", type=int, default=2, show_default=True, help="Retries per query on retryable errors."),
         click.option("--resume", is_flag=True, help="Finish an interrupted run with the same --output-dir/--run-name."),
+        click.option("--workload", type=click.Choice(["queries", "agent"]), default="queries", show_default=True,
+                     help="queries: the dataset's prompts; agent: the built-in tool-calling agent over its tasks."),
+        click.option("--tasks", "agent_tasks", type=click.Path(dir_okay=False), default=None,
+                     help="With --workload agent: a JSONL file of tasks (id, prompt, check, files); default: built in."),
+        click.option("--max-turns", type=int, default=None, help="With --workload agent: model calls per task (default 8)."),
+        click.option("--task-budget-s", type=float, default=None,
+                     help="With --workload agent: wall seconds per task (default 120)."),
         click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
                      help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics while capturing (0: any free port)."),
         click.option("--metrics-host", default="127.0.0.1", show_default=True,
@@ -52,13 +59,34 @@ def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _agent_dataset(kw: dict[str, Any], dataset_params: dict[str, Any]) -> str:
+    """The dataset of the chosen workload: ``agent`` (its flags as its parameters) or ``--dataset``."""
+    from ..errors import UsageError
+
+    flags = {"tasks": kw.get("agent_tasks"), "max_turns": kw.get("max_turns"), "budget_s": kw.get("task_budget_s")}
+    if kw.get("workload") != "agent":
+        given = [f"--{n.replace('_', '-')}" for n, v in (("tasks", flags["tasks"]), ("max_turns", flags["max_turns"]),
+                                                           ("task_budget_s", flags["budget_s"])) if v is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to --workload agent", hint="add --workload agent")
+        return kw["dataset_id"]
+    if kw["dataset_id"] not in ("builtin", "agent"):
+        raise UsageError("--workload agent runs tasks, not --dataset", hint="give your own tasks with --tasks FILE")
+    if flags["tasks"] is not None:
+        flags["tasks"] = str(Path(flags["tasks"]).expanduser().resolve())
+    dataset_params.update({k: v for k, v in flags.items() if v is not None})
+    return "agent"
+
+
 def _config(kw: dict[str, Any]) -> Any:
     from ..capture.runner import CaptureConfig
 
+    dataset_params = parse_kv(kw["dataset_param"], "--dataset-param")
+    dataset_id = _agent_dataset(kw, dataset_params)
     config = CaptureConfig(
         client=kw["client_id"],
         model=kw["model"],
-        dataset=kw["dataset_id"],
+        dataset=dataset_id,
         output_dir=kw["output_dir"],
         run_name=kw["run_name"],
         max_queries=kw["max_queries"],
@@ -67,7 +95,7 @@ def _config(kw: dict[str, Any]) -> Any:
         warmup_queries=kw["warmup_queries"],
         client_base_url=kw["client_base_url"],
         client_params=parse_kv(kw["client_param"], "--client-param"),
-        dataset_params=parse_kv(kw["dataset_param"], "--dataset-param"),
+        dataset_params=dataset_params,
         gen_params=parse_kv(kw["gen_param"], "--gen-param"),
         energy=kw["energy"],
         sample_interval_ms=kw["sample_interval_ms"],
@@ -103,7 +131,8 @@ def _record(config: Any, kw: dict[str, Any]) -> Any:
     return result
 
 
-_FIELDS = {"client_id": "client", "dataset_id": "dataset", "client_param": "client_params",
+_FIELDS = {"client_id": "client", "dataset_id": "dataset", "workload": "dataset", "agent_tasks": "dataset_params",
+           "max_turns": "dataset_params", "task_budget_s": "dataset_params", "client_param": "client_params",
            "dataset_param": "dataset_params", "gen_param": "gen_params"}
 
 
@@ -182,6 +211,11 @@ def profile(**kw: Any) -> None:
 
         ipw profile --client llamacpp --model gemma-3-270m --max-queries 20
     """
+    if kw.get("workload") == "agent":
+        from ..errors import UsageError
+
+        raise UsageError("ipw profile scores answers; an agent's tasks are scored by their checks",
+                         hint="use ipw record --workload agent")
     config = _config(kw)
     judge = None if kw["no_eval"] else _pre_flight_judge(config, kw)
     if judge is not None:

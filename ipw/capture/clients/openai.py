@@ -541,6 +541,12 @@ class OpenAIClient(InferenceClient):
             out["model"] = model
         return out
 
+    @property
+    def http(self) -> httpx.Client:
+        """The configured HTTP client (base URL, auth, headers, timeouts, transport), for requests this
+        client does not make itself, such as the built-in agent's tool-calling chat (:mod:`ipw.agent.chat`)."""
+        return self._http
+
     def close(self) -> None:
         self._http.close()
 
