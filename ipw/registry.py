@@ -23,7 +23,7 @@ import importlib.util
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import BackendMissingError, IpwError, PluginError, UsageError
 
@@ -158,18 +158,30 @@ class Registry:
                     comp = _with(comp, summary=_first_doc_line(obj, comp.origin))
                 self._items[kind][ep.name] = comp
 
+    def forget_plugins(self) -> None:
+        """Drop every plugin, so the next lookup reads the entry points again (after one is installed)."""
+        for kind in KINDS:
+            self._items[kind] = {id: c for id, c in self._items[kind].items() if not c.is_plugin}
+            self._conflicts[kind] = []
+        self._plugins_loaded = False
+
     def create(self, kind: str, id: str, *args: Any, **kwargs: Any) -> Any:
         """Load the component and call it with these arguments (build a client, an analysis …).
 
         A plugin that cannot be built (its constructor raises, or does not take
         these arguments) raises :class:`~ipw.errors.PluginError` naming it.
         """
+        return self.build(kind, id, lambda factory: factory(*args, **kwargs))
+
+    def build(self, kind: str, id: str, make: Callable[[Any], Any]) -> Any:
+        """Load the component and build it with ``make(component)``: :meth:`create` for a kind whose
+        components are built another way (a collector from the monitor's options), with the same refusals."""
         comp = self.get(kind, id)
         factory = comp.load()
         if not comp.is_plugin:
-            return factory(*args, **kwargs)
+            return make(factory)
         try:
-            return factory(*args, **kwargs)
+            return make(factory)
         except IpwError:
             raise  # the plugin explained itself in ipw's own terms
         except (Exception, SystemExit) as exc:

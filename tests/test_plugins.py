@@ -1,23 +1,21 @@
 """Plugins through entry points: a throwaway distribution registers a client; ipw lists it and records with it.
 
-The distribution is real as far as ``importlib.metadata`` is concerned: a
-module and a ``*.dist-info`` folder (METADATA + entry_points.txt) on the
-subprocess's PYTHONPATH, exactly what ``pip install`` leaves in site-packages,
-without touching the shared virtual environment.
+The distribution is real as far as ``importlib.metadata`` is concerned (see
+:mod:`tests._plugins`): on the subprocess's PYTHONPATH, exactly what ``pip
+install`` leaves in site-packages, without touching the shared virtual environment.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ipw.events import QueryFinished, RunStarted, Token
 from ipw.ledger import read_events
+
+from ._plugins import run_ipw, site_env, write_distribution
 
 _ECHO = '''
 from ipw.plugins import InferenceClient
@@ -35,32 +33,19 @@ assert issubclass(EchoClient, InferenceClient)
 '''
 
 
-def _distribution(site: Path, name: str, module: str, source: str, entry_points: str) -> None:
-    (site / f"{module}.py").write_text(source)
-    info = site / f"{name.replace('-', '_')}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(entry_points)
-
-
 @pytest.fixture()
 def plugin_env(tmp_path: Path) -> dict[str, str]:
     site = tmp_path / "site"
     site.mkdir()
-    _distribution(site, "ipw-echo-plugin", "ipw_echo_plugin", _ECHO,
+    write_distribution(site, "ipw-echo-plugin", "ipw_echo_plugin", _ECHO,
                   "[ipw.clients]\necho = ipw_echo_plugin:EchoClient\nopenai = ipw_echo_plugin:EchoClient\n")
-    _distribution(site, "ipw-broken-plugin", "ipw_broken_plugin", "import a_module_that_is_not_there\n",
+    write_distribution(site, "ipw-broken-plugin", "ipw_broken_plugin", "import a_module_that_is_not_there\n",
                   "[ipw.clients]\nbroken = ipw_broken_plugin:Client\n")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-
-
-def _ipw(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ipw.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return site_env(site)
 
 
 def test_ipw_list_shows_plugins_with_their_distribution_and_errors(plugin_env: dict[str, str]) -> None:
-    done = _ipw(plugin_env, "list", "clients")
+    done = run_ipw(plugin_env, "list", "clients")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     echo = next(line for line in lines if line.strip().startswith("echo "))
@@ -69,7 +54,7 @@ def test_ipw_list_shows_plugins_with_their_distribution_and_errors(plugin_env: d
     assert "[plugin: ipw-broken-plugin]" in broken and "ModuleNotFoundError" in broken
     assert "a_module_that_is_not_there" in broken
     assert lines.index(broken) > next(i for i, line in enumerate(lines) if line.startswith("Plugins that failed"))
-    listed = {c["id"] + "@" + c["origin"]: c for c in json.loads(_ipw(plugin_env, "list", "--json").stdout)["clients"]}
+    listed = {c["id"] + "@" + c["origin"]: c for c in json.loads(run_ipw(plugin_env, "list", "--json").stdout)["clients"]}
     assert listed["openai@builtin"]["available"] is True  # a plugin cannot take a built-in's id
     assert "already taken by builtin" in listed["openai@ipw-echo-plugin"]["error"]
     assert listed["echo@ipw-echo-plugin"]["available"] is True
@@ -77,7 +62,7 @@ def test_ipw_list_shows_plugins_with_their_distribution_and_errors(plugin_env: d
 
 
 def test_a_broken_plugin_is_one_line_when_used(plugin_env: dict[str, str], tmp_path: Path) -> None:
-    done = _ipw(plugin_env, "record", "--client", "broken", "--model", "m", "--energy", "none",
+    done = run_ipw(plugin_env, "record", "--client", "broken", "--model", "m", "--energy", "none",
                 "--output-dir", str(tmp_path / "runs"))
     lines = done.stderr.strip().splitlines()
     assert (done.returncode, len(lines)) == (10, 1), done.stderr  # 10: an installed plugin failed
@@ -88,7 +73,7 @@ def test_a_broken_plugin_is_one_line_when_used(plugin_env: dict[str, str], tmp_p
 @pytest.mark.e2e
 def test_record_with_a_plugin_client_against_the_real_server(plugin_env: dict[str, str], tmp_path: Path,
                                                              llama_server_url: str) -> None:
-    done = _ipw(plugin_env, "record", "--client", "echo", "--client-base-url", llama_server_url,
+    done = run_ipw(plugin_env, "record", "--client", "echo", "--client-base-url", llama_server_url,
                 "--client-param", "api=completions", "--model", "gemma", "--gen-param", "max_tokens=6",
                 "--max-queries", "2", "--energy", "none", "--output-dir", str(tmp_path), "--run-name", "plugged")
     assert done.returncode == 0, done.stderr

@@ -13,14 +13,13 @@ each is driven through the real ``ipw`` command line:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from .reports.conftest import plan_queries
 from .reports.ledgers import write_run
-from .test_plugins import _distribution, _ipw
+from ._plugins import run_ipw as _ipw, site_env, write_distribution
 
 DIST = "ipw-hostile-plugin"
 NAMED = f"(from distribution {DIST} 0.1)"
@@ -106,10 +105,9 @@ class Analysis:
 
 def _env(tmp_path: Path, source: str, group: str) -> dict[str, str]:
     site = tmp_path / "site"
-    site.mkdir()
     attribute = {"ipw.clients": "Client", "ipw.analyses": "Analysis"}[group]
-    _distribution(site, DIST, "ipw_hostile_plugin", source, f"[{group}]\nbroken = ipw_hostile_plugin:{attribute}\n")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    write_distribution(site, DIST, "ipw_hostile_plugin", source, f"[{group}]\nbroken = ipw_hostile_plugin:{attribute}\n")
+    return site_env(site)
 
 
 @pytest.fixture()

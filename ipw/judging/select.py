@@ -3,7 +3,8 @@
 Every judge a command uses comes from here:
 
 :func:`make_judge`
-    the judge the settings name: a deterministic scorer (``auto``, or any of
+    the judge the settings name, any judge of the registry (plugins of
+    ``ipw.judges`` included): a deterministic scorer (``auto``, or any of
     :data:`~ipw.judging.dispatch.SCORERS`) or the LLM judge (``openai``), which needs an API
     key (see :mod:`ipw.judging.keys`) unless its base URL is on this machine.
     A missing key is a :class:`ConfigError` here, before any request.
@@ -30,11 +31,12 @@ from typing import Any, Callable, Iterable, Mapping
 import httpx
 
 from ..errors import ConfigError, UsageError
+from ..registry import REGISTRY
 from ..replay import RunView
 from .apply import ScorerJudge
 from .keys import require_eval_key, resolve_eval_key
 from .llm import DEFAULT_BASE_URL, DEFAULT_MODEL, LLMJudge
-from .dispatch import SCORERS, AutoScorer, get_scorer
+from .dispatch import LLM_JUDGE, SCORERS, AutoScorer, get_scorer
 
 __all__ = ["EvalFlags", "LOOPBACK_HOSTS", "make_judge", "judge_before_capture", "judge_for_run"]
 
@@ -85,21 +87,21 @@ def make_judge(
 ) -> ScorerJudge | LLMJudge:
     """Build the judge the settings name.
 
-    ``deterministic=True``, or an ``eval_client`` naming a scorer (``auto``,
-    ``letter``, ``numeric``, ``exact``, ``gsm8k``, ``math``, ``code``), gives a :class:`ScorerJudge`.
+    ``deterministic=True``, or an ``eval_client`` naming any registered judge
+    but ``openai`` (``auto``, a built-in scorer, a plugin judge), gives a :class:`ScorerJudge`.
     ``openai`` gives an :class:`LLMJudge` (``http_client`` and ``llm_options``
     go to it); it needs an API key unless its base URL is on this machine.
     """
     if deterministic:
         return ScorerJudge(AutoScorer())
     client = (eval_client or "openai").strip().lower()
-    if client in SCORERS or client == "auto":
-        return ScorerJudge(get_scorer(client))
-    if client != "openai":
+    if client not in REGISTRY.ids("judges"):
         raise UsageError(
             f"unknown judge client {eval_client!r}",
-            hint=f"use --eval-client openai, or a deterministic scorer: auto, {', '.join(SCORERS)}",
+            hint=f"use --eval-client with one of: {', '.join(REGISTRY.ids('judges'))} (see 'ipw list judges')",
         )
+    if client != LLM_JUDGE:
+        return ScorerJudge(get_scorer(client))
     base_url = eval_base_url or DEFAULT_BASE_URL
     key = api_key
     if key is None:
@@ -107,7 +109,8 @@ def make_judge(
             key = resolve_eval_key(env, dotenv_path)
         else:
             key = require_eval_key(env, dotenv_path, purpose=f"the LLM judge at {base_url}")
-    return LLMJudge(base_url, eval_model or DEFAULT_MODEL, client, api_key=key, http_client=http_client, **llm_options)
+    return REGISTRY.create("judges", LLM_JUDGE, base_url, eval_model or DEFAULT_MODEL, client, api_key=key,
+                           http_client=http_client, **llm_options)
 
 
 def _all_scored(scorers: Iterable[str | None]) -> bool:
