@@ -184,6 +184,8 @@ def record(**kw: Any) -> None:
     Example:
 
         ipw record --client openai --client-base-url http://127.0.0.1:8000/v1 --model gemma --max-queries 8
+
+        ipw record --workload agent --client openai --client-base-url http://127.0.0.1:8000/v1 --model qwen2.5-7b
     """
     config = _config(kw)
     result = _record(config, kw)
