@@ -24,6 +24,7 @@ from .errors import UsageError
 if TYPE_CHECKING:
     from .errors import LedgerCorruptError
     from .judging.apply import JudgeReport
+    from .capture.server_process import ServerSpec
     from .replay.engine import RunView
 
 __all__ = ["CaptureConfig", "RunResult", "Analysis", "Profile", "PROFILE_ANALYSES",
@@ -53,8 +54,14 @@ class Profile:
 
 def record(config: CaptureConfig, *, resume: bool = False, progress: Callable[[Progress], None] | None = None,
            power_trace: Path | None = None, client: Any = None, observers: Iterable[Any] = (),
-           explicit: Iterable[str] | None = None) -> RunResult:
+           explicit: Iterable[str] | None = None, server: ServerSpec | None = None) -> RunResult:
     """Capture one run into its ledger; ``power_trace`` (an external meter's CSV) is imported after capture.
+
+    ``server`` (``--server-cmd``, a study's ``[server]``) is started on a free
+    loopback port first and stopped when the capture ends, whatever happens;
+    the client talks to it unless ``client_base_url`` says otherwise (its
+    ``{port}`` is filled). A server that does not come up raises before any
+    ledger exists.
 
     ``observers`` see the run as it is captured (e.g. the Prometheus metrics of
     ``--metrics-port``): ``attach(progress)`` once, then ``observe(event)``.
@@ -71,13 +78,37 @@ def record(config: CaptureConfig, *, resume: bool = False, progress: Callable[[P
         from .capture.power_trace import read_power_csv
 
         read_power_csv(power_trace)  # a bad trace is refused before anything runs
-    result = Runner(config, progress=progress, client=client, observers=tuple(observers),
-                    explicit=explicit).run(resume=resume)
+    if server is None:
+        result = Runner(config, progress=progress, client=client, observers=tuple(observers),
+                        explicit=explicit).run(resume=resume)
+    else:
+        result = _record_with_server(config, server, resume=resume, progress=progress, client=client,
+                                     observers=tuple(observers), explicit=explicit)
     if power_trace is not None:
         from .capture.power_trace import import_power_trace
 
         import_power_trace(result.run_dir, power_trace)
     return result
+
+
+def _record_with_server(config: CaptureConfig, server: ServerSpec, *, resume: bool, client: Any,
+                        **runner_options: Any) -> RunResult:
+    import dataclasses
+
+    from .capture.runner import Runner, make_client
+    from .capture.server_process import DEFAULT_BASE_URL, ServerProcess
+
+    with ServerProcess(server, model=config.model) as process:
+        own_client = client is None
+        if own_client:
+            # the URL is this server's, not a setting: the config keeps what the user gave, so a resume compares
+            url = (config.client_base_url or DEFAULT_BASE_URL).replace("{port}", str(process.port))
+            client = make_client(dataclasses.replace(config, client_base_url=url))
+        try:
+            return Runner(config, client=client, server=process, **runner_options).run(resume=resume)
+        finally:
+            if own_client:
+                client.close()
 
 
 def judge(run_dir: Path, judge: Any = None, *, progress: Callable[[int, int], None] | None = None) -> JudgeReport:
@@ -142,7 +173,7 @@ def analyse(
 def profile(config: CaptureConfig, judge: Any = None, *, resume: bool = False,
             progress: Callable[[Progress], None] | None = None,
             judge_progress: Callable[[int, int], None] | None = None,
-            power_trace: Path | None = None, client: Any = None) -> Profile:
+            power_trace: Path | None = None, client: Any = None, server: ServerSpec | None = None) -> Profile:
     """``record``, then judge and write the profile's analyses (accuracy, energy, latency, summary).
 
     ``judge=None`` judges with the run's default judge (the deterministic
@@ -151,7 +182,7 @@ def profile(config: CaptureConfig, judge: Any = None, *, resume: bool = False,
     """
     if judge is not None and not config.eval:
         config.eval = {"judge": judge.spec}
-    run = record(config, resume=resume, progress=progress, power_trace=power_trace, client=client)
+    run = record(config, resume=resume, progress=progress, power_trace=power_trace, client=client, server=server)
     analysis = analyse(run.run_dir, PROFILE_ANALYSES, judge=judge, judge_progress=judge_progress)
     return Profile(run=run, analysis=analysis, summary=analysis.results["summary"])
 

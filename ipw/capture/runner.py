@@ -80,9 +80,12 @@ class Runner:
         telemetry: Any = None,
         observers: tuple[Any, ...] = (),
         explicit: Iterable[str] | None = None,
+        server: Any = None,
     ) -> None:
         """``explicit`` names the config fields the user set (a resume checks those against the ledger;
-        None: the fields that differ from their defaults, see :func:`ipw.capture.resume.explicit_fields`)."""
+        None: the fields that differ from their defaults, see :func:`ipw.capture.resume.explicit_fields`).
+        ``server`` is a started :class:`ipw.capture.server_process.ServerProcess`: its ``server_started``
+        event follows ``run_started``, and it is stopped (``server_stopped``) before ``run_finished``."""
         config.validate()
         self.config = config
         # watchers of the capture (e.g. the Prometheus exporter): attach(progress) once, observe(event) per
@@ -98,6 +101,7 @@ class Runner:
         self._run_lock: RunLock | None = None
         self._explicit = None if explicit is None else frozenset(explicit)
         self._resume_changes: dict[str, dict[str, Any]] = {}
+        self._server = server
 
     # -- public -----------------------------------------------------------
 
@@ -192,6 +196,8 @@ class Runner:
             if self._resume_changes:
                 writer.append(Annotation(t_ns=time.monotonic_ns(), key="resume_changed_flags",
                                          value=json.dumps(self._resume_changes, sort_keys=True, default=str)))
+            if self._server is not None:
+                writer.append(self._server.started_event())
             writer.flush()
             telemetry, energy_note = start_telemetry(config, writer, progress, self._telemetry_factory, self._observers)
             cpu_sampler = HarnessCpuSampler(writer.append).start()  # ipw's own footprint, beside the power samples
@@ -210,6 +216,8 @@ class Runner:
                 cpu_sampler.stop()
             with contextlib.suppress(LedgerError):  # close below reports a failing disk
                 writer.flush()  # runs the commits still waiting, so the counts below are final
+            if self._server is not None:
+                writer.append(self._server.stop())  # after the measured window, and before the run ends
             writer.append(
                 RunFinished(
                     t_ns=time.monotonic_ns(),

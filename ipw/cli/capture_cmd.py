@@ -41,6 +41,14 @@ def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--power-trace", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Import an external meter's CSV (timestamp, watts or joules) after capture."),
         click.option("--max-retries", type=int, default=2, show_default=True, help="Retries per query on retryable errors."),
         click.option("--resume", is_flag=True, help="Finish an interrupted run with the same --output-dir/--run-name."),
+        click.option("--server-cmd", default=None, metavar="TEMPLATE",
+                     help="Start this server for the run and stop it after: {port}, {model}, {model_path} and "
+                          "{python} are filled in; the client talks to it unless --client-base-url says otherwise."),
+        click.option("--server-health-url", default=None, metavar="URL",
+                     help="With --server-cmd: the URL that answers 200 once it is ready "
+                          "[default: http://127.0.0.1:{port}/v1/models]."),
+        click.option("--server-startup-timeout-s", type=float, default=180.0, show_default=True,
+                     help="With --server-cmd: how long to wait for it to become healthy."),
         click.option("--workload", type=click.Choice(["queries", "agent"]), default="queries", show_default=True,
                      help="queries: the dataset's prompts; agent: the built-in tool-calling agent over its tasks."),
         click.option("--tasks", "agent_tasks", type=click.Path(dir_okay=False), default=None,
@@ -122,13 +130,30 @@ def _record(config: Any, kw: dict[str, Any]) -> Any:
     try:
         with server:
             result = api.record(config, resume=kw["resume"], progress=progress, power_trace=kw.get("power_trace"),
-                                observers=(*observers, progress), explicit=_explicit_fields())
+                                observers=(*observers, progress), explicit=_explicit_fields(),
+                                server=_server_spec(kw))
     finally:
         progress.close()
     warning = result.truncation_warning()
     if warning:  # said even with --json: stdout holds the JSON, this goes to stderr
         click.echo(f"ipw: warning: {warning}", err=True)
     return result
+
+
+def _server_spec(kw: dict[str, Any]) -> Any:
+    """The server --server-cmd starts for the run, or None."""
+    if kw.get("server_cmd") is None:
+        if kw.get("server_health_url") is not None:
+            from ..errors import UsageError
+
+            raise UsageError("--server-health-url needs --server-cmd", hint="add --server-cmd, or leave it out")
+        return None
+    from ..capture.server_process import DEFAULT_HEALTH_URL, ServerSpec
+
+    spec = ServerSpec(command=kw["server_cmd"], health_url=kw.get("server_health_url") or DEFAULT_HEALTH_URL,
+                      startup_timeout_s=kw.get("server_startup_timeout_s") or 180.0)
+    spec.check()  # an unsplittable command is refused before anything starts
+    return spec
 
 
 _FIELDS = {"client_id": "client", "dataset_id": "dataset", "workload": "dataset", "agent_tasks": "dataset_params",

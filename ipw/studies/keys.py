@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["TABLE_KEYS", "SCALAR_KEYS", "check_value", "MAX_VALUE_DEPTH"]
+__all__ = ["TABLE_KEYS", "SCALAR_KEYS", "SERVER_KEYS", "check_value", "check_server_value", "MAX_VALUE_DEPTH"]
 
 # what each scalar key takes: a check and the words for a value that fails it
 _STR = (lambda v: isinstance(v, str), "a string")
@@ -32,6 +32,13 @@ _SCALARS: dict[str, tuple[Any, str]] = {
     "no_eval": _BOOL,
 }
 SCALAR_KEYS = tuple(_SCALARS)
+# the [server] table: how to start a server per cell; any other entry NAME is a value for {NAME} in the command
+_SERVER: dict[str, tuple[Any, str]] = {
+    "command": _STR, "health_url": _STR, "startup_timeout_s": _NUMBER, "cooldown_s": _NUMBER,
+    "idle_within_pct": _NUMBER, "idle_timeout_s": _NUMBER,
+}
+SERVER_KEYS = tuple(_SERVER)
+_PLACEHOLDER_VALUE = (lambda v: isinstance(v, (str, int, float)), "a string, number or boolean")
 TABLE_KEYS = ("client_param", "dataset_param", "gen_param", "eval_param", "resources")
 # a table entry (gen_param.stop = ["\n"]) may hold lists and tables, but never nested past this
 MAX_VALUE_DEPTH = 8
@@ -52,6 +59,14 @@ def _depth(value: Any) -> int:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
     return deepest
+
+
+def check_server_value(where: str, table: str, key: str, value: Any) -> None:
+    """Refuse ``value`` for a [server] entry (``command``, ``startup_timeout_s``, or a ``{NAME}`` value)."""
+    check, words = _SERVER.get(key, _PLACEHOLDER_VALUE)
+    if not check(value):
+        raise UsageError(f"{where} {table} server.{key}: expected {words}, got {_show(value)}",
+                         hint="see the [server] table in the README")
 
 
 def check_value(where: str, table: str, key: str, value: Any) -> None:

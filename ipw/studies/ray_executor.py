@@ -30,6 +30,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,9 @@ def _cell_task(cell_fields: dict[str, Any], staging: str, shared: dict[str, str]
     message = None
     if before.state != "complete":
         message = run_cell(cell, runs_dir, resume=before.state == "partial")
+        server = cell.server_spec()
+        if server is not None and server.cooldown_s > 0:  # before this worker takes its next cell
+            time.sleep(server.cooldown_s)
     after = inspect_run(run_dir)
     out: dict[str, Any] = {"message": message, "node": info["node"], "pack": None, "shared": shared is not None}
     if shared is None and after.head_hash is not None:

@@ -28,6 +28,8 @@ def is_secret_key(key: str) -> bool:
     head, dot, entry = key.partition(".")
     if not dot:
         return False
+    if head == "server":  # a server flag's value (server.api_key) goes into its command line
+        return secrets.is_secret_name(entry)
     return head in _CREDENTIAL_TABLES and (entry.lower() == "headers" or secrets.is_secret_name(entry))
 
 

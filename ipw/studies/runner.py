@@ -7,6 +7,14 @@ one-line message and the others go on; a cell cut short is resumed on the
 next run, and a ``partial`` cell (its run finished, some queries failed) is
 resumed too, which asks only its failed queries again. Nothing here prints: what happens is reported to a
 :class:`StudyObserver`.
+
+A study with a ``[server]`` table starts a server for each cell
+(:mod:`ipw.capture.server_process`); one that does not come up fails its cell
+alone. Between two such cells the local executor waits out the cooldown
+(:mod:`ipw.capture.cooldown`): ``cooldown_s``, and with ``idle_within_pct``
+until the power is back near the idle baseline it measured before the first
+cell. Ray's cells run side by side, so there it applies ``cooldown_s`` after
+each cell on its worker.
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ class StudyObserver:
 
     def close_query_progress(self) -> None:
         """The cell's query progress is over."""
+
+    def cooled(self, cell: Cell, cooled: Any) -> None:
+        """A cooldown after ``cell`` ended (:class:`ipw.capture.cooldown.Cooled`)."""
 
 
 @dataclass
@@ -94,8 +105,37 @@ def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | No
         return StudyOutcome(study_dir=spec.study_dir, ran=len(todo), skipped=len(done), cells=list(state.cells))
 
 
+def _idle_baseline_w(cells: list[Cell]) -> float | None:
+    """The idle power before any cell runs, when a cell's server asks to cool down to it."""
+    specs = [(c, c.server_spec()) for c in cells]
+    wanted = [c for c, s in specs if s is not None and s.idle_within_pct is not None]
+    if not wanted:
+        return None
+    from ..capture.cooldown import idle_power_w
+
+    return idle_power_w(collectors=_collectors(wanted[0]))
+
+
+def _collectors(cell: Cell) -> str:
+    energy = cell.settings.get("energy")
+    return "auto" if energy in (None, "none") else str(energy)
+
+
+def _cool_down(cell: Cell, idle_w: float | None, observer: StudyObserver) -> None:
+    spec = cell.server_spec()
+    if spec is None or (spec.cooldown_s <= 0 and spec.idle_within_pct is None):
+        return
+    from ..capture.cooldown import cool_down
+
+    observer.cooled(cell, cool_down(cooldown_s=spec.cooldown_s, idle_w=idle_w, within_pct=spec.idle_within_pct,
+                                    timeout_s=spec.idle_timeout_s, collectors=_collectors(cell)))
+
+
 def _run_local(state: StudyState, todo: list[tuple[Cell, RunState]], observer: StudyObserver) -> None:
+    idle_w = _idle_baseline_w([cell for cell, _ in todo])
     for index, (cell, run) in enumerate(todo, start=1):
+        if index > 1:
+            _cool_down(todo[index - 2][0], idle_w, observer)
         resume = run.state == "partial"
         observer.cell_started(index, len(todo), cell, resume)
         state.note(cell.name, status="running", message=None)
@@ -118,12 +158,13 @@ def run_cell(cell: Cell, runs_dir: Path, *, resume: bool, progress: Callable[[An
     try:
         config = cell.capture_config(runs_dir)
         settings = cell.eval_settings()
+        server = cell.server_spec()
         if settings.pop("no_eval"):
-            result = api.record(config, resume=resume, progress=progress)
+            result = api.record(config, resume=resume, progress=progress, server=server)
             api.analyse(result.run_dir, api.PROFILE_ANALYSES, choose_judge=lambda view: None)
         else:
             judge = api.profile_judge(config, resume=resume, **settings)
-            api.profile(config, judge, resume=resume, progress=progress)
+            api.profile(config, judge, resume=resume, progress=progress, server=server)
     except IpwError as exc:
         return exc.one_line()
     except OSError as exc:

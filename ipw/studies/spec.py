@@ -13,6 +13,13 @@ The file is untrusted input: it is read as a regular file of at most
 :data:`MAX_STUDY_BYTES`, its values are type-checked (:mod:`.keys`), its
 credentials registered (:mod:`.redaction`), and a matrix of more than
 :data:`MAX_CELLS` cells is refused before anything is expanded or created.
+
+A ``[server]`` table starts an inference server for each cell (see
+:mod:`ipw.capture.server_process`): ``command``, ``health_url``,
+``startup_timeout_s``, ``cooldown_s``, ``idle_within_pct``, ``idle_timeout_s``,
+and any other entry ``NAME`` fills ``{NAME}`` in the command; a matrix key
+``"server.NAME"`` sweeps it. Every placeholder must be filled and every such
+entry used, so a misspelt key is refused rather than ignored.
 """
 
 from __future__ import annotations
@@ -26,13 +33,16 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._untrusted import InputRefused, read_regular
 from ..capture.config import CaptureConfig
 from ..errors import UsageError
-from .keys import SCALAR_KEYS, TABLE_KEYS, check_value
+from .keys import SCALAR_KEYS, SERVER_KEYS, TABLE_KEYS, check_server_value, check_value
 from .redaction import is_secret_key, register_secrets, scrub_text
+
+if TYPE_CHECKING:
+    from ..capture.server_process import ServerSpec
 
 __all__ = ["StudySpec", "Cell", "load_spec", "parse_spec", "cell_name", "TABLE_KEYS", "SCALAR_KEYS",
            "MAX_CELLS", "MAX_STUDY_BYTES"]
@@ -40,7 +50,8 @@ __all__ = ["StudySpec", "Cell", "load_spec", "parse_spec", "cell_name", "TABLE_K
 # one study is one folder of runs a person compares; past this it is a mistake (two 1,000-value axes)
 MAX_CELLS = 10_000
 MAX_STUDY_BYTES = 1024**2
-_TOP_KEYS = ("name", "output_dir", "staging_dir", "base", "matrix", "repeats")
+_TOP_KEYS = ("name", "output_dir", "staging_dir", "base", "matrix", "repeats", "server")
+_FILLED_BY_IPW = frozenset({"port", "model", "model_path", "python"})
 # short names for the settings most often swept; any other key is named by its last dotted part
 _SHORT = {"max_concurrency": "mc", "request_rate": "rate", "max_queries": "n", "warmup_queries": "warmup",
           "sample_interval_ms": "interval_ms", "client_base_url": "url", "max_retries": "retries"}
@@ -71,6 +82,17 @@ class Cell:
                              dataset_params=dict(s.get("dataset_param") or {}),
                              gen_params=dict(s.get("gen_param") or {}), **scalars)
 
+    def server_spec(self) -> ServerSpec | None:
+        """How to start this cell's server ([server] with its swept values), or None without one."""
+        table = self.settings.get("server")
+        if not table:
+            return None
+        from ..capture.server_process import ServerSpec
+
+        known = {k: table[k] for k in SERVER_KEYS if k in table}
+        values = {k: v for k, v in table.items() if k not in SERVER_KEYS}
+        return ServerSpec(values=values, **known)
+
     def eval_settings(self) -> dict[str, Any]:
         s = self.settings
         return {"eval_client": s.get("eval_client"), "eval_base_url": s.get("eval_base_url"),
@@ -88,6 +110,7 @@ class StudySpec:
     matrix: dict[str, list[Any]]
     repeats: int = 1
     staging_dir: str | None = None
+    server: dict[str, Any] | None = None  # the [server] table as written
     text: str = field(default="", repr=False)  # the TOML as written, credentials cut out: saved as study.toml
 
     @property
@@ -104,7 +127,8 @@ class StudySpec:
                 params = dict(zip(keys, combo))
                 if self.repeats > 1:
                     params["repeat"] = repeat
-                out.append(Cell(name="", params=params, settings=_apply(self.base, params)))
+                base = {**self.base, "server": dict(self.server)} if self.server else self.base
+                out.append(Cell(name="", params=params, settings=_apply(base, params)))
         names = _unique_names([p.params for p in out])
         return [Cell(name=n, params=c.params, settings=c.settings) for n, c in zip(names, out)]
 
@@ -146,13 +170,17 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
     for key, value in base.items():
         _check_key(key, where, "[base]")
         check_value(where, "[base]", key, value)
+    server = _check_server(data.get("server"), matrix, where)
     for key, values in matrix.items():
-        _check_key(key, where, "[matrix]")
+        _check_key(key, where, "[matrix]", server=server is not None)
         if not isinstance(values, list) or not values:
             raise UsageError(f"{where}: [matrix] {key} must be a non-empty list of values",
                              hint=f'e.g. "{key}" = [1, 4]')
         for value in values:
-            check_value(where, "[matrix]", key, value)
+            if key.startswith("server."):
+                check_server_value(where, "[matrix]", key.partition(".")[2], value)
+            else:
+                check_value(where, "[matrix]", key, value)
         if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
             raise UsageError(f"{where}: [matrix] {key} lists a value twice", hint="each value once; use repeats")
     n_cells = math.prod(len(v) for v in matrix.values()) * repeats
@@ -172,14 +200,62 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
     staging = data.get("staging_dir")
     if not isinstance(output_dir, str) or (staging is not None and not isinstance(staging, str)):
         raise UsageError(f"{where}: output_dir and staging_dir must be strings (folder paths)")
-    credentials = register_secrets(base, matrix)
+    credentials = register_secrets(base, matrix) + _server_secrets(server, matrix)
     return StudySpec(name=name, output_dir=output_dir, base=base, matrix=matrix, repeats=repeats,
-                     staging_dir=staging, text=scrub_text(text, credentials))
+                     staging_dir=staging, server=server, text=scrub_text(text, credentials))
 
 
-def _check_key(key: str, where: str, table: str) -> None:
+def _check_server(table: Any, matrix: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """The [server] table, checked: typed entries, a command, every {NAME} filled and every NAME used."""
+    swept = {k.partition(".")[2] for k in matrix if k.startswith("server.")}
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: server must be a table", hint='write [server] with command = "..."')
+    for key, value in table.items():
+        check_server_value(where, "[server]", key, value)
+    if "command" not in table and "command" not in swept:
+        raise UsageError(f"{where}: [server] has no command",
+                         hint='e.g. command = "{python} -m llama_cpp.server --model {model_path} --port {port}"')
+    given = (set(table) | swept) - set(SERVER_KEYS)
+    reserved = sorted(given & _FILLED_BY_IPW)
+    if reserved:
+        raise UsageError(f"{where}: [server] sets {reserved[0]}, which ipw fills itself",
+                         hint="ipw picks the port and fills {model}, {model_path} and {python}; remove it")
+    templates = [str(table.get("command", "")), str(table.get("health_url", ""))]
+    templates += [str(v) for k in ("server.command", "server.health_url") for v in matrix.get(k, [])]
+    named = {m for t in templates for m in re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", t)}
+    unfilled = sorted(named - given - _FILLED_BY_IPW)
+    if unfilled:
+        raise UsageError(f"{where}: the server command names {{{unfilled[0]}}}, which nothing fills",
+                         hint=f'set {unfilled[0]} in [server] or sweep "server.{unfilled[0]}"; ipw fills '
+                              f"{{port}}, {{model}}, {{model_path}} and {{python}}")
+    unused = sorted(given - named)
+    if unused:
+        raise UsageError(f"{where}: [server] {unused[0]} is not a setting and the command never uses {{{unused[0]}}}",
+                         hint=f"settings are {', '.join(SERVER_KEYS)}; any other entry fills its placeholder")
+    return table
+
+
+def _server_secrets(server: dict[str, Any] | None, matrix: dict[str, Any]) -> list[str]:
+    """Register the [server] values named like credentials (``api_key``), swept or not; returns them."""
+    if server is None:
+        return []
+    from .. import secrets
+
+    found = [str(v) for k, v in server.items() if secrets.is_secret_name(k)]
+    found += [str(v) for k, vs in matrix.items() if k.startswith("server.") and secrets.is_secret_name(k[7:])
+              for v in vs]
+    for value in found:
+        secrets.register(value)
+    return sorted(found, key=len, reverse=True)
+
+
+def _check_key(key: str, where: str, table: str, *, server: bool = False) -> None:
     head, dot, entry = key.partition(".")
     if (dot and head in TABLE_KEYS and entry) or (not dot and key in (*SCALAR_KEYS, *TABLE_KEYS)):
+        return
+    if server and head == "server" and entry:
         return
     raise UsageError(f"{where}: {table} has an unknown key {key!r}",
                      hint=f"keys are ipw profile's options with underscores ({', '.join(SCALAR_KEYS)}), "
