@@ -65,7 +65,9 @@ def test_resume_after_sigkill_runs_the_unfinished_tasks(tmp_path: Path, cli) -> 
         before = read_events(run)
         assert {e.task_id for e in before if isinstance(e, TaskFinished)} == {"first"}
 
-        result = cli(*_args(url, tasks, tmp_path), "--resume")
+        # the run says what it is: no --workload or --tasks needed to resume it
+        result = cli("record", "--resume", "--client", "openai", "--client-base-url", url, "--model", "scripted",
+                     "--energy", "none", "--output-dir", str(tmp_path), "--run-name", "killed")
         assert result.exit_code == 0, result.stderr
 
     after = read_events(run)

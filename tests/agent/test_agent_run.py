@@ -92,3 +92,19 @@ def test_four_tasks_four_outcomes(tmp_path: Path, cli) -> None:
     tool_messages = {m["tool_call_id"]: m["content"] for m in second["messages"] if m["role"] == "tool"}
     assert tool_messages == {"call_0_write_file": "wrote 5 bytes", "call_1_calculator": "42"}
     assert all(r["tools"] and r["stream"] for r in server.requests)
+
+
+def test_settings_the_agent_cannot_honour_are_refused_before_a_run_exists(tmp_path: Path, cli) -> None:
+    from tests.conftest import assert_one_clean_line
+
+    base = ["record", "--client", "openai", "--model", "m", "--energy", "none", "--output-dir", str(tmp_path)]
+    for extra, words in ((["--tasks", str(tmp_path / "t.jsonl")], "only apply to --workload agent"),
+                         (["--workload", "agent", "--max-concurrency", "2"], "one at a time"),
+                         (["--workload", "agent", "--dataset", "builtin-x"], "runs tasks"),
+                         (["--workload", "agent", "--max-turns", "0"], "max_turns"),
+                         (["--workload", "agent", "--client", "llamacpp"], "OpenAI tools API")):
+        result = cli(*base, *extra)
+        assert result.exit_code == 2, (extra, result.stderr)
+        assert_one_clean_line(result.stderr)
+        assert words in result.stderr, result.stderr
+    assert not any(tmp_path.iterdir())
