@@ -38,6 +38,7 @@ from .tasks import TaskRouter
 
 __all__ = ["ProxyConfig", "ProxyRun", "LOOPBACK_HOSTS"]
 
+STOP_GRACE_S = 2.0  # how long a stop waits for the calls in flight to end
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -160,6 +161,9 @@ class ProxyRun:
         """End the session: tasks, ``run_finished``, ledger closed, monitor stopped; returns the run's status."""
         self._stop.set()
         recorder, writer = self.recorder, self.writer
+        deadline = time.monotonic() + STOP_GRACE_S
+        while status is None and recorder is not None and recorder.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)  # a call whose answer is ending: let its record become durable
         in_flight = sorted(recorder.in_flight) if recorder is not None else []
         if status is None:
             status = "interrupted" if in_flight else "completed"

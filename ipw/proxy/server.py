@@ -220,12 +220,18 @@ class ProxyServer:
         head.append(b"\r\n")
         if call is not None and answer.status >= 400:
             call.observer.streaming = False  # keep the error body whole, for the message
+        held = b""  # a stream's closing [DONE]: an agent's SDK takes it as the end, so it waits for the record too
         try:
             try:
                 conn.sendall(b"".join(head))
                 for piece in answer.pieces():
                     if call is not None:
                         call.piece(piece)
+                        if call.observer.streaming and piece.rstrip().endswith(b"[DONE]"):
+                            held += piece
+                            continue
+                    if held:
+                        piece, held = held + piece, b""
                     if chunked:
                         conn.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))
                     else:
@@ -237,7 +243,7 @@ class ProxyServer:
             if call is not None:
                 call.finished(answer.status, outcome)
             if chunked:
-                conn.sendall(b"0\r\n\r\n")
+                conn.sendall((b"%x\r\n%b\r\n" % (len(held), held) if held else b"") + b"0\r\n\r\n")
             return True
         except OSError:
             answer.close()
