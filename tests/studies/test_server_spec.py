@@ -48,3 +48,13 @@ def test_a_swept_server_credential_is_named_by_digest_never_by_value() -> None:
     spec = parse_spec('[server]\ncommand = "serve --port {port} --api-key {api_key}"\n'
                       f'{BASE}[matrix]\n"server.api_key" = ["sk-verysecret-one", "sk-verysecret-two"]\n')
     assert all("verysecret" not in c.name for c in spec.cells())
+
+
+def test_the_readme_server_study_parses_into_one_server_per_n_ctx() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("### A server per cell", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    cells = parse_spec(block).cells()
+    assert [c.server_spec().values for c in cells] == [{"n_ctx": 512}, {"n_ctx": 1024}, {"n_ctx": 2048}]  # type: ignore[union-attr]
+    assert cells[0].server_spec().idle_within_pct == 5  # type: ignore[union-attr]
