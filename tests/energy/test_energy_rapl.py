@@ -6,30 +6,29 @@ import ctypes
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ipw.capture.telemetry import MonitorLauncher, TelemetrySession
-from ipw.events import DeviceSeen
+from ipw.events import DeviceSeen, Event, PowerSample
 from ipw_energy_monitor.collectors.base import CounterTotal
 from ipw_energy_monitor.collectors.rapl import RaplCollector, find_zones
 
 from .conftest import EventLog
-from .fakes import FakePowercap, Zone
+from .fakes import FakeClock, FakePowercap, Zone
 
 MAX_UJ = 3_000_000  # for the layout-only tests below, where nothing is sampled over time
-WRAP_S = 0.8  # each counter wraps about every 0.8 s: several times per test, yet far slower than the sampling
-# (a real package counter wraps after hours; a monitor stalled longer than a whole wrap period could not
-# tell one wrap from two, so the period must stay well above any scheduling stall on a loaded machine)
+WRAP_S = 0.8  # each counter wraps after 0.8 s of its power (a real package counter: after hours)
+STEP_S = 0.3 * WRAP_S  # a lock step moves every counter 30 % of its range: less than a wrap, so none is missed
+STEPS = 8  # 2.4 ranges: every counter wraps at least twice
 
 
 def _range_uj(power_w: float) -> int:
     return int(power_w * WRAP_S * 1e6)
 
 
-def _two_socket_tree(root: Path) -> FakePowercap:
+def _two_socket_tree(root: Path, clock: FakeClock | None = None) -> FakePowercap:
     return FakePowercap(root, [
         Zone("intel-rapl:0", "package-0", 30.0, _range_uj(30.0), counter_uj=_range_uj(30.0) - 200_000),
         Zone("intel-rapl:0:0", "core", 18.0, _range_uj(18.0)),
@@ -39,7 +38,7 @@ def _two_socket_tree(root: Path) -> FakePowercap:
         Zone("intel-rapl:1:0", "core", 15.0, _range_uj(15.0)),
         Zone("intel-rapl:1:1", "dram", 5.0, _range_uj(5.0)),
         Zone("intel-rapl:2", "psys", 90.0, _range_uj(90.0)),
-    ])
+    ], clock=clock)
 
 
 DEVICES = {  # device id -> zone it must follow
@@ -54,7 +53,11 @@ def tree_zone_range_j(tree: FakePowercap, key: str) -> float:
     return tree.zones[key].max_range_uj / 1e6
 
 
-def test_streamed_joules_match_the_counters_within_0_1_percent(tmp_path):
+def _streamed_j(events: list[Event], device: str) -> float | None:
+    return next((e.energy_j for e in reversed(events) if isinstance(e, PowerSample) and e.device == device), None)
+
+
+def test_streamed_joules_match_the_counters_exactly(tmp_path):
     tree = _two_socket_tree(tmp_path)
     log = EventLog()
     with MonitorLauncher(collectors="rapl", rapl_root=str(tmp_path), interval_ms=10) as launcher:
@@ -62,12 +65,13 @@ def test_streamed_joules_match_the_counters_within_0_1_percent(tmp_path):
         with TelemetrySession(launcher.endpoint, log, 10, flush_ms=20):
             for device in DEVICES:
                 assert log.wait_samples(device, 3)
-            tree.run()
-            time.sleep(2.0)
-            tree.halt()
-            counts = {d: len(log.samples(d)) for d in DEVICES}
-            for device in DEVICES:  # a few readings after the counters stopped
-                assert log.wait_samples(device, counts[device] + 5)
+            # Lock step: the counters move only once the monitor has streamed what they hold, so a monitor
+            # stalled for any length of time (a real counter wraps after hours) still sees every wrap.
+            for _ in range(STEPS):
+                tree.advance(STEP_S)
+                for device, zone in DEVICES.items():
+                    truth_j = tree.truth_j(zone)
+                    assert log.wait_for(lambda evs, d=device, t=truth_j: _streamed_j(evs, d) == t), (device, truth_j)
     seen = {e.device: e for e in log.snapshot() if isinstance(e, DeviceSeen)}
     # core and uncore are inside their package, psys contains everything: none is a device
     assert set(seen) == set(DEVICES)
@@ -77,17 +81,33 @@ def test_streamed_joules_match_the_counters_within_0_1_percent(tmp_path):
         assert {s.source for s in samples} == {"measured"}
         truth_j = tree.truth_j(zone)
         assert truth_j > 2 * tree_zone_range_j(tree, zone)  # wrapped more than once
-        assert samples[-1].energy_j - samples[0].energy_j == pytest.approx(truth_j, rel=1e-3)
+        assert samples[0].energy_j == 0.0 and samples[-1].energy_j == truth_j  # the same microjoules
+        # power is the counter's slope between readings: weighted by time, it adds up to the energy
+        weighted_j = sum(b.power_w * (b.t_ns - a.t_ns) / 1e9 for a, b in zip(samples, samples[1:]))
+        assert weighted_j == pytest.approx(truth_j, rel=1e-9)
     total_j = sum(log.samples(d)[-1].energy_j for d in DEVICES)
     not_counted_j = sum(tree.truth_j(z) for z in ("intel-rapl:0:0", "intel-rapl:0:1", "intel-rapl:1:0", "intel-rapl:2"))
-    assert total_j == pytest.approx(sum(tree.truth_j(z) for z in DEVICES.values()), rel=1e-3)
+    assert total_j == pytest.approx(sum(tree.truth_j(z) for z in DEVICES.values()), rel=1e-12)
     assert total_j < sum(tree.truth_j(z) for z in DEVICES.values()) + not_counted_j * 0.5
-    # power is the counter's slope between readings: weighted by time, it averages to the written power
-    samples = log.samples("rapl:package-0")
-    active = [i for i, s in enumerate(samples) if s.power_w]
-    window = samples[active[0] - 1 : active[-1] + 1]
-    weighted_j = sum(b.power_w * (b.t_ns - a.t_ns) / 1e9 for a, b in zip(window, window[1:]))
-    assert weighted_j / ((window[-1].t_ns - window[0].t_ns) / 1e9) == pytest.approx(30.0, rel=0.05)
+
+
+def test_power_is_the_counters_slope_on_the_injected_clock(tmp_path):
+    clock = FakeClock(10_000_000)  # the tree's counters are brought up to each instant the collector stamps
+    tree = _two_socket_tree(tmp_path, clock)
+    collector = RaplCollector(tmp_path, monotonic_ns=clock)
+    collector.require()
+    series: dict[str, list] = {}
+    for _ in range(100):  # four domains, so 40 ms of the clock per read: 4 s, five wraps of every counter
+        for reading in collector.read():
+            series.setdefault(reading.device, []).append(reading)
+    collector.close()
+    for device, zone in DEVICES.items():
+        readings, watts = series[device], tree.zones[zone].power_w
+        assert len(readings) == 100 and {b.t_ns - a.t_ns for a, b in zip(readings, readings[1:])} == {40_000_000}
+        assert all(r.power_w == pytest.approx(watts, rel=1e-9) for r in readings)  # the first, from the open, too
+        energy_j = readings[-1].energy_j - readings[0].energy_j
+        assert energy_j == pytest.approx(watts * (readings[-1].t_ns - readings[0].t_ns) / 1e9, rel=1e-9)
+        assert energy_j > 4 * tree_zone_range_j(tree, zone)
 
 
 def test_zones_are_found_once_whether_linked_or_nested(tmp_path):

@@ -20,6 +20,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ipw.errors import CollectorError
 
@@ -123,13 +124,17 @@ class RaplCollector(Collector):
 
     name = "rapl"
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, include_subzones: bool = False) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, include_subzones: bool = False,
+                 monotonic_ns: Callable[[], int] = time.monotonic_ns) -> None:
         """``root`` defaults to ``$IPW_RAPL_ROOT``, else ``/sys/class/powercap``.
 
         ``include_subzones`` also reports core and uncore, marked in their
         metadata as ``nested_in`` their package (so never to be summed with it).
+        ``monotonic_ns`` replaces the clock that stamps readings (tests share
+        theirs with a stand-in powercap tree).
         """
         super().__init__()
+        self._monotonic_ns = monotonic_ns
         self.root = Path(root or os.environ.get("IPW_RAPL_ROOT") or DEFAULT_POWERCAP_ROOT)
         self.include_subzones = include_subzones
         self._domains: list[_Domain] = []
@@ -152,13 +157,13 @@ class RaplCollector(Collector):
         if not self._domains:
             raise CollectorError(f"{self.root} holds no package or DRAM zone", hint="; ".join(self.notes) or None)
         for domain in self._domains:  # the first read both checks access and sets each counter's origin
+            domain.last_t_ns = self._monotonic_ns()  # stamped before the read, as read() does
             try:
                 domain.counter.update(_read_int(domain.energy_path))
             except PermissionError:
                 raise _permission_error(self.root, domain.energy_path) from None
             except (OSError, ValueError) as exc:
                 raise CollectorError(f"cannot read {domain.energy_path}: {exc}") from exc
-            domain.last_t_ns = time.monotonic_ns()
 
     def _domain(self, zone: RaplZone, packages: dict[int, RaplZone]) -> _Domain | None:
         parent = packages.get(zone.package)
@@ -201,7 +206,7 @@ class RaplCollector(Collector):
     def read(self) -> list[Reading]:
         out: list[Reading] = []
         for domain in self._domains:
-            t_ns = time.monotonic_ns()
+            t_ns = self._monotonic_ns()
             try:
                 raw = _read_int(domain.energy_path)
             except (OSError, ValueError) as exc:
