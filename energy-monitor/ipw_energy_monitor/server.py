@@ -28,7 +28,7 @@ from ipw.errors import IpwError, TelemetryError
 from . import __version__
 from . import energy_monitor_pb2 as pb2
 from . import energy_monitor_pb2_grpc as pb2_grpc
-from .collectors import COLLECTOR_NAMES, Collector, probe_collectors
+from .collectors import Collector, collector_names, probe_collectors
 from .collectors.base import DeviceStatus, Reading
 from .hub import Sampler
 
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--collectors",
         default="auto",
-        help=f"auto, or a comma-separated list of: {', '.join(COLLECTOR_NAMES)}",
+        help=f"auto, or a comma-separated list of: {', '.join(collector_names())}",
     )
     parser.add_argument("--cpu-tdp-w", type=float, default=None, help="CPU TDP in watts for the estimate collector")
     parser.add_argument(

@@ -1,4 +1,9 @@
-"""The contract every collector keeps, run against each one (with stand-ins for absent hardware)."""
+"""The contract every collector keeps, run against each registered one (with stand-ins for absent hardware).
+
+Beside the built-ins runs ``mymeter``, the plugin collector of the throwaway
+distribution in :mod:`tests._plugins`, built the way the monitor builds every
+collector: by its registry id (``create_collector``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import time
 import pytest
 
 from ipw.registry import REGISTRY
-from ipw_energy_monitor.collectors import COLLECTOR_NAMES, Collector
+from ipw_energy_monitor.collectors import Collector, create_collector
 from ipw_energy_monitor.collectors.amdsmi import AmdSmiCollector
 from ipw_energy_monitor.collectors.base import DEVICE_TYPES, SOURCES
 from ipw_energy_monitor.collectors.estimate import EstimatedCpuCollector
@@ -16,13 +21,26 @@ from ipw_energy_monitor.collectors.nvml import NvmlCollector
 from ipw_energy_monitor.collectors.powermetrics import PowermetricsCollector
 from ipw_energy_monitor.collectors.rapl import RaplCollector
 
+from .._plugins import PLUGIN_IDS, installed, write_contract_plugin
 from .fakes import FakeAmdGpu, FakeAmdSmi, FakeGpu, FakeNvml, FakePowercap, Zone
 from .test_energy_powermetrics import _fake as fake_powermetrics
 
 
-@pytest.fixture(params=COLLECTOR_NAMES)
+PLUGIN = PLUGIN_IDS["collectors"]
+COLLECTOR_IDS = [*REGISTRY.ids("collectors"), PLUGIN]
+
+
+@pytest.fixture(autouse=True)
+def plugin_installed(tmp_path):
+    with installed(write_contract_plugin(tmp_path / "site")):
+        yield
+
+
+@pytest.fixture(params=COLLECTOR_IDS)
 def collector(request, monkeypatch, tmp_path) -> Collector:
     name = request.param
+    if name == PLUGIN:
+        return create_collector(name)
     if name == "nvml":
         fake = FakeNvml([FakeGpu("GPU-aaaa", has_energy_counter=False), FakeGpu("GPU-bbbb")])
         monkeypatch.setitem(sys.modules, "pynvml", fake.module)
@@ -68,7 +86,7 @@ def test_every_collector_keeps_the_contract(collector):
     collector.close()  # idempotent
 
 
-@pytest.mark.parametrize("name", COLLECTOR_NAMES)
+@pytest.mark.parametrize("name", COLLECTOR_IDS)
 def test_every_collector_is_registered(name):
     component = REGISTRY.get("collectors", name)
     module_name, _, attr = component.target.partition(":")

@@ -1,10 +1,18 @@
 """Power collectors and the factory that picks them.
 
-``auto`` probes every collector that can exist on this platform and keeps the
-ones that work; only when none of them can measure anything does it fall back
-to the ``estimate`` collector, whose readings are labelled ``estimated``. An
-explicit list (``rapl,nvml``) insists: a named collector that cannot work is
-an error that says why.
+Every collector is found through the registry (:data:`ipw.registry.REGISTRY`,
+kind ``collectors``): the built-ins registered there and the plugins of the
+``ipw.collectors`` entry-point group, which this process (the monitor runs on
+its own) discovers from its own ``sys.path`` the same way ``ipw`` does. There
+is no other list of names. Each is built with :meth:`Collector.from_options`.
+
+``auto`` probes every built-in collector that can exist on this platform (its
+``platforms``) and keeps the ones that work; only when none of them can
+measure anything does it fall back to the ``fallback`` ones (``estimate``),
+whose readings are labelled ``estimated``. A plugin is used only when named,
+so installing one never changes what ``auto`` measures. An explicit list
+(``rapl,nvml``, ``mymeter``) insists: a named collector that cannot work is an
+error that says why, and a plugin that breaks is one line naming it (exit 10).
 """
 
 from __future__ import annotations
@@ -12,11 +20,13 @@ from __future__ import annotations
 import sys
 from typing import Iterable
 
-from ipw.errors import UsageError
+from ipw.errors import IpwError, UsageError
+from ipw.registry import REGISTRY
 
 from .base import (
     Capabilities,
     Collector,
+    CollectorOptions,
     DeviceInfo,
     DeviceLostError,
     DevicePermissionError,
@@ -25,20 +35,24 @@ from .base import (
 )
 
 __all__ = [
-    "COLLECTOR_NAMES",
     "Capabilities",
     "Collector",
+    "CollectorOptions",
     "DeviceInfo",
     "DeviceLostError",
     "DevicePermissionError",
     "DeviceStatus",
     "Reading",
     "auto_collectors",
+    "collector_names",
     "create_collector",
     "probe_collectors",
 ]
 
-COLLECTOR_NAMES = ("nvml", "amdsmi", "rapl", "powermetrics", "estimate")
+
+def collector_names() -> list[str]:
+    """Every registered collector id, plugins included."""
+    return REGISTRY.ids("collectors")
 
 
 def create_collector(
@@ -49,30 +63,26 @@ def create_collector(
     interval_ms: int = 100,
 ) -> Collector:
     """A new, not yet probed collector by name."""
-    if name == "nvml":
-        from .nvml import NvmlCollector
+    return _build(name, CollectorOptions(rapl_root, cpu_tdp_w, interval_ms), require=False)
 
-        return NvmlCollector()
-    if name == "amdsmi":
-        from .amdsmi import AmdSmiCollector
 
-        return AmdSmiCollector()
-    if name == "rapl":
-        from .rapl import RaplCollector
+def _build(name: str, options: CollectorOptions, *, require: bool) -> Collector:
+    """The registered collector ``name`` built from ``options`` (and, with ``require``, probed or refused)."""
+    if name not in collector_names():
+        raise UsageError(
+            f"unknown collector {name!r}",
+            hint=f"choose auto or a comma-separated list of: {', '.join(collector_names())} (see 'ipw list collectors')",
+        )
 
-        return RaplCollector(rapl_root)
-    if name == "powermetrics":
-        from .powermetrics import PowermetricsCollector
+    def make(cls: type[Collector]) -> Collector:
+        collector = cls.from_options(options)
+        if not isinstance(collector, Collector):
+            raise TypeError(f"{cls!r} built a {type(collector).__name__}, not a Collector")
+        if require:
+            collector.require()  # what a plugin's probe raises that is not an IpwError, build() names it by
+        return collector
 
-        return PowermetricsCollector(interval_ms)
-    if name == "estimate":
-        from .estimate import EstimatedCpuCollector
-
-        return EstimatedCpuCollector(cpu_tdp_w)
-    raise UsageError(
-        f"unknown collector {name!r}",
-        hint=f"choose auto or a comma-separated list of: {', '.join(COLLECTOR_NAMES)}",
-    )
+    return REGISTRY.build("collectors", name, make)
 
 
 def _names(spec: str | Iterable[str]) -> list[str]:
@@ -92,36 +102,51 @@ def probe_collectors(
     Raises the probe error of an explicitly named collector that cannot work.
     """
     names = _names(spec)
-    options = {"rapl_root": rapl_root, "cpu_tdp_w": cpu_tdp_w, "interval_ms": interval_ms}
+    options = CollectorOptions(rapl_root, cpu_tdp_w, interval_ms)
     if names in ([], ["auto"]):
-        measured = ["nvml", "amdsmi", "rapl"] + (["powermetrics"] if sys.platform == "darwin" else [])
-        chosen, notes = [], []
-        for name in measured:
-            collector = create_collector(name, **options)
-            if collector.probe():
-                chosen.append(collector)
-                notes.extend(collector.notes)
-            else:
-                notes.append(f"{name}: {collector.unavailable_reason}")
-        if not chosen:
-            fallback = create_collector("estimate", **options)
-            fallback.require()
-            chosen.append(fallback)
-            notes.append("estimate: nothing could be measured, so CPU power is estimated from utilisation x TDP")
-        return chosen, notes
+        return _auto(options)
     if "auto" in names:
         raise UsageError("'auto' cannot be combined with collector names", hint="pass either auto or a list such as rapl,nvml")
-    chosen = []
+    chosen: list[Collector] = []
     try:
         for name in dict.fromkeys(names):
-            collector = create_collector(name, **options)
-            collector.require()
-            chosen.append(collector)
+            chosen.append(_build(name, options, require=True))
     except BaseException:
         for collector in chosen:
             collector.close()
         raise
     return chosen, [note for c in chosen for note in c.notes]
+
+
+def _auto(options: CollectorOptions) -> tuple[list[Collector], list[str]]:
+    """Every built-in collector of this platform that works; the fallbacks only when none does."""
+    measured: list[str] = []
+    fallbacks: list[str] = []
+    notes: list[str] = []
+    for component in REGISTRY.components("collectors"):
+        if component.is_plugin:
+            continue
+        try:
+            cls = component.load()
+        except IpwError as exc:  # its vendor library is not installed here
+            notes.append(f"{component.id}: {exc.one_line()}")
+            continue
+        if cls.platforms is not None and sys.platform not in cls.platforms:
+            continue
+        (fallbacks if cls.fallback else measured).append(component.id)
+    chosen: list[Collector] = []
+    for name in measured:
+        collector = _build(name, options, require=False)
+        if collector.probe():
+            chosen.append(collector)
+            notes.extend(collector.notes)
+        else:
+            notes.append(f"{name}: {collector.unavailable_reason}")
+    if not chosen:
+        for name in fallbacks:
+            chosen.append(_build(name, options, require=True))
+            notes.append(f"{name}: nothing could be measured, so CPU power is estimated from utilisation x TDP")
+    return chosen, notes
 
 
 def auto_collectors(

@@ -33,6 +33,7 @@ from ipw.errors import CollectorError, IpwError
 __all__ = [
     "Capabilities",
     "Collector",
+    "CollectorOptions",
     "CounterTotal",
     "DeviceInfo",
     "DeviceLostError",
@@ -164,15 +165,33 @@ class GpuState:
     state: str = "ok"
 
 
+@dataclass(frozen=True)
+class CollectorOptions:
+    """The energy monitor's settings a collector may be built from (see :meth:`Collector.from_options`)."""
+
+    rapl_root: str | None = None
+    cpu_tdp_w: float | None = None
+    interval_ms: int = 100
+
+
 class Collector(abc.ABC):
     """Base of every collector: probe once, list devices, read, close.
 
     Subclasses implement :meth:`_open` (import the vendor library lazily, find
     the devices, raise a typed error when it cannot), :meth:`devices` and
-    :meth:`read`, and may extend :meth:`close`.
+    :meth:`read`, and may extend :meth:`close`. The monitor builds each one
+    with :meth:`from_options`; ``platforms`` and ``fallback`` say when ``auto``
+    tries it.
     """
 
     name: ClassVar[str] = ""
+    platforms: ClassVar[frozenset[str] | None] = None  # the sys.platform values where auto tries it (None: all)
+    fallback: ClassVar[bool] = False  # auto uses it only when no other collector measures anything
+
+    @classmethod
+    def from_options(cls, options: CollectorOptions) -> Collector:
+        """A new, not yet probed collector for the monitor's settings; one that reads none is built bare."""
+        return cls()
 
     def __init__(self) -> None:
         self._probed = False

@@ -33,7 +33,7 @@ from typing import Callable
 
 from ipw.errors import CollectorError, ConfigError
 
-from .base import Capabilities, Collector, DeviceInfo, Reading
+from .base import Capabilities, Collector, CollectorOptions, DeviceInfo, Reading
 
 __all__ = ["EstimatedCpuCollector", "resolve_tdp", "cpu_model_name", "TDP_BY_MODEL", "DEFAULT_W_PER_CPU",
            "MAX_LAG_S"]
@@ -132,6 +132,11 @@ class EstimatedCpuCollector(Collector):
     """
 
     name = "estimate"
+    fallback = True  # a model, not a measurement: only when nothing can be measured
+
+    @classmethod
+    def from_options(cls, options: CollectorOptions) -> EstimatedCpuCollector:
+        return cls(options.cpu_tdp_w)
 
     def __init__(
         self,

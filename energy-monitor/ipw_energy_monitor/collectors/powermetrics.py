@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from ipw.errors import CollectorError
 
-from .base import Capabilities, Collector, DeviceInfo, DevicePermissionError, Reading
+from .base import Capabilities, Collector, CollectorOptions, DeviceInfo, DevicePermissionError, Reading
 
 __all__ = ["PowermetricsCollector", "parse_plists", "unavailable_reason", "SUDO_HINT"]
 
@@ -84,6 +84,11 @@ class PowermetricsCollector(Collector):
     """CPU, GPU and Neural Engine energy of a Mac, from a powermetrics subprocess."""
 
     name = "powermetrics"
+    platforms = frozenset({"darwin"})
+
+    @classmethod
+    def from_options(cls, options: CollectorOptions) -> PowermetricsCollector:
+        return cls(options.interval_ms)
 
     def __init__(self, interval_ms: int = 100, *, executable: str | None = None) -> None:
         """``executable`` replaces the ``powermetrics`` found on PATH (and the macOS check)."""

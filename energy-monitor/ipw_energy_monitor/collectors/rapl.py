@@ -24,7 +24,7 @@ from typing import Callable
 
 from ipw.errors import CollectorError
 
-from .base import Capabilities, Collector, CounterTotal, DeviceInfo, DevicePermissionError, Reading
+from .base import Capabilities, Collector, CollectorOptions, CounterTotal, DeviceInfo, DevicePermissionError, Reading
 
 __all__ = ["RaplCollector", "RaplZone", "find_zones", "unavailable_reason", "DEFAULT_POWERCAP_ROOT"]
 
@@ -123,6 +123,10 @@ class RaplCollector(Collector):
     """Cumulative energy of each CPU package and DRAM domain, from RAPL counters."""
 
     name = "rapl"
+
+    @classmethod
+    def from_options(cls, options: CollectorOptions) -> RaplCollector:
+        return cls(options.rapl_root)
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, include_subzones: bool = False,
                  monotonic_ns: Callable[[], int] = time.monotonic_ns) -> None:
