@@ -13,6 +13,9 @@ sandboxed process). The loop ends when:
     out_of_time       ``budget_s`` wall seconds passed (a model call or tool is cut off)
     error             a model call failed for good, or the check could not run at all
 
+A model call cut off by the budget is a ``query_failed`` (``BudgetSpent``) and
+counts as a failed query of the run, like any call that did not answer.
+
 A stop (Ctrl-C, SIGTERM) leaves the task without ``task_finished``: it was
 neither solved nor failed, and ``--resume`` runs it again from the start.
 """
@@ -26,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+import msgspec
 
 from ..capture._query import interrupted
 from ..capture.backoff import retry_delay_s
@@ -177,8 +182,6 @@ def _model_call(ctx: AgentContext, task: AgentTask, task_id: str, turn: int, mes
 
 
 def _at(event: QueryStarted, t_ns: int) -> QueryStarted:
-    import msgspec
-
     return msgspec.structs.replace(event, t_ns=t_ns)
 
 

@@ -108,3 +108,19 @@ def test_settings_the_agent_cannot_honour_are_refused_before_a_run_exists(tmp_pa
         assert_one_clean_line(result.stderr)
         assert words in result.stderr, result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_a_task_past_its_budget_is_out_of_time_and_the_run_goes_on(tmp_path: Path, cli) -> None:
+    server = ScriptedServer({"slow": [("tools", [("calculator", SIX_SEVEN)]), ("stall",)], "next": [("say", "ok")]})
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps({"id": n, "prompt": f"[script:{n}] go", "check": "true"}) + "\n"
+                             for n in ("slow", "next")))
+    with scripted_server(server) as url:
+        result = cli("record", "--workload", "agent", "--tasks", str(tasks), "--client", "openai",
+                     "--client-base-url", url, "--model", "scripted", "--task-budget-s", "3", "--energy", "none",
+                     "--output-dir", str(tmp_path), "--run-name", "budget")
+    events = read_events(tmp_path / "budget")
+    finished = {e.task_id: (e.outcome, e.turns) for e in events if isinstance(e, TaskFinished)}
+    assert finished == {"slow": ("out_of_time", 2), "next": ("solved", 1)}
+    # the model call cut off by the budget is a failed query of the run: exit 11, some queries failed
+    assert result.exit_code == 11, result.stderr
