@@ -50,23 +50,31 @@ def test_session_events_in_order_on_the_local_clock():
     assert isinstance(events[0], DeviceSeen) and events[0].device == "cpu:estimate"
     connected = events[1]
     assert isinstance(connected, TelemetryStatus) and connected.status == "connected"
-    assert connected.endpoint == launcher.endpoint and abs(connected.clock_offset_ns) < 50_000_000
+    # One machine, one monotonic clock, read by the monitor between the two ends of each probe: the true
+    # offset is 0, and the measured one errs by at most half the round trip it comes from.
+    half_rtt_ns = session.clock_rtt_ns // 2 + 1
+    assert connected.endpoint == launcher.endpoint and abs(connected.clock_offset_ns) <= half_rtt_ns
     assert isinstance(events[-1], TelemetryStatus) and events[-1].status == "stopped"
     samples = [e for e in events if isinstance(e, PowerSample)]
     assert all(s.source == "estimated" for s in samples)
-    assert samples[-1].t_ns <= events[-1].t_ns  # mapped onto this process's monotonic clock
+    assert samples[-1].t_ns <= events[-1].t_ns + half_rtt_ns  # mapped onto this process's monotonic clock
 
 
 def test_clock_offset_is_measured_and_applied():
     log = EventLog()
-    shift_ns = 7_000_000_000  # a run clock 7 s ahead of the monitor's
+    shift_ns = 1_000_000_000_000  # a run clock 1000 s ahead of the monitor's: far more than this test can last
+    launched_ns = time.monotonic_ns() + shift_ns
     with launch_monitor(interval_ms=10, collectors="estimate") as launcher:
         with TelemetrySession(launcher.endpoint, log, 10, flush_ms=20, clock=lambda: time.monotonic_ns() + shift_ns) as s:
             assert log.wait_samples("cpu:estimate", 5)
             received_ns = time.monotonic_ns() + shift_ns
-    assert s.clock_offset_ns == pytest.approx(shift_ns, abs=20_000_000)
+    # the monitor reads this machine's monotonic clock between the two ends of each probe, so the
+    # measured offset is the shift to within half the round trip it comes from, however slow that was
+    half_rtt_ns = s.clock_rtt_ns // 2 + 1
+    assert abs(s.clock_offset_ns - shift_ns) <= half_rtt_ns
+    # a sample is taken after the monitor was launched and before it is received, both on the run clock
     first = log.samples("cpu:estimate")[0]
-    assert received_ns - 2_000_000_000 < first.t_ns <= received_ns
+    assert launched_ns - half_rtt_ns <= first.t_ns <= received_ns + half_rtt_ns
 
 
 def test_killing_the_monitor_is_an_event_not_an_exception():
