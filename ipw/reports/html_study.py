@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import html_page as h
+from .html_benchmarks import study_benchmarks
 from .labels import param_label
 from .study_table import COLUMNS, Column, CellRow, StudyTable
 
@@ -59,6 +60,7 @@ def study_body(table: StudyTable, pareto_png: bytes, routing: str = "") -> str:
         h.section("Leaderboard", h.notes(missing) + '<p class="sub">★ on the Pareto front (no cell is at least as '
                   "accurate for fewer joules); click a column to sort; the table scrolls sideways</p>"
                   + leaderboard(table) + h.notes(table.notes)),
+        study_benchmarks(table),
         h.section("Pareto: accuracy vs energy per query", h.figure(
             pareto_png, "one point per cell, with its 95% Wilson interval; the Pareto front joined in red",
             figure_id="pareto")),

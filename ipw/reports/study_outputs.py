@@ -4,7 +4,9 @@ Every form has the same columns in the same order, from one function
 (:func:`columns`): ``cell``, the parameters (one column per axis), ``status``,
 the metric columns of :data:`~ipw.reports.study_table.COLUMNS`, and
 ``on_pareto_front``. An axis whose name is taken by one of those columns is
-spelled ``param.<axis>``.
+spelled ``param.<axis>``. Each cell's per-benchmark figures are not flat
+columns: ``report.json`` holds them as ``by_benchmark`` {cell: {benchmark:
+…}}, and the terminal shows accuracy per benchmark when there are several.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def records(table: StudyTable) -> list[dict[str, Any]]:
 def report_document(table: StudyTable) -> dict[str, Any]:
     """``report/report.json``: the records, their columns and labels, the Pareto front, the notes."""
     return {"study": table.name, "axes": list(table.axes), "columns": columns(table), "labels": labels(table),
-            "rows": records(table), "pareto_front": table.pareto_front, "notes": list(table.notes)}
+            "rows": records(table), "pareto_front": table.pareto_front, "notes": list(table.notes),
+            "by_benchmark": {r.cell: r.by_benchmark for r in table.rows if r.by_benchmark}}
 
 
 def _scalar(value: Any) -> Any:
@@ -113,6 +116,11 @@ def terminal_text(table: StudyTable) -> str:
     lines = [format_table(headers, body)]
     if table.pareto_front:
         lines.append(f"Pareto front (accuracy vs J/query): {', '.join(table.pareto_front)}")
+    if len(table.benchmarks) > 1:  # with one benchmark this is the accuracy column above
+        lines.append("accuracy by benchmark (fraction of decided answers; intervals in report.json):")
+        lines.append(format_table(["cell", *table.benchmarks], [
+            [row.cell, *((row.by_benchmark.get(b) or {}).get("accuracy") for b in table.benchmarks)]
+            for row in table.rows]))
     lines.extend(f"note: {n}" for n in table.notes)
     return "\n".join(lines)
 
@@ -128,6 +136,7 @@ def table_from_document(doc: dict[str, Any]) -> StudyTable:
     for record in doc.get("rows") or []:
         params = {a: record.get(_axis_column(a)) for a in axes}
         fields = {k: record.get(k) for k in _FIXED}
+        fields["by_benchmark"] = (doc.get("by_benchmark") or {}).get(record.get("cell"), {})
         try:
             rows.append(msgspec.convert({**fields, "params": params}, CellRow))
         except msgspec.ValidationError as exc:

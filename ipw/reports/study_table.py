@@ -13,7 +13,9 @@ label and unit:
   output token, output tokens per joule, TTFT and end-to-end p50/p99,
   throughput, and the provenance of the energy numbers: the ``summary`` and
   ``latency`` analyses' own numbers, replayed from the cell's ledger;
-- whether the cell is on the Pareto front of accuracy against joules per query.
+- whether the cell is on the Pareto front of accuracy against joules per query;
+- ``by_benchmark``: the summary's per-benchmark accuracy, interval, IPW and IPJ
+  (the per-benchmark leaderboard; not a flat column).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class CellRow(msgspec.Struct, frozen=True, kw_only=True):
     throughput_tokens_per_s: float | None = None
     energy_provenance: str | None = None
     on_pareto_front: bool = False
+    by_benchmark: dict[str, dict[str, Any]] = {}  # the summary's by_benchmark: accuracy, interval, IPW, IPJ
 
     def value(self, name: str) -> Any:
         return getattr(self, name)
@@ -118,6 +121,11 @@ class StudyTable(msgspec.Struct, frozen=True):
     @property
     def pareto_front(self) -> list[str]:
         return [r.cell for r in self.rows if r.on_pareto_front]
+
+    @property
+    def benchmarks(self) -> list[str]:
+        """Every benchmark a cell answered, sorted: the columns of the per-benchmark leaderboard."""
+        return sorted({b for r in self.rows for b in r.by_benchmark})
 
 
 def cell_row(cell: str, params: dict[str, Any], status: str, view: RunView | None,
@@ -143,6 +151,7 @@ def cell_row(cell: str, params: dict[str, Any], status: str, view: RunView | Non
         ttft_p99_s=latency["ttft_s"]["p99"], e2e_p50_s=latency["e2e_s"]["p50"], e2e_p99_s=latency["e2e_s"]["p99"],
         energy_provenance=metrics["mean_energy_per_query_j"]["provenance"] if summary["energy_measured"]
         else "not measured",
+        by_benchmark=summary.get("by_benchmark") or {},
         **{c.name: m.get(c.name) for c in COLUMNS if c.from_summary and c.name not in ("correct", "accuracy")},
     )
 

@@ -41,6 +41,7 @@ class Q:
     correct: bool | None = None
     warmup: bool = False
     failed: bool = False
+    benchmark: str | None = None  # query_started.benchmark: a mixture's record names its benchmark
 
     @property
     def ttft_s(self) -> float:
@@ -98,7 +99,8 @@ def write_run(
         events.append(TelemetryStatus(t_ns=ns(at), status=status))
     for qid, q in enumerate(queries):
         events.append(QueryStarted(query_id=qid, t_ns=ns(q.start_s), record_id=q.record_id, problem=f"problem {q.record_id}",
-                                   reference="A", subject="math" if qid % 2 else "history", warmup=q.warmup))
+                                   reference="A", subject="math" if qid % 2 else "history", warmup=q.warmup,
+                                   benchmark=q.benchmark))
         if q.failed:
             events.append(QueryFailed(query_id=qid, t_ns=ns(q.end_s), error_type="ServerTimeoutError", message="timed out"))
             continue
