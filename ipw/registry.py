@@ -344,6 +344,8 @@ _r("analyses", "regression", "ipw.analyses.regression:RegressionProjection",
    "OLS of energy, latency, TTFT and power against tokens", extra="analysis", requires=("statsmodels",))
 _r("analyses", "summary", "ipw.analyses.summary:SummaryProjection", "intelligence per watt and per joule, with provenance")
 _r("analyses", "judges", "ipw.analyses.judges:JudgesProjection", "agreement between judges on the same queries")
+_r("analyses", "tasks", "ipw.analyses.tasks:TasksProjection",
+   "agent tasks: turns, tokens, tools, time and energy split into model and tools, success rate")
 
 # visualizations -------------------------------------------------------------
 for _id, _summary in (

@@ -26,8 +26,12 @@ from ..events import (
     QueryStarted,
     RunFinished,
     RunStarted,
+    TaskFinished,
+    TaskStarted,
     TelemetryStatus,
     Token,
+    ToolCallFinished,
+    ToolCallStarted,
     Verdict,
 )
 from ..ledger import Columns, LedgerReader
@@ -194,6 +198,8 @@ class RunView:
     annotations: list[Annotation] = field(default_factory=list)
     harness_cpu: list[HarnessCpu] = field(default_factory=list)  # ipw's own CPU time, see ipw.analyses.overhead
     brackets: list[PowerSample] = field(default_factory=list)  # on-demand reads at the window's edges (also in power)
+    # an agent's task_started, tool_call_started/finished and task_finished, in ledger order (ipw.analyses.tasks)
+    agent_events: list[Event] = field(default_factory=list)
     events_total: int = 0
     problem: LedgerCorruptError | None = None
 
@@ -299,6 +305,8 @@ def build_view(frames: Iterable[Columns | list[Event]], run_dir: Path | None = N
                 view.annotations.append(e)  # type: ignore[arg-type]
             elif cls is HarnessCpu:
                 view.harness_cpu.append(e)  # type: ignore[arg-type]
+            elif cls in _AGENT_EVENTS:
+                view.agent_events.append(e)
     view.events_total = total
     for qid in retried:
         # a retried query started over: output streamed before its last start is not the answer
@@ -316,6 +324,9 @@ def build_view(frames: Iterable[Columns | list[Event]], run_dir: Path | None = N
             sources=[src[i] for i in order] if len(set(src)) > 1 else src,
         )
     return view
+
+
+_AGENT_EVENTS = frozenset({TaskStarted, ToolCallStarted, ToolCallFinished, TaskFinished})
 
 
 def _query(queries: dict[int, QueryRecord], qid: int) -> QueryRecord:
