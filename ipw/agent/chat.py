@@ -32,6 +32,7 @@ from ..capture.clients.base import Completion, excerpt
 __all__ = ["BudgetSpent", "ChatReply", "ToolCall", "stream_chat"]
 
 _PATH = "/chat/completions"
+_DRAIN_LIMIT_BYTES = 1024 * 1024
 
 
 class BudgetSpent(Exception):
@@ -126,7 +127,8 @@ def stream_chat(client: Any, body: dict[str, Any], *, deadline: float,
                                 timeout=_timeout(client, deadline)) as response:
             if response.status_code >= 400:
                 raise status_error(response, client.base_url, _PATH)
-            for event, data in sse_events(response.iter_bytes()):
+            pieces = response.iter_bytes()
+            for event, data in sse_events(pieces):
                 if time.monotonic() > deadline:
                     raise BudgetSpent("the model was still answering when the task's time ran out")
                 if data.strip() == b"[DONE]":
@@ -153,6 +155,12 @@ def stream_chat(client: Any, body: dict[str, Any], *, deadline: float,
                             calls.add(delta["tool_calls"], piece)
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
+            if done:  # read to the end of the body, so the connection is reused for the next turn
+                drained = 0
+                for rest in pieces:
+                    drained += len(rest)
+                    if drained > _DRAIN_LIMIT_BYTES:
+                        break
     except httpx.TimeoutException as exc:
         if time.monotonic() >= deadline - 0.01:
             raise BudgetSpent("the model was still answering when the task's time ran out") from exc

@@ -16,9 +16,11 @@ tool, a path outside the workspace or a program that fails each become a
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 import operator
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -148,7 +150,20 @@ def _text(args: dict[str, Any], name: str) -> str:
 
 
 def run_tool(name: str, raw_arguments: str, workspace: Workspace, *, wall_s: float) -> ToolResult:
-    """Run tool ``name`` with the model's JSON arguments over ``workspace`` (a program at most ``wall_s``)."""
+    """Run tool ``name`` with the model's JSON arguments over ``workspace`` (a program at most ``wall_s``).
+
+    ``cpu_s`` is the CPU time of what ran the tool: the sandboxed process for
+    ``python``; for the tools that run inside ipw, this thread's CPU time
+    while it ran (measured, so a file write costs what it cost, not zero).
+    """
+    started_cpu_s = time.thread_time()
+    result = _run(name, raw_arguments, workspace, wall_s)
+    if result.cpu_s is None and name != "python":
+        return dataclasses.replace(result, cpu_s=round(time.thread_time() - started_cpu_s, 6))
+    return result
+
+
+def _run(name: str, raw_arguments: str, workspace: Workspace, wall_s: float) -> ToolResult:
     try:
         args = _arguments(raw_arguments)
         if name == "python":
