@@ -143,7 +143,8 @@ def bench_harness() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    all_steps = ("ledger", "replay", "runner", "monitor", "attribution", "window", "harness", "study", "dataset")
+    all_steps = ("ledger", "replay", "runner", "monitor", "attribution", "window", "harness", "study", "dataset",
+                 "proxy")
     parser.add_argument("--only", help="comma-separated: " + ",".join(all_steps))
     args = parser.parse_args()
     selected = set(args.only.split(",")) if args.only else set(all_steps)
@@ -158,6 +159,7 @@ def main() -> None:
         ("harness", bench_harness),
         ("study", lambda: __import__("bench_study").run_study_benchmark()),
         ("dataset", lambda: __import__("bench_dataset").run_dataset_benchmark()),
+        ("proxy", lambda: __import__("bench_proxy").run_proxy_benchmark()),
     ]
     for name, fn in steps:
         if name in selected:
