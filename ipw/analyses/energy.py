@@ -100,6 +100,10 @@ Uncertainty (the sensor model; :mod:`ipw.analyses.sensor_model`)
     devices add. A figure whose bound is over 5 % of its value is listed in
     ``uncertain`` and flagged by the summary.
 
+Steady state (``steady_state``)
+    Energy, its bound, mean power and tokens/s over the window where the load was
+    what the run asked for, beside the whole-run figures; see :mod:`ipw.analyses.steady_state`.
+
 Provenance is each device's weakest sample source; the result's is the
 weakest among the devices in the total. With no usable power samples the
 result says ``measured: false`` and every energy number is ``None``.
@@ -168,6 +172,7 @@ class EnergyAttribution:
     energy_j_bound: dict[int, float | None] = field(default_factory=dict)  # the sensor model's bound per query
     total_energy_j_bound: float | None = None
     not_measured_reason: str | None = None  # why the figures are None although samples exist
+    curves: dict[str, Any] = field(default_factory=dict, repr=False)  # device -> (EnergyCurve, DeviceBounds)
 
     @property
     def window_s(self) -> float | None:
@@ -340,6 +345,7 @@ def per_query_energy(
         spec = sensor_spec(view, d, dev.source)
         model = DeviceBounds(curve, spec, dev.source, [b.t_ns for b in view.brackets if b.device == d])
         dev.sensor = spec.to_dict()
+        result.curves[d] = (curve, model)
         dev.readings_in_window = sum(model.readings_in(a, b) for a, b in sessions)
         dev.edges_bracketed = all(model.bracketed(a) and model.bracketed(b) for a, b in sessions)
         dev.energy_j_bound = sum(model.window_j(a, b, float(e_b - e_a))
@@ -413,6 +419,7 @@ class EnergyProjection:
             devices=options.get("devices"),
         )
         from .overhead import overhead_of
+        from .steady_state import steady_energy, steady_state
 
         result = attribution.to_dict()
         # energy per output token (see ipw.analyses.intensity); co2 only when an intensity is given
@@ -428,6 +435,7 @@ class EnergyProjection:
             result["co2_g"] = finite(co2_g(result["total_energy_j"], g_per_kwh))
             result["co2_g_per_query"] = finite(co2_g(result["mean_energy_per_query_j"], g_per_kwh))
         result["measurement_overhead"] = overhead_of(view, attribution)
+        result["steady_state"] = steady_energy(view, attribution, steady_state(view))
         result["options"] = applied_options(self.analysis_id, (*ENERGY_OPTIONS, CARBON_OPTION),
                                             {**energy_options_applied(attribution, options), CARBON_OPTION: g_per_kwh})
         return result

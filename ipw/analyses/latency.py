@@ -15,6 +15,13 @@ Throughput over the wall span (first measured start → last measured end, summe
 per capture session so the pause before a ``--resume`` is not counted):
     throughput_tokens_per_s = Σ completion_tokens / span; queries_per_s = n / span.
 
+Steady state (``steady_state``): the same percentiles over the queries that
+ran entirely inside the steady-state window, and its tokens/s, beside the
+whole-run figures (see :mod:`ipw.analyses.steady_state`).
+
+SLO (option ``slo``, e.g. ``ttft_ms=200,tpot_ms=50``): attainment, goodput and
+violations in ``slo``, and ``slo_met`` per query (see :mod:`ipw.analyses.slo`).
+
 Each distribution reports n, mean, p50, p90, p99, min and max; percentiles use
 numpy's "linear" method (interpolation between closest ranks).
 
@@ -37,6 +44,8 @@ from ..replay.engine import RunView
 from ._numbers import concat_tokens, describe, finite
 from ._options import applied_options, check_options
 from ._sessions import sessions_span_s
+from .slo import SLO_OPTION, meets_slo, parse_slo, slo_block
+from .steady_state import steady_latency, steady_state
 
 __all__ = ["LatencyProjection", "per_query_latency", "PERCENTILE_METHOD"]
 
@@ -87,12 +96,13 @@ def inter_token_latencies_s(view: RunView, *, skip: frozenset[int] = frozenset()
 
 
 class LatencyProjection:
-    """TTFT, TPOT, inter-token latency, end-to-end and throughput (no options)."""
+    """TTFT, TPOT, inter-token latency, end-to-end and throughput; option ``slo`` (see :mod:`ipw.analyses.slo`)."""
 
     analysis_id = "latency"
 
     def compute(self, view: RunView, options: dict[str, Any]) -> dict[str, Any]:
-        check_options(self.analysis_id, options, ())
+        check_options(self.analysis_id, options, (SLO_OPTION,))
+        slo = parse_slo(options.get(SLO_OPTION))
         per_query = per_query_latency(view)
         rows = list(per_query.values())
         timed = [r for r in rows if r["start_ns"] is not None and r["end_ns"] is not None]
@@ -101,6 +111,10 @@ class LatencyProjection:
         prompts = [r["prompt_tokens"] for r in rows if r["prompt_tokens"] is not None]
         finished = [r for r in rows if not r["truncated"]]
         truncated = frozenset(r["query_id"] for r in rows if r["truncated"])
+        per_query_out = [{k: v for k, v in r.items() if k not in ("start_ns", "end_ns")} for r in rows]
+        if slo is not None:
+            for out_row, row in zip(per_query_out, rows):
+                out_row["slo_met"] = meets_slo(row, slo)
         return {
             "percentile_method": PERCENTILE_METHOD,
             "queries": len(rows),
@@ -115,6 +129,8 @@ class LatencyProjection:
             "itl_s": describe(inter_token_latencies_s(view, skip=truncated)),
             "e2e_s": describe(_column(finished, "e2e_s")),
             "decode_tokens_per_s": describe(_column(finished, "decode_tokens_per_s")),
-            "per_query": [{k: v for k, v in r.items() if k not in ("start_ns", "end_ns")} for r in rows],
-            "options": applied_options(self.analysis_id, (), {}),
+            "steady_state": steady_latency(view, rows, steady_state(view)),
+            "slo": None if slo is None else slo_block(rows, span_s, slo),
+            "per_query": per_query_out,
+            "options": applied_options(self.analysis_id, (SLO_OPTION,), {SLO_OPTION: slo}),
         }

@@ -33,7 +33,15 @@ per query, IPW and IPJ (see :mod:`ipw.analyses.benchmarks`).
 Options: ``judge`` (for accuracy), ``model`` (must name the run's model, as
 for ``accuracy``), ``policy``, ``idle_baseline`` and ``devices`` (for energy,
 see :mod:`ipw.analyses.energy`), ``carbon_intensity_g_per_kwh`` (adds
-``co2_g`` and ``co2_g_per_query``, see :mod:`ipw.analyses.intensity`).
+``co2_g`` and ``co2_g_per_query``, see :mod:`ipw.analyses.intensity`), ``slo``
+(adds ``slo_attainment``, ``goodput_*``, ``correct_within_slo`` and
+``joules_per_correct_within_slo``, see :mod:`ipw.analyses.slo`) and
+``min_steady_s`` (the steady-state check of ``validity``).
+
+``validity``: the run's checks (steady state long enough, batch used, power
+between idle and TDP, monitor coverage), each with its measured value, its
+threshold and pass/fail/unknown; failures are also a note (see
+:mod:`ipw.analyses.validity`).
 """
 
 from __future__ import annotations
@@ -50,11 +58,14 @@ from .intensity import CARBON_OPTION, carbon_intensity, co2_g, output_token_ener
 from .latency import LatencyProjection
 from .overhead import overhead_of
 from .sensor_model import uncertain
+from .slo import SLO_OPTION, meets_slo, parse_slo, slo_block
+from .steady_state import steady_state
+from .validity import MIN_STEADY_OPTION, min_steady_s, validity_block
 
 __all__ = ["SummaryProjection", "PROVENANCES", "METRIC_ORDER"]
 
 PROVENANCES: tuple[str, ...] = ("measured", "derived", "estimated", "imported", "counted")
-_OPTIONS: tuple[str, ...] = ("judge", "model", *ENERGY_OPTIONS, CARBON_OPTION)
+_OPTIONS: tuple[str, ...] = ("judge", "model", *ENERGY_OPTIONS, CARBON_OPTION, SLO_OPTION, MIN_STEADY_OPTION)
 
 
 def _metric(value: Any, unit: str | None, provenance: str | None) -> dict[str, Any]:
@@ -86,6 +97,8 @@ class SummaryProjection:
 
         check_options(self.analysis_id, options, _OPTIONS)
         g_per_kwh = carbon_intensity(options)
+        slo = parse_slo(options.get(SLO_OPTION))
+        min_steady = min_steady_s(options.get(MIN_STEADY_OPTION))
         model = options.get("model")
         if model is not None and str(model) != str(view.config.get("model")):
             raise UsageError(
@@ -168,6 +181,11 @@ class SummaryProjection:
             co2_prov = _ratio_provenance(e_prov)
             metrics["co2_g"] = _metric(co2_g(energy.total_energy_j, g_per_kwh), "g", co2_prov)
             metrics["co2_g_per_query"] = _metric(co2_g(mean_energy, g_per_kwh), "g", co2_prov)
+        validity = validity_block(view, energy, steady_state(view), min_steady)
+        if validity["failures"]:
+            notes.append(f"validity: failed {', '.join(validity['failures'])} (see validity.checks)")
+        if slo is not None:
+            _slo_metrics(metrics, view, latency, slo, accuracy.get("judge"), energy)
         config = view.config
         return {
             "run_id": view.run_id,
@@ -188,12 +206,32 @@ class SummaryProjection:
             "by_benchmark": with_intelligence(view, accuracy["by_benchmark"],
                                               energy.energy_j if energy.measured else None, mean_power),
             "notes": notes,
+            "validity": validity,
             **({"carbon_intensity_g_per_kwh": g_per_kwh} if g_per_kwh is not None else {}),
             "options": applied_options(self.analysis_id, _OPTIONS, {
                 "judge": accuracy.get("judge"), "model": None if model is None else str(model),
                 **energy_options_applied(energy, options), CARBON_OPTION: g_per_kwh,
+                SLO_OPTION: slo, MIN_STEADY_OPTION: min_steady,
             }),
         }
+
+
+def _slo_metrics(metrics: dict[str, Any], view: RunView, latency: dict[str, Any], slo: dict[str, float],
+                 judge: str | None, energy: Any) -> None:
+    """Attainment, goodput and joules per correct answer within the SLO (see :mod:`ipw.analyses.slo`)."""
+    block = slo_block(latency["per_query"], latency["wall_span_s"], slo)
+    met = {r["query_id"] for r in latency["per_query"] if meets_slo(r, slo)}
+    correct = {q for q, v in view.verdicts_by_judge().get(judge, {}).items() if v.is_correct is True} if judge else set()
+    n = len(met & correct)
+    e_prov = energy.provenance
+    metrics["slo_attainment"] = _metric(block["attainment"], None, "derived")
+    metrics["goodput_queries_per_s"] = _metric(block["goodput_queries_per_s"], "queries/s", "derived")
+    metrics["goodput_tokens_per_s"] = _metric(block["goodput_tokens_per_s"], "tokens/s", "derived")
+    metrics["correct_within_slo"] = _metric(n if judge else None, "queries", "counted")
+    per_correct = _metric(_ratio(energy.total_energy_j, n), "J", e_prov)
+    if per_correct["value"] is not None:
+        per_correct["bound"] = _ratio(energy.total_energy_j_bound, n)
+    metrics["joules_per_correct_within_slo"] = per_correct
 
 
 def _bound_energy(metrics: dict[str, Any], notes: list[str], energy: Any) -> None:
@@ -221,5 +259,7 @@ METRIC_ORDER: tuple[str, ...] = (
     "joules_per_output_token", "output_tokens_per_joule", "co2_g", "co2_g_per_query",
     "ttft_mean_s", "ttft_p50_s", "ttft_p90_s", "tpot_mean_s", "itl_p50_s", "e2e_mean_s", "e2e_p90_s",
     "throughput_tokens_per_s", "completion_tokens_total", "prompt_tokens_total",
+    "slo_attainment", "goodput_queries_per_s", "goodput_tokens_per_s", "correct_within_slo",
+    "joules_per_correct_within_slo",
     "measurement_overhead_cpu_s", "measurement_overhead_cpu_share", "measurement_overhead_energy_j",
 )

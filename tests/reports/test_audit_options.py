@@ -68,6 +68,8 @@ def _values() -> dict[str, list[tuple[str, Any]]]:
         "judge": [(j, j) for j in judges],
         "model": [(str(view.config["model"]), str(view.config["model"]))],
         "judges": [(j, [j]) for j in judges] + [(",".join(reversed(judges)), judges)],
+        "slo": [("ttft_ms=200,tpot_ms=50", {"tpot_ms": 50.0, "ttft_ms": 200.0}), ("e2e_ms=0.5", {"e2e_ms": 0.5})],
+        "min_steady_s": [("30", 30.0), ("0.5", 0.5)],
     }
 
 
@@ -87,7 +89,7 @@ def test_every_analysis_records_its_options() -> None:
         result = REGISTRY.load("analyses", analysis_id)().compute(view, {})
         assert isinstance(result.get("options"), dict), f"{analysis_id} records no options"
     assert OPTIONS["energy"] == sorted(["policy", "idle_baseline", "devices", "carbon_intensity_g_per_kwh"])
-    assert OPTIONS["latency"] == []
+    assert OPTIONS["latency"] == ["slo"]
 
 
 def _accepted(analysis_id: str) -> list[str]:
