@@ -88,6 +88,7 @@ def run_task(ctx: AgentContext, task: AgentTask, task_id: str) -> str:
     messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT},
                                       {"role": "user", "content": task.prompt}]
     turns = 0
+    call_ids: set[str] = set()  # the ids recorded so far: a server may reuse "call_0" every turn
     with tempfile.TemporaryDirectory(prefix="ipw-agent-") as folder:
         workspace = Workspace(Path(folder))
         workspace.seed(task.files)
@@ -104,7 +105,10 @@ def run_task(ctx: AgentContext, task: AgentTask, task_id: str) -> str:
                     left_s = deadline - time.monotonic()
                     if left_s <= 0:
                         raise BudgetSpent("the task's time ran out between tool calls")
-                    output = _tool_call(ctx, task_id, turns, call, workspace, min(settings.tool_timeout_s, left_s))
+                    call_id = call.id if call.id not in call_ids else f"{call.id}@{turns}.{len(call_ids)}"
+                    call_ids.add(call_id)
+                    output = _tool_call(ctx, task_id, turns, call, call_id, workspace,
+                                        min(settings.tool_timeout_s, left_s))
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
             outcome, message = _check(task, workspace)
         except _Ended as ended:
@@ -185,22 +189,23 @@ def _at(event: QueryStarted, t_ns: int) -> QueryStarted:
     return msgspec.structs.replace(event, t_ns=t_ns)
 
 
-def _tool_call(ctx: AgentContext, task_id: str, turn: int, call: Any, workspace: Workspace, wall_s: float) -> str:
-    """Run one tool call, recorded; returns what the model reads back."""
+def _tool_call(ctx: AgentContext, task_id: str, turn: int, call: Any, call_id: str, workspace: Workspace,
+               wall_s: float) -> str:
+    """Run one tool call, recorded under ``call_id`` (unique in the task); returns what the model reads back."""
     writer = ctx.writer
     start_ns = time.monotonic_ns()
-    writer.append(ToolCallStarted(task_id=task_id, call_id=call.id, t_ns=start_ns, name=call.name, turn=turn,
+    writer.append(ToolCallStarted(task_id=task_id, call_id=call_id, t_ns=start_ns, name=call.name, turn=turn,
                                   arguments=scrub(call.arguments[:MAX_TOOL_TEXT])))
     writer.flush()
     try:
         result = run_tool(call.name, call.arguments, workspace, wall_s=wall_s)
     except KeyboardInterrupt:
-        writer.append(ToolCallFinished(task_id=task_id, call_id=call.id, t_ns=time.monotonic_ns(), name=call.name,
+        writer.append(ToolCallFinished(task_id=task_id, call_id=call_id, t_ns=time.monotonic_ns(), name=call.name,
                                        wall_ns=time.monotonic_ns() - start_ns, ok=False, error="interrupted"))
         writer.flush()
         raise
     end_ns = time.monotonic_ns()
-    writer.append(ToolCallFinished(task_id=task_id, call_id=call.id, t_ns=end_ns, name=call.name,
+    writer.append(ToolCallFinished(task_id=task_id, call_id=call_id, t_ns=end_ns, name=call.name,
                                    wall_ns=end_ns - start_ns, cpu_s=result.cpu_s, ok=result.ok,
                                    output=scrub(result.output[:MAX_TOOL_TEXT]), error=scrub(result.error[:MAX_TOOL_TEXT])))
     writer.flush()

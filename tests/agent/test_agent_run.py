@@ -94,6 +94,13 @@ def test_four_tasks_four_outcomes(tmp_path: Path, cli) -> None:
     assert tool_messages == {"call_0_write_file": "wrote 5 bytes", "call_1_calculator": "42"}
     assert all(r["tools"] and r["stream"] for r in server.requests)
 
+    # the tasks analysis reads these events back: each task's outcome, turns and tool calls
+    replayed = cli("replay", str(run), "--analysis", "tasks", "--json")
+    assert replayed.exit_code == 0, replayed.stderr
+    rows = {t["task_id"]: (t["outcome"], t["turns"], t["tool_calls"]) for t in json.loads(replayed.stdout)["tasks"]}
+    assert rows == {"forever": ("failed", 2, 1), "solved": ("solved", 3, 3), "failed": ("failed", 2, 2),
+                    "turns": ("out_of_turns", 3, 3)}
+
 
 def test_settings_the_agent_cannot_honour_are_refused_before_a_run_exists(tmp_path: Path, cli) -> None:
     from tests.conftest import assert_one_clean_line
