@@ -56,5 +56,31 @@ def format_summary(result: dict[str, Any]) -> str:
     lines = [f"{k:<{label_w}}  {_show(v)}" for k, v in head if v is not None]
     lines.append("")
     lines.append(format_table(("metric", "value", "unit", "provenance"), rows, align="<><<", rule=False))
+    lines.extend(_validity_lines(result.get("validity")))
     lines.extend(f"note: {n}" for n in result.get("notes", []))
     return "\n".join(lines)
+
+
+def _threshold(check: dict[str, Any]) -> str:
+    t = check.get("threshold")
+    if isinstance(t, dict):  # power_in_range: idle to TDP
+        low, high = (_show(t.get("min_w")) or "?"), (_show(t.get("max_w")) or "?")
+        return f"{low} to {high} {check.get('unit') or ''}".rstrip()
+    return f"at least {_show(t)} {check.get('unit') or ''}".rstrip() if t is not None else ""
+
+
+def _validity_lines(validity: dict[str, Any] | None) -> list[str]:
+    """The validity block (see :mod:`ipw.analyses.validity`): the verdict, then one row per check."""
+    if not validity:
+        return []
+    verdict = {True: "valid: every check passed", False: f"NOT VALID: failed {', '.join(validity['failures'])}",
+               None: f"validity unknown: could not evaluate {', '.join(validity['unknown'])}"}[validity["valid"]]
+    rows = []
+    for c in validity["checks"]:
+        name = c["check"] + (f"[{c['device']}]" if c.get("device") else "")
+        value = _show(c["value"])
+        rows.append((name, c["status"].upper() if c["status"] == "fail" else c["status"],
+                     f"{value} {c.get('unit') or ''}".rstrip() if value is not None else None,
+                     _threshold(c), c.get("reason") or ""))
+    table = format_table(("check", "status", "measured", "threshold", "why"), rows, align="<<><<", rule=False)
+    return ["", f"validity: {verdict}", table]

@@ -125,3 +125,15 @@ def test_a_run_without_energy_says_unknown_never_pass(tmp_path: Path) -> None:
 def test_min_steady_s_must_be_seconds(tmp_path: Path, bad: str) -> None:
     with pytest.raises(UsageError, match="min_steady_s"):
         SummaryProjection().compute(make_run(tmp_path, closed_loop_events()), {"min_steady_s": bad})
+
+
+def test_the_terminal_summary_flags_a_failed_check(tmp_path: Path) -> None:
+    from ipw.reports.summary_table import format_summary
+
+    text = format_summary(SummaryProjection().compute(make_run(tmp_path, closed_loop_events()), {}))
+    assert "validity: NOT VALID: failed steady_state_s" in text
+    row = next(line for line in text.splitlines() if line.startswith("steady_state_s"))
+    assert row.split()[:4] == ["steady_state_s", "FAIL", "29", "s"] and "at least 30 s" in row
+    passed = format_summary(SummaryProjection().compute(make_run(tmp_path, closed_loop_events(), "ok"),
+                                                        {"min_steady_s": 10}))
+    assert "validity: valid: every check passed" in passed and "FAIL" not in passed
