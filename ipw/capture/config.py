@@ -21,6 +21,7 @@ DEFAULT_GEN = {"temperature": 0.0, "max_tokens": 16, "seed": 0}
 # About one request in three hours: slower is no load test, and a Poisson gap
 # drawn at a rate near zero overflows the wait (1e-300 requests/s means ~1e300 s).
 MIN_REQUEST_RATE = 1e-4
+MIN_BURSTINESS = 0.01
 
 
 @dataclass
@@ -35,6 +36,9 @@ class CaptureConfig:
     max_queries: int | None = None
     max_concurrency: int = 1
     request_rate: float | None = None
+    burstiness: float | None = None  # gamma shape of the gaps at request_rate: 1 Poisson, < 1 burstier
+    ramp_up_s: float | None = None  # the rate rises linearly from 0 to request_rate over this many seconds
+    arrival_trace: str | None = None  # a file of arrival times replayed instead (see ipw.capture.arrivals)
     warmup_queries: int = 0
     client_base_url: str | None = None
     client_params: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +66,7 @@ class CaptureConfig:
                 hint=f"pass a finite number of requests per second of at least {MIN_REQUEST_RATE}, "
                 "or leave it out for no limit",
             )
+        self._validate_arrivals()
         self._validate_run_name()
         if self.max_queries is not None and self.max_queries < 1:
             raise UsageError("--max-queries must be at least 1")
@@ -75,6 +80,27 @@ class CaptureConfig:
             raise UsageError("--cpu-tdp-w must be a positive number of watts", hint="e.g. --cpu-tdp-w 65")
         self._validate_energy()
         self._validate_gen()
+
+    def _validate_arrivals(self) -> None:
+        """--burstiness and --ramp-up-s shape --request-rate; --arrival-trace replaces all three."""
+        for flag, value in (("--burstiness", self.burstiness), ("--ramp-up-s", self.ramp_up_s)):
+            if value is None:
+                continue
+            # a shape near 0 draws gaps too long for any clock to wait
+            least, most = (MIN_BURSTINESS, 1e3) if flag == "--burstiness" else (0.0, 1e6)
+            if isinstance(value, bool) or not (math.isfinite(value) and least <= value <= most):
+                raise UsageError(f"{flag} {value} is not usable",
+                                 hint=f"--burstiness is a gamma shape from {MIN_BURSTINESS} to 1000 (1: Poisson, "
+                                 "below 1: burstier); --ramp-up-s a number of seconds from 0 to 1e6")
+            if self.request_rate is None:
+                raise UsageError(f"{flag} shapes the arrivals at --request-rate, which is not set",
+                                 hint="add --request-rate RATE")
+            if self.arrival_trace:
+                raise UsageError(f"{flag} and --arrival-trace both decide when queries are sent",
+                                 hint="give the trace alone, or --request-rate with its shape")
+        if self.arrival_trace and self.request_rate is not None:
+            raise UsageError("--request-rate and --arrival-trace both decide when queries are sent",
+                             hint="give the trace alone, or --request-rate alone")
 
     def _validate_run_name(self) -> None:
         """A run name is one folder inside ``--output-dir``: never a path that leads out of it."""

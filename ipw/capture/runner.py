@@ -1,8 +1,9 @@
 """The runner: sends a dataset's prompts to a client and records what happens.
 
 It writes events and computes nothing. It schedules the queries — warm-ups
-first, at most ``max_concurrency`` at once, Poisson arrivals at
-``request_rate`` — and stops cleanly on Ctrl-C or SIGTERM; each query's
+first, at most ``max_concurrency`` at once, the measured ones at the times of
+their arrival schedule (:mod:`ipw.capture.arrivals`: Poisson or gamma at
+``request_rate``, a ramp-up, or a replayed trace) — and stops cleanly on Ctrl-C or SIGTERM; each query's
 attempts and retries are :mod:`ipw.capture._query`'s, and a resume's state is
 :mod:`ipw.capture.resume`'s. Power samples come from the energy-monitor
 session, on the same monotonic clock; the monitor also reads every device on
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import signal
 import threading
 import time
@@ -32,7 +32,9 @@ from ..events import Annotation, RunFinished, RunStarted
 from ..ledger import LedgerWriter, scan
 from ..ledger.lock import RunLock
 from ..registry import REGISTRY
+from .._untrusted import InputRefused
 from ._query import interrupted, run_query
+from .arrivals import ArrivalSchedule, schedule_for
 from .clients.base import InferenceClient
 from .datasets.base import DatasetRecord
 from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
@@ -102,6 +104,7 @@ class Runner:
         self._explicit = None if explicit is None else frozenset(explicit)
         self._resume_changes: dict[str, dict[str, Any]] = {}
         self._server = server
+        self._schedule: ArrivalSchedule | None = None
 
     # -- public -----------------------------------------------------------
 
@@ -141,6 +144,7 @@ class Runner:
                 config, run_id, done_records, next_qid = self._resume_state(run_dir, lock)
                 self.config = config
         records, dataset_info = load_records(config)
+        self._schedule = _arrival_schedule(config, sum(1 for r in records if r.record_id not in done_records))
         client = self._client or make_client(config)
         plan = [r for r in records if r.record_id not in done_records]
         warmups = records[: config.warmup_queries] if not resume else []
@@ -257,7 +261,7 @@ class Runner:
         config = self.config
         jobs = [(r, True) for r in warmups] + [(r, False) for r in plan]
         concurrency = config.max_concurrency if client.thread_safe else 1
-        rng = random.Random(config.seed)
+        schedule = self._schedule
         gen = {**DEFAULT_GEN, **config.gen_params}
 
         serial = self._serial if not client.thread_safe else None
@@ -289,19 +293,21 @@ class Runner:
 
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ipw-query")
         pending: set[Future[None]] = set()
-        next_arrival = time.monotonic()
+        origin_ns = 0  # the moment the schedule's offset 0 stands for: when the first measured query is due
         try:
             for i, (record, warmup) in enumerate(jobs):
                 if self._stop.is_set():
                     break
                 take_slot()
-                if config.request_rate and not warmup:
-                    # Poisson arrivals: exponential gaps at the requested mean rate
-                    next_arrival = max(next_arrival, time.monotonic()) if i == len(warmups) else next_arrival
-                    next_arrival += rng.expovariate(config.request_rate)
-                    delay = next_arrival - time.monotonic()
-                    if delay > 0:
-                        self._stop.wait(delay)
+                if schedule is not None and not warmup:
+                    if i == len(warmups):
+                        origin_ns = time.monotonic_ns()
+                        writer.append(Annotation(t_ns=origin_ns, key="arrival_schedule",
+                                                 value=schedule.annotation_value()))
+                    due_ns = origin_ns + round(schedule.offsets_s[i - len(warmups)] * 1e9)
+                    # never early: a wait may wake a little before its timeout, so wait again for the rest
+                    while (delay_ns := due_ns - time.monotonic_ns()) > 0 and not self._stop.is_set():
+                        self._stop.wait(delay_ns / 1e9)
                 if self._stop.is_set():
                     slots.release()
                     break
@@ -333,6 +339,17 @@ class Runner:
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:
             self._progress_cb(progress)
+
+
+def _arrival_schedule(config: CaptureConfig, n_measured: int) -> ArrivalSchedule | None:
+    """The send times of the measured queries, refused (before any ledger exists) when the trace cannot serve."""
+    try:
+        return schedule_for(config, n_measured)
+    except InputRefused as exc:
+        raise UsageError(f"--arrival-trace refused: {exc}",
+                         hint="one time in seconds per line, or CSV/JSONL with a timestamp column") from None
+    except ValueError as exc:
+        raise UsageError(f"--arrival-trace: {exc}", hint="give a longer trace, or fewer queries (--max-queries)") from None
 
 
 def _healthy(client: InferenceClient) -> bool | str:

@@ -28,7 +28,8 @@ _SCALARS: dict[str, tuple[Any, str]] = {
     "eval_client": _STR, "eval_base_url": _STR, "eval_model": _STR,
     "max_queries": _INT, "max_concurrency": _INT, "warmup_queries": _INT, "max_retries": _INT,
     "sample_interval_ms": _INT,
-    "request_rate": _NUMBER, "cpu_tdp_w": _NUMBER,
+    "request_rate": _NUMBER, "cpu_tdp_w": _NUMBER, "burstiness": _NUMBER, "ramp_up_s": _NUMBER,
+    "arrival_trace": _STR,
     "no_eval": _BOOL,
 }
 SCALAR_KEYS = tuple(_SCALARS)

@@ -74,7 +74,8 @@ class Cell:
     def capture_config(self, runs_dir: Path) -> CaptureConfig:
         """The run's settings; checked (e.g. ``max_concurrency >= 1``) when the run starts."""
         s = self.settings
-        scalars = {k: s[k] for k in ("dataset", "max_queries", "max_concurrency", "request_rate", "warmup_queries",
+        scalars = {k: s[k] for k in ("dataset", "max_queries", "max_concurrency", "request_rate", "burstiness",
+                                     "ramp_up_s", "arrival_trace", "warmup_queries",
                                      "client_base_url", "energy", "sample_interval_ms", "cpu_tdp_w", "max_retries")
                    if k in s}
         return CaptureConfig(client=str(s["client"]), model=str(s["model"]), output_dir=str(runs_dir),
