@@ -186,6 +186,11 @@ class SummaryProjection:
             notes.append(f"validity: failed {', '.join(validity['failures'])} (see validity.checks)")
         if slo is not None:
             _slo_metrics(metrics, view, latency, slo, accuracy.get("judge"), energy)
+        tasks = None
+        if view.agent_events:  # an agent's run: its tasks, overall (per task: the tasks analysis)
+            from .tasks import task_rows, tasks_overall
+
+            tasks = {**tasks_overall(task_rows(view, energy)), "energy_provenance": e_prov}
         config = view.config
         return {
             "run_id": view.run_id,
@@ -208,6 +213,7 @@ class SummaryProjection:
             "notes": notes,
             "validity": validity,
             **({"carbon_intensity_g_per_kwh": g_per_kwh} if g_per_kwh is not None else {}),
+            **({"tasks": tasks} if tasks is not None else {}),
             "options": applied_options(self.analysis_id, _OPTIONS, {
                 "judge": accuracy.get("judge"), "model": None if model is None else str(model),
                 **energy_options_applied(energy, options), CARBON_OPTION: g_per_kwh,

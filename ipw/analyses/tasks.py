@@ -34,7 +34,7 @@ from ._options import applied_options, check_options, energy_options_applied
 from .energy import ENERGY_OPTIONS, per_query_energy
 from .proportion import CONFIDENCE, wilson_interval
 
-__all__ = ["TasksProjection", "task_rows", "union_s"]
+__all__ = ["TasksProjection", "task_rows", "tasks_overall", "union_s"]
 
 
 def union_s(spans: list[tuple[int, int]], minus: list[tuple[int, int]] | None = None) -> float:
@@ -158,6 +158,27 @@ def _tool_energy_j(curves: list[Any], host_cpus: int, start_ns: int, end_ns: int
     return max(0.0, cpu_j) * share
 
 
+def tasks_overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Success rate with its Wilson interval, joules per task and per solved task, IPW with tasks as the unit."""
+    known = [r for r in rows if r["solved"] is not None]
+    solved = [r for r in known if r["solved"]]
+    low, high = wilson_interval(len(solved), len(known))
+    energies = [r["energy_j"] for r in rows]
+    total_j = None if not rows or any(e is None for e in energies) else float(sum(energies))
+    wall_s = sum(r["wall_s"] for r in rows)
+    rate = len(solved) / len(known) if known else None
+    mean_power_w = total_j / wall_s if total_j is not None and wall_s > 0 else None
+    return {
+        "n_tasks": len(rows), "n_evaluated": len(known), "n_solved": len(solved),
+        "success_rate": rate, "success_rate_ci": {"low": low, "high": high, "confidence": CONFIDENCE},
+        "total_energy_j": finite(total_j),
+        "joules_per_task": finite(total_j / len(rows)) if total_j is not None and rows else None,
+        "joules_per_solved_task": finite(total_j / len(solved)) if total_j is not None and solved else None,
+        "mean_power_w": finite(mean_power_w),
+        "intelligence_per_watt": finite(rate / mean_power_w) if rate is not None and mean_power_w else None,
+    }
+
+
 class TasksProjection:
     """Per-task turns, tokens, tools, time and energy split, outcome; options: ``policy``, ``idle_baseline``, ``devices``."""
 
@@ -169,24 +190,10 @@ class TasksProjection:
                                        idle_baseline=options.get("idle_baseline", "none"),
                                        devices=options.get("devices"))
         rows = task_rows(view, attribution)
-        known = [r for r in rows if r["solved"] is not None]
-        solved = [r for r in known if r["solved"]]
-        low, high = wilson_interval(len(solved), len(known))
-        energies = [r["energy_j"] for r in rows]
-        total_j = None if not rows or any(e is None for e in energies) else float(sum(energies))
-        wall_s = sum(r["wall_s"] for r in rows)
-        rate = len(solved) / len(known) if known else None
-        mean_power_w = total_j / wall_s if total_j is not None and wall_s > 0 else None
         return {
             "analysis": self.analysis_id,
             "tasks": rows,
-            "n_tasks": len(rows), "n_evaluated": len(known), "n_solved": len(solved),
-            "success_rate": rate, "success_rate_ci": {"low": low, "high": high, "confidence": CONFIDENCE},
-            "total_energy_j": finite(total_j),
-            "joules_per_task": finite(total_j / len(rows)) if total_j is not None and rows else None,
-            "joules_per_solved_task": finite(total_j / len(solved)) if total_j is not None and solved else None,
-            "mean_power_w": finite(mean_power_w),
-            "intelligence_per_watt": finite(rate / mean_power_w) if rate is not None and mean_power_w else None,
+            **tasks_overall(rows),
             "energy_provenance": attribution.provenance,
             "options": applied_options(self.analysis_id, ENERGY_OPTIONS, energy_options_applied(attribution, options)),
         }

@@ -84,3 +84,14 @@ def test_without_a_cpu_trace_the_tools_share_is_unknown_not_zero() -> None:
 def test_a_run_without_tasks_has_none() -> None:
     result = TasksProjection().compute(build_view([_run()[:3]]), {})
     assert result["n_tasks"] == 0 and result["success_rate"] is None and result["tasks"] == []
+
+
+def test_the_summary_of_an_agent_run_carries_its_tasks_overall() -> None:
+    from ipw.analyses.summary import SummaryProjection
+
+    view = build_view([_run()])
+    summary = SummaryProjection().compute(view, {})
+    tasks = TasksProjection().compute(view, {})
+    assert summary["tasks"]["n_tasks"] == 2 and summary["tasks"]["success_rate"] == 0.5
+    assert summary["tasks"]["joules_per_solved_task"] == pytest.approx(tasks["joules_per_solved_task"])
+    assert "tasks" not in SummaryProjection().compute(build_view([_run()[:3]]), {})
