@@ -51,11 +51,10 @@ __all__ = ["CaptureConfig", "Progress", "RunResult", "Runner", "CaptureTelemetry
            "default_run_name", "load_records", "make_client"]
 
 def load_records(config: CaptureConfig) -> tuple[list[DatasetRecord], dict[str, Any]]:
-    provider_cls = REGISTRY.load("datasets", config.dataset)
     params = dict(config.dataset_params)
     if config.max_queries is not None and "limit" not in params:
         params["limit"] = config.max_queries  # so the dataset hash covers exactly what runs
-    provider = provider_cls(**params)
+    provider = REGISTRY.create("datasets", config.dataset, **params)
     records = []
     for record in provider.iter_records():
         records.append(record)

@@ -41,7 +41,7 @@ def _table(result: dict[str, Any]) -> str:
 @click.option("--interval-ms", type=int, default=100, show_default=True, help="Sampling interval in ms.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--collectors", default="auto", show_default=True,
-              help="auto, or a comma-separated list of: nvml, amdsmi, rapl, powermetrics, estimate.")
+              help="auto, or a comma-separated list of collector ids (see 'ipw list collectors').")
 @click.option("--cpu-tdp-w", type=float, default=None, help="CPU TDP in watts for the estimated collector.")
 def energy(duration: float, interval_ms: int, as_json: bool, collectors: str, cpu_tdp_w: float | None) -> None:
     """Show live power readings from the energy monitor: devices, watts, joules.

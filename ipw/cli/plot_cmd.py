@@ -65,11 +65,12 @@ def plot(runs: tuple[Path, ...], visualizations: tuple[str, ...], output_dir: Pa
             f"no visualization reads the option(s) {', '.join(unknown)}",
             hint=f"options: {', '.join(OPTIONS)}",
         )
-    functions = [REGISTRY.load("visualizations", vid) for vid in ids]
+    for vid in ids:
+        REGISTRY.load("visualizations", vid)  # every one found (or refused) before any draws
     views = load_views(list(runs))
     for note in damage_notes(views):
         click.echo(f"ipw: warning: {note}", err=True)
     target = output_dir if output_dir is not None else Path(runs[0]) / "plots"
-    for fn in functions:
-        for path in fn(views, target, opts):
+    for vid in ids:
+        for path in REGISTRY.create("visualizations", vid, views, target, opts):
             click.echo(str(path))

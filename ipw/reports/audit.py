@@ -94,7 +94,7 @@ def _short(value: Any) -> str:
 def _projection(analysis_id: str) -> Any:
     from ..registry import REGISTRY
 
-    return REGISTRY.load("analyses", analysis_id)()
+    return REGISTRY.create("analyses", analysis_id)
 
 
 def check_derived(run_dir: Path) -> DerivedCheck:

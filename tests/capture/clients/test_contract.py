@@ -1,7 +1,8 @@
 """The contract every client keeps, run against each of them, plus the package's public surface.
 
-Each client is driven by the same stand-in its own tests use: OpenAI and
-Ollama by MockTransport (no server can run for them here without a model
+Each registered client is driven by the same stand-in its own tests use: OpenAI and
+the plugin client ``echo`` (an OpenAI client shipped by the throwaway distribution
+of :mod:`tests._plugins`, built by its registry id) and Ollama by MockTransport (no server can run for them here without a model
 download or an Ollama binary), vLLM by the fake engine module, llama.cpp by the
 real packaged model.
 """
@@ -20,13 +21,17 @@ from ipw.capture.clients.base import REDACTED, USAGE_SOURCES, param, redact
 from ipw.errors import ConfigError
 from ipw.registry import REGISTRY
 
+from tests._plugins import PLUGIN_IDS, installed, write_contract_plugin
 from tests.capture.clients._fake_vllm import install as install_fake_vllm
 
 SECRET = "sk-contract-secret-0001"
 _OLLAMA = Path(__file__).parent / "fixtures" / "ollama"
 
 
-def _openai() -> InferenceClient:
+PLUGIN = PLUGIN_IDS["clients"]
+
+
+def _openai(client_id: str = "openai") -> InferenceClient:
     body = (
         'data: {"choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}\n\n'
         'data: {"choices":[{"index":0,"delta":{"content":"4"},"finish_reason":"stop"}]}\n\n'
@@ -34,7 +39,7 @@ def _openai() -> InferenceClient:
         "data: [DONE]\n\n"
     )
     transport = httpx.MockTransport(lambda r: httpx.Response(200, content=body.encode()))
-    return REGISTRY.load("clients", "openai")("http://127.0.0.1:9/v1", api_key=SECRET, transport=transport)
+    return REGISTRY.create("clients", client_id, "http://127.0.0.1:9/v1", api_key=SECRET, transport=transport)
 
 
 def _ollama() -> InferenceClient:
@@ -51,13 +56,14 @@ def _llamacpp() -> InferenceClient:
     return REGISTRY.load("clients", "llamacpp")(n_threads=1, n_ctx=256)
 
 
-@pytest.fixture(params=["openai", "ollama", "vllm", "llamacpp"])
-def client(request, monkeypatch):
-    makers = {"openai": _openai, "ollama": _ollama, "llamacpp": _llamacpp}
-    made = _vllm(monkeypatch) if request.param == "vllm" else makers[request.param]()
-    assert made.client_id == request.param
-    yield made
-    made.close()
+@pytest.fixture(params=["openai", "ollama", "vllm", "llamacpp", PLUGIN])
+def client(request, monkeypatch, tmp_path):
+    makers = {"openai": _openai, "ollama": _ollama, "llamacpp": _llamacpp, PLUGIN: lambda: _openai(PLUGIN)}
+    with installed(write_contract_plugin(tmp_path / "site")):
+        made = _vllm(monkeypatch) if request.param == "vllm" else makers[request.param]()
+        assert made.client_id == request.param
+        yield made
+        made.close()
 
 
 def test_stream_yields_chunks_then_exactly_one_completion(client):
