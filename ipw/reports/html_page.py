@@ -50,7 +50,7 @@ table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
 .note{background:#fff8e6;border-left:3px solid #e0a800;padding:4px 10px;margin:4px 0}
 figure{margin:8px 0 16px}figure img{max-width:100%;border:1px solid #eceef3}
 figcaption{color:#5a6275;font-size:12px}
-.front{font-weight:600}td[data-field=cell]{white-space:nowrap}
+.front{font-weight:600}.invalid{background:#fde8e8;color:#8a1c1c;font-weight:600}td[data-field=cell]{white-space:nowrap}
 footer{margin-top:32px;color:#8a90a0;font-size:12px}
 """
 

@@ -24,6 +24,10 @@ def _metric_td(column: Column, row: CellRow) -> str:
     value = getattr(row, column.name)
     if column.name == "energy_provenance":
         return f'<td data-column="{column.name}" data-value="{h.esc(value or "")}">{h.badge(value)}</td>'
+    if column.name in ("valid", "validity_failures"):  # a cell that fails a validity check is flagged
+        flag = ' class="invalid"' if row.valid == "no" else ""
+        return (f'<td{flag} data-column="{column.name}" data-value="{h.esc(h.data_value(value))}">'
+                f'{h.esc(value or "")}</td>')
     attrs = f'data-column="{column.name}" data-value="{h.esc(h.data_value(value))}"'
     if column.from_summary:
         attrs += f' data-metric="{column.name}" data-scope="{h.esc(row.cell)}"'

@@ -36,6 +36,8 @@ LABELS: dict[str, str] = {
     "joules_per_output_token": "Energy per output token (J/token)",
     "output_tokens_per_joule": "Output tokens per joule (tokens/J)",
     "energy_provenance": "Energy source (provenance)",
+    "valid": "Valid (every validity check passed: yes, no, unknown)",
+    "validity_failures": "Failed validity checks (names)",
     "co2_g": "CO₂ (g)",
     "co2_g_per_query": "CO₂ per query (g)",
     "measurement_overhead_cpu_s": "ipw's own CPU time (s)",

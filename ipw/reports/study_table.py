@@ -13,6 +13,8 @@ label and unit:
   output token, output tokens per joule, TTFT and end-to-end p50/p99,
   throughput, and the provenance of the energy numbers: the ``summary`` and
   ``latency`` analyses' own numbers, replayed from the cell's ledger;
+- ``valid`` (yes, no or unknown) and ``validity_failures``: the summary's
+  validity checks (:mod:`ipw.analyses.validity`), so a cell that fails one is flagged;
 - whether the cell is on the Pareto front of accuracy against joules per query;
 - ``by_benchmark``: the summary's per-benchmark accuracy, interval, IPW and IPJ
   (the per-benchmark leaderboard; not a flat column).
@@ -71,6 +73,8 @@ COLUMNS: tuple[Column, ...] = (
     _column("e2e_p99_s", "e2e p99 s"),
     _column("throughput_tokens_per_s", "tokens/s", from_summary=True),
     _column("energy_provenance", "energy", "text"),
+    _column("valid", "valid", "text"),
+    _column("validity_failures", "failed checks", "text"),
 )
 NOTES = (
     "Accuracy 95% low/high: the Wilson score interval, 95 %, over the decided answers (correct + incorrect)",
@@ -103,6 +107,8 @@ class CellRow(msgspec.Struct, frozen=True, kw_only=True):
     e2e_p99_s: float | None = None
     throughput_tokens_per_s: float | None = None
     energy_provenance: str | None = None
+    valid: str | None = None  # yes / no / unknown: the summary's validity verdict
+    validity_failures: str | None = None  # the failed checks, comma-separated
     on_pareto_front: bool = False
     by_benchmark: dict[str, dict[str, Any]] = {}  # the summary's by_benchmark: accuracy, interval, IPW, IPJ
 
@@ -152,6 +158,8 @@ def cell_row(cell: str, params: dict[str, Any], status: str, view: RunView | Non
         energy_provenance=metrics["mean_energy_per_query_j"]["provenance"] if summary["energy_measured"]
         else "not measured",
         by_benchmark=summary.get("by_benchmark") or {},
+        valid={True: "yes", False: "no", None: "unknown"}[summary["validity"]["valid"]],
+        validity_failures=", ".join(summary["validity"]["failures"]) or None,
         **{c.name: m.get(c.name) for c in COLUMNS if c.from_summary and c.name not in ("correct", "accuracy")},
     )
 

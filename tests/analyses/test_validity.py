@@ -137,3 +137,29 @@ def test_the_terminal_summary_flags_a_failed_check(tmp_path: Path) -> None:
     passed = format_summary(SummaryProjection().compute(make_run(tmp_path, closed_loop_events(), "ok"),
                                                         {"min_steady_s": 10}))
     assert "validity: valid: every check passed" in passed and "FAIL" not in passed
+
+
+def test_the_study_table_and_the_html_flag_a_cell_that_fails_a_check(tmp_path: Path) -> None:
+    from ipw.reports.html_study import leaderboard
+    from ipw.reports.html_validity import validity_section
+    from ipw.reports.study_table import runs_table
+
+    short = make_run(tmp_path, closed_loop_events(), "short")  # 29 s of steady state, under the default 30 s
+    table = runs_table([short, short], ["default", "lenient"])
+    assert [(r.valid, r.validity_failures) for r in table.rows] == [("no", "steady_state_s")] * 2
+    lenient = runs_table([short], ["lenient"], {"min_steady_s": 20}).rows[0]
+    assert (lenient.valid, lenient.validity_failures) == ("yes", None)
+    html = leaderboard(table)
+    assert html.count('<td class="invalid" data-column="valid" data-value="&quot;no&quot;">no</td>') == 2
+    section = validity_section(SummaryProjection().compute(short, {})["validity"])
+    assert 'class="invalid" data-check="steady_state_s" data-status="fail"' in section
+    assert 'data-check="mean_in_flight" data-status="pass"' in section
+    assert "NOT VALID: failed steady_state_s" in section
+
+
+def test_the_html_run_report_has_the_validity_section(tmp_path: Path) -> None:
+    from ipw.reports.html import report_html
+
+    make_run(tmp_path, closed_loop_events(), "run")
+    html = report_html([tmp_path / "run"])
+    assert 'id="validity-section"' in html and 'data-check="monitor_coverage[cpu:estimate]"' in html
