@@ -19,6 +19,16 @@ listed with its error; it never stops ``ipw`` from starting.
     judges          a class with spec and score(answer_text, reference, choices=…) (the Scorer protocol)
     visualizations  a function fn(views, output_dir, options) -> list[Path] (Visualization)
     collectors      subclass Collector (energy monitor side)
+
+Every kind is found only through the registry, so a listed plugin is one that
+can be used: ``ipw replay RUN --eval-client myjudge`` judges with a plugin
+judge (and a record whose ``scorer`` names it is judged by it under ``auto``;
+a spec ``scorer:<id>/v<N>`` lets its verdicts rebuild it), and ``ipw record
+--energy mymeter`` has the energy monitor, a process of its own, find the
+plugin collector through the same ``ipw.collectors`` entry points on its
+``sys.path``. A collector is built with ``Collector.from_options(options)``
+(the monitor's settings, :class:`CollectorOptions`); the default builds it with
+no arguments. ``auto`` never picks a plugin collector: it is used when named.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from .registry import ENTRY_POINT_GROUPS
 from .replay.engine import Projection, RunView
 
 if TYPE_CHECKING:  # the energy monitor is a sibling package: imported only when a collector is asked for
-    from ipw_energy_monitor.collectors.base import Collector
+    from ipw_energy_monitor.collectors.base import Collector, CollectorOptions
 
 __all__ = [
     "ENTRY_POINT_GROUPS",
@@ -48,6 +58,7 @@ __all__ = [
     "ScoreResult",
     "Visualization",
     "Collector",
+    "CollectorOptions",
 ]
 
 
@@ -58,8 +69,8 @@ class Visualization(Protocol):
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Collector":
-        from ipw_energy_monitor.collectors.base import Collector
+    if name in ("Collector", "CollectorOptions"):
+        from ipw_energy_monitor.collectors import base
 
-        return Collector
+        return getattr(base, name)
     raise AttributeError(name)

@@ -17,7 +17,7 @@ import pytest
 from ipw.events import DeviceSeen, PowerSample, QueryFinished, RunStarted, Verdict
 from ipw.ledger import read_events, verify
 
-from ._plugins import run_ipw, site_env, write_contract_plugin
+from ._plugins import run_ipw, site_env, write_contract_plugin, write_distribution
 from .capture._stub_server import completions_server
 
 DEVICE = "mymeter:plug-0"
@@ -73,3 +73,35 @@ def test_a_collector_no_one_installed_is_refused_before_anything_runs(tmp_path: 
     lines = done.stderr.strip().splitlines()
     assert (done.returncode, len(lines)) == (2, 1), done.stderr
     assert "unknown collector(s) mymeter" in lines[0] and not run.exists()
+
+
+_BAD_METER = '''
+from ipw_energy_monitor.collectors.base import Collector
+
+
+class Bad(Collector):
+    """A meter whose probe fails in a way ipw does not know (not an IpwError)."""
+
+    name = "bad"
+
+    def _open(self):
+        raise ValueError("no such plug")
+
+    def devices(self):
+        return []
+
+    def read(self):
+        return []
+'''
+
+
+def test_a_plugin_collector_that_breaks_in_the_monitor_is_one_line_naming_it(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IPW_ENERGY_MONITOR", raising=False)
+    site = tmp_path / "site"
+    write_distribution(site, "bad-meter", "bad_meter", _BAD_METER, "[ipw.collectors]\nbad = bad_meter:Bad\n")
+    done = run_ipw(site_env(site), "energy", "--collectors", "bad", "--duration", "1")
+    lines = done.stderr.strip().splitlines()
+    assert (done.returncode, len(lines)) == (7, 1), done.stderr  # 7: the monitor could not start
+    assert "plugin collector 'bad' (from distribution bad-meter 0.1) failed to start: ValueError: no such plug" in lines[0]
+    assert "Traceback" not in done.stderr
