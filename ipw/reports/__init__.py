@@ -13,6 +13,9 @@ backends from the ``analysis`` extra, imported only when used.
     labels        what a metric is called where people read it: words and a unit
     study_table   the one table of a study's cells; study_outputs renders it (JSON, CSV, Parquet, Arrow, text)
     study_file    study.json read back with its type
+    routing       coverage, the oracle router and a cascade across a study's cells; routing_outputs
+                  writes report/routing.json and the terminal text, html_routing the HTML section
+    html_benchmarks  the per-benchmark leaderboards of the HTML report (a run's, a study's cells × benchmarks)
 """
 
 from __future__ import annotations
