@@ -20,6 +20,12 @@ encodes (:func:`found_in` is the cheap test for that). Values shorter than
 ``abc`` in a message would ruin the message and protect nothing. They are
 still redacted where their name or their place (a header) says what they are.
 
+:func:`redact` is for structured values (configs, client and dataset
+descriptions): an entry whose name looks like a credential keeps its name and
+loses its value, at any depth; so does every entry under ``headers``, because a
+header value is a credential whatever the header is called (SPEC §8). Every
+other string goes through :func:`scrub`.
+
 Nothing here imports from ipw, so every layer may use it.
 """
 
@@ -38,6 +44,7 @@ __all__ = [
     "REDACTED",
     "found_in",
     "is_secret_name",
+    "redact",
     "register",
     "register_env",
     "register_params",
@@ -211,3 +218,18 @@ def found_in(data: bytes) -> bool:
         return True
     registered()
     return any(form in data for form in _forms_b)
+
+
+def redact(value: Any, *, name: str = "") -> Any:
+    """A copy of ``value`` with every secret-looking entry replaced (see the module docstring)."""
+    if name and is_secret_name(name) and value not in (None, "", {}, []):
+        return REDACTED
+    if isinstance(value, Mapping):
+        if name.lower() == "headers":
+            return {str(k): v if v in (None, "") else REDACTED for k, v in value.items()}
+        return {str(k): redact(v, name=str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return scrub(value)
+    return value

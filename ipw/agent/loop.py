@@ -35,10 +35,10 @@ import msgspec
 from ..capture._query import interrupted
 from ..capture.backoff import retry_delay_s
 from ..capture.clients.base import client_error, finish_reason_text, token_cap
-from ..capture.redact import scrub
 from ..errors import AnswerTooLongError, ClientError
 from ..events import QueryFailed, QueryFinished, QueryStarted, TaskFinished, TaskStarted, Token, ToolCallFinished, \
     ToolCallStarted
+from ..secrets import scrub
 from .chat import BudgetSpent, ChatReply, stream_chat
 from .sandboxed import SandboxUnavailable, run_in_workspace
 from .tasks import AgentSettings, AgentTask

@@ -23,11 +23,11 @@ import msgspec
 from ..errors import AnswerTooLongError, ClientError, ConfigError, IpwError
 from ..events import QueryFailed, QueryFinished, QueryStarted, Token
 from ..ledger import LedgerWriter
+from ..secrets import scrub
 from .backoff import retry_delay_s
 from .clients.base import Chunk, ChunkRun, Completion, InferenceClient, client_error, finish_reason_text, token_cap
 from .config import CaptureConfig, Progress
 from .datasets.base import DatasetRecord, prompt_for
-from .redact import scrub
 
 
 def run_query(

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..events.devices import device_parents
-from .redact import redact
+from ..secrets import redact
 
 __all__ = ["DEFAULT_GEN", "CaptureConfig", "Progress", "RunResult", "default_run_name", "resolve_dataset"]
 

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 from ..errors import UsageError
+from ..secrets import REDACTED, is_secret_name, scrub
 from .config import CaptureConfig
-from .redact import REDACTED, is_secret_name, scrub
 
 if TYPE_CHECKING:
     from ..ledger.lock import RunLock

@@ -32,6 +32,7 @@ from ..events import Annotation, RunFinished, RunStarted
 from ..ledger import LedgerWriter, scan
 from ..ledger.lock import RunLock
 from ..registry import REGISTRY
+from ..secrets import redact
 from .._untrusted import InputRefused
 from ._query import interrupted, run_query
 from .arrivals import ArrivalSchedule, schedule_for
@@ -41,7 +42,6 @@ from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run
 from .host import host_info, package_versions
 from .lifecycle import CaptureTelemetry, start_telemetry, terminate_as_interrupt
 from .limits import ensure_open_files
-from .redact import redact
 from .resume import resume_state
 from .telemetry import HarnessCpuSampler
 

@@ -311,7 +311,7 @@ def _refused(last_error: dict[str, Any]) -> bool:
 
 def _every_request_failed(spec: str, n: int, last_error: dict[str, Any]) -> JudgeError:
     """The error for a pass in which the judge refused (HTTP 4xx) every request it was sent."""
-    from ..capture.redact import scrub
+    from ..secrets import scrub
 
     why = scrub(str(last_error.get("error") or "no reason given"))
     return JudgeError(

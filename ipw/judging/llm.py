@@ -43,8 +43,8 @@ import openai
 from .. import secrets
 from ..capture.clients.base import excerpt
 from ..capture.clients.openai import normalise_base_url
-from ..capture.redact import redact
 from ..errors import ConfigError, JudgeError
+from ..secrets import redact
 from .keys import MISSING_KEY_HINT
 from .prompts import FAMILY_REF, JudgeItem, select_template
 from .scorers import ScoreResult

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from urllib.parse import unquote, urlsplit
 
 from .. import secrets
-from ..capture.redact import redact
+from ..secrets import redact
 
 __all__ = ["register_secrets", "redacted", "scrub_text", "is_secret_key"]
 

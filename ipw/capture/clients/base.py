@@ -46,7 +46,7 @@ from typing import Any, Iterator, Mapping, NamedTuple, TypeVar
 
 from ... import secrets
 from ...errors import ClientError, ConfigError
-from ..redact import REDACTED, redact
+from ...secrets import REDACTED, redact
 
 __all__ = [
     "Chunk",
