@@ -48,6 +48,11 @@ class _Observer:
             what = "PARTIAL" if entry["status"] == "partial" else "FAILED"
             click.echo(f"cells {index}/{total} done: {entry['name']} {what}: {entry.get('message')}", err=True)
 
+    def repeats_decided(self, params: dict[str, Any], outcome: Any, message: str) -> None:
+        if not self.quiet:
+            where = ", ".join(f"{k}={v}" for k, v in params.items()) or "base"
+            click.echo(f"repeats of {where}: {message}", err=True)
+
     def query_progress(self) -> Callable[[Any], None] | None:
         self._progress = ProgressLine(enabled=False if self.quiet else None)
         return self._progress

@@ -30,6 +30,7 @@ LABELS: dict[str, str] = {
     "intelligence_per_joule": "Intelligence per joule (1/J)",
     "mean_power_w": "Mean power (W)",
     "mean_energy_per_query_j": "Energy per query (J)",
+    "joules_per_correct": "Energy per correct answer (J)",
     "energy_per_query_j": "Energy per query (J)",
     "total_energy_j": "Total energy (J)",
     "idle_energy_j": "Idle energy (J)",

@@ -7,6 +7,9 @@ the metric columns of :data:`~ipw.reports.study_table.COLUMNS`, and
 spelled ``param.<axis>``. Each cell's per-benchmark figures are not flat
 columns: ``report.json`` holds them as ``by_benchmark`` {cell: {benchmark:
 …}}, and the terminal shows accuracy per benchmark when there are several.
+A study with repeats adds ``repeats`` to ``report.json`` (each repeated cell's
+t-intervals and CV, see :mod:`ipw.reports.repeat_stats`), and the terminal a
+line per repeated cell for each figure.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def report_document(table: StudyTable) -> dict[str, Any]:
     """``report/report.json``: the records, their columns and labels, the Pareto front, the notes."""
     return {"study": table.name, "axes": list(table.axes), "columns": columns(table), "labels": labels(table),
             "rows": records(table), "pareto_front": table.pareto_front, "notes": list(table.notes),
-            "by_benchmark": {r.cell: r.by_benchmark for r in table.rows if r.by_benchmark}}
+            "by_benchmark": {r.cell: r.by_benchmark for r in table.rows if r.by_benchmark},
+            "repeats": list(table.repeats)}
 
 
 def _scalar(value: Any) -> Any:
@@ -121,6 +125,12 @@ def terminal_text(table: StudyTable) -> str:
         lines.append(format_table(["cell", *table.benchmarks], [
             [row.cell, *((row.by_benchmark.get(b) or {}).get("accuracy") for b in table.benchmarks)]
             for row in table.rows]))
+    if table.repeats:
+        lines.append("across repeats (mean, 95 % t-interval, CV):")
+        lines.append(format_table(["cell", "figure", "n", "mean", "t low", "t high", "CV"], [
+            [", ".join(f"{k}={_scalar(v)}" for k, v in group["params"].items()) or "base", metric, i["n"],
+             i["mean"], i.get("low"), i.get("high"), i.get("cv")]
+            for group in table.repeats for metric, i in group["intervals"].items()]))
     lines.extend(f"note: {n}" for n in table.notes)
     return "\n".join(lines)
 
@@ -141,4 +151,7 @@ def table_from_document(doc: dict[str, Any]) -> StudyTable:
             rows.append(msgspec.convert({**fields, "params": params}, CellRow))
         except msgspec.ValidationError as exc:
             raise UsageError(f"the study report has a malformed row: {exc}", hint="rebuild it: ipw study report DIR") from None
-    return StudyTable(doc.get("study"), axes, rows, [str(n) for n in doc.get("notes") or []])
+    repeats = doc.get("repeats") or []
+    if not isinstance(repeats, list):
+        raise UsageError("the study report's repeats are malformed", hint="rebuild it: ipw study report DIR")
+    return StudyTable(doc.get("study"), axes, rows, [str(n) for n in doc.get("notes") or []], repeats)

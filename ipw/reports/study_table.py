@@ -15,9 +15,15 @@ label and unit:
   ``latency`` analyses' own numbers, replayed from the cell's ledger;
 - ``valid`` (yes, no or unknown) and ``validity_failures``: the summary's
   validity checks (:mod:`ipw.analyses.validity`), so a cell that fails one is flagged;
+- ``joules_per_correct``: the run's total energy over its correct answers;
 - whether the cell is on the Pareto front of accuracy against joules per query;
 - ``by_benchmark``: the summary's per-benchmark accuracy, interval, IPW and IPJ
   (the per-benchmark leaderboard; not a flat column).
+
+A study that repeats its cells also gets ``repeats``: for each cell run more
+than once, the mean, 95 % t-interval and CV of each headline figure across
+its repeats (:mod:`ipw.reports.repeat_stats`). A repeat that ``repeats =
+"auto"`` found it did not need (status ``not_needed``) has no run and no row.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from typing import Any, Callable
 
 import msgspec
 
-from ..errors import UsageError
+from ..errors import BackendMissingError, UsageError
 from ..replay.engine import RunView
 from .labels import LABELS
+from .repeat_stats import repeat_groups
 from .study_file import cell_run_dir, read_study
 from .study_stats import pareto_front, wilson_interval
 
@@ -65,6 +72,7 @@ COLUMNS: tuple[Column, ...] = (
     _column("intelligence_per_joule", "IPJ 1/J", from_summary=True),
     _column("mean_power_w", "power W", from_summary=True),
     _column("mean_energy_per_query_j", "J/query", from_summary=True),
+    _column("joules_per_correct", "J/correct"),
     _column("joules_per_output_token", "J/token", from_summary=True),
     _column("output_tokens_per_joule", "tokens/J", from_summary=True),
     _column("ttft_p50_s", "TTFT p50 s", from_summary=True),
@@ -99,6 +107,7 @@ class CellRow(msgspec.Struct, frozen=True, kw_only=True):
     intelligence_per_joule: float | None = None
     mean_power_w: float | None = None
     mean_energy_per_query_j: float | None = None
+    joules_per_correct: float | None = None
     joules_per_output_token: float | None = None
     output_tokens_per_joule: float | None = None
     ttft_p50_s: float | None = None
@@ -123,6 +132,7 @@ class StudyTable(msgspec.Struct, frozen=True):
     axes: list[str]
     rows: list[CellRow]
     notes: list[str] = []
+    repeats: list[dict[str, Any]] = []  # per cell run more than once: t-intervals and CV across its repeats
 
     @property
     def pareto_front(self) -> list[str]:
@@ -154,6 +164,7 @@ def cell_row(cell: str, params: dict[str, Any], status: str, view: RunView | Non
         cell=cell, params=params, status=status,
         queries=m.get("queries_measured"), correct=correct, decided=correct + incorrect,
         accuracy=m.get("accuracy"), accuracy_ci_low=low, accuracy_ci_high=high,
+        joules_per_correct=m["total_energy_j"] / correct if correct and m.get("total_energy_j") is not None else None,
         ttft_p99_s=latency["ttft_s"]["p99"], e2e_p50_s=latency["e2e_s"]["p50"], e2e_p99_s=latency["e2e_s"]["p99"],
         energy_provenance=metrics["mean_energy_per_query_j"]["provenance"] if summary["energy_measured"]
         else "not measured",
@@ -189,8 +200,16 @@ def study_table(study_dir: Path, options: dict[str, Any] | None = None) -> Study
     axes = list(study.axes)
     for cell in study.cells:
         axes.extend(k for k in cell.params if k not in axes)
-    jobs = [(c.name, dict(c.params), c.status, cell_run_dir(study_dir, c), dict(options or {})) for c in study.cells]
-    return StudyTable(study.name, axes, with_front(_map(_row_of_run, jobs)), list(NOTES))
+    jobs = [(c.name, dict(c.params), c.status, cell_run_dir(study_dir, c), dict(options or {})) for c in study.cells
+            if c.status != "not_needed"]
+    rows = with_front(_map(_row_of_run, jobs))
+    notes = list(NOTES)
+    try:
+        repeats = repeat_groups(rows)
+    except BackendMissingError as exc:  # the t quantile is scipy's: the table stands without the intervals
+        repeats = []
+        notes.append(f"no t-intervals across repeats: {exc.message}")
+    return StudyTable(study.name, axes, rows, notes, repeats)
 
 
 def runs_table(views: list[RunView], labels: list[str], options: dict[str, Any] | None = None) -> StudyTable:

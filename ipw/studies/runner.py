@@ -15,6 +15,10 @@ alone. Between two such cells the local executor waits out the cooldown
 until the power is back near the idle baseline it measured before the first
 cell. Ray's cells run side by side, so there it applies ``cooldown_s`` after
 each cell on its worker.
+
+A study with ``repeats = "auto"`` runs each combination's repeats in order
+until its figure's interval is tight (:mod:`.repeats`); the repeats it did
+not need are ``not_needed``, which counts as done. It runs locally only.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ class StudyObserver:
     def cooled(self, cell: Cell, cooled: Any) -> None:
         """A cooldown after ``cell`` ended (:class:`ipw.capture.cooldown.Cooled`)."""
 
+    def repeats_decided(self, params: dict[str, Any], outcome: Any, message: str) -> None:
+        """``repeats = "auto"`` stopped repeating the cell of ``params`` (:class:`.repeats.RepeatOutcome`)."""
+
 
 @dataclass
 class StudyOutcome:
@@ -63,8 +70,8 @@ class StudyOutcome:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        """Every cell not completed: failed, partial (some queries failed) or never run."""
-        return [c for c in self.cells if c["status"] != "completed"]
+        """Every cell not completed: failed, partial (some queries failed) or never run (``not_needed`` is done)."""
+        return [c for c in self.cells if c["status"] not in ("completed", "not_needed")]
 
     @property
     def partial(self) -> list[dict[str, Any]]:
@@ -81,6 +88,9 @@ def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | No
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}", hint=f"use one of: {', '.join(EXECUTORS)}")
     observer = observer or StudyObserver()
+    if executor == "ray" and spec.repeat_rule is not None:
+        raise UsageError('repeats = "auto" decides each repeat from the ones before it, so it runs locally',
+                         hint="use --executor local, or a fixed repeats = N on Ray")
     if executor == "ray" and ray_address:
         from .ray_executor import check_ray_address
 
@@ -94,7 +104,9 @@ def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | No
             for name in sorted(done):
                 if state.entry(name).get("status") != "completed" or not state.entry(name).get("head_hash"):
                     state.refresh(name)  # complete on disk (e.g. study.json was lost): say so
-            if executor == "local":
+            if executor == "local" and spec.repeat_rule is not None:
+                ran = _run_auto(spec, state, todo, observer)
+            elif executor == "local":
                 _run_local(state, todo, observer)
             else:
                 from .ray_executor import run_ray
@@ -102,7 +114,8 @@ def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | No
                 run_ray(spec, state, todo, address=ray_address, observer=observer)
         finally:
             state.save()  # the journal compacted into study.json, however the run ended
-        return StudyOutcome(study_dir=spec.study_dir, ran=len(todo), skipped=len(done), cells=list(state.cells))
+        ran = len(todo) if spec.repeat_rule is None or executor != "local" else ran
+        return StudyOutcome(study_dir=spec.study_dir, ran=ran, skipped=len(done), cells=list(state.cells))
 
 
 def _idle_baseline_w(cells: list[Cell]) -> float | None:
@@ -136,19 +149,56 @@ def _run_local(state: StudyState, todo: list[tuple[Cell, RunState]], observer: S
     for index, (cell, run) in enumerate(todo, start=1):
         if index > 1:
             _cool_down(todo[index - 2][0], idle_w, observer)
-        resume = run.state == "partial"
-        observer.cell_started(index, len(todo), cell, resume)
-        state.note(cell.name, status="running", message=None)
-        message = None
-        try:
-            message = run_cell(cell, state.study_dir / "runs", resume=resume, progress=observer.query_progress())
-        except KeyboardInterrupt:
-            state.refresh(cell.name, message="interrupted (Ctrl-C); the next 'ipw study run' resumes it", failed=True)
-            raise
-        finally:
-            observer.close_query_progress()
-        entry = state.refresh(cell.name, message=message, failed=message is not None)
-        observer.cell_finished(index, len(todo), entry)
+        _run_one(state, cell, run, index, len(todo), observer)
+
+
+def _run_auto(spec: StudySpec, state: StudyState, todo: list[tuple[Cell, RunState]],
+              observer: StudyObserver) -> int:
+    """Each combination's repeats, in order, until its interval is tight; returns how many cells ran."""
+    from .repeats import metric_of, run_until_tight
+
+    rule = spec.repeat_rule
+    assert rule is not None
+    waiting = {cell.name: run for cell, run in todo}
+    idle_w = _idle_baseline_w([cell for cell, _ in todo])
+    groups: dict[str, list[Cell]] = {}
+    for cell in spec.cells():
+        key = repr([(k, v) for k, v in cell.params.items() if k != "repeat"])
+        groups.setdefault(key, []).append(cell)
+    ran: list[Cell] = []
+
+    def run(cell: Cell) -> None:
+        if ran:
+            _cool_down(ran[-1], idle_w, observer)
+        ran.append(cell)
+        _run_one(state, cell, waiting[cell.name], len(ran), len(todo), observer)
+
+    for cells in groups.values():
+        outcome = run_until_tight(cells, rule, complete=lambda c: c.name not in waiting, run=run,
+                                  metric=lambda c: metric_of(state.run_dir(c.name), rule.metric))
+        message = outcome.message(rule)
+        for name in outcome.not_needed:
+            state.note(name, status="not_needed", message=message)
+        params = {k: v for k, v in cells[0].params.items() if k != "repeat"}
+        observer.repeats_decided(params, outcome, message)
+    return len(ran)
+
+
+def _run_one(state: StudyState, cell: Cell, run: RunState, index: int, total: int, observer: StudyObserver) -> None:
+    """Run one cell here and record how it ended."""
+    resume = run.state == "partial"
+    observer.cell_started(index, total, cell, resume)
+    state.note(cell.name, status="running", message=None)
+    message = None
+    try:
+        message = run_cell(cell, state.study_dir / "runs", resume=resume, progress=observer.query_progress())
+    except KeyboardInterrupt:
+        state.refresh(cell.name, message="interrupted (Ctrl-C); the next 'ipw study run' resumes it", failed=True)
+        raise
+    finally:
+        observer.close_query_progress()
+    entry = state.refresh(cell.name, message=message, failed=message is not None)
+    observer.cell_finished(index, total, entry)
 
 
 def run_cell(cell: Cell, runs_dir: Path, *, resume: bool, progress: Callable[[Any], None] | None = None) -> str | None:

@@ -20,6 +20,10 @@ A ``[server]`` table starts an inference server for each cell (see
 and any other entry ``NAME`` fills ``{NAME}`` in the command; a matrix key
 ``"server.NAME"`` sweeps it. Every placeholder must be filled and every such
 entry used, so a misspelt key is refused rather than ignored.
+
+``repeats = "auto"`` (with ``max_repeats``, ``min_repeats``, ``repeat_target``
+and ``repeat_metric``) repeats each cell until the interval of its figure is
+tight (see :mod:`.repeats`); its cells are each combination × ``max_repeats``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ from ..capture.config import CaptureConfig
 from ..errors import UsageError
 from .keys import SCALAR_KEYS, SERVER_KEYS, TABLE_KEYS, check_server_value, check_value
 from .redaction import is_secret_key, register_secrets, scrub_text
+from .repeats import DEFAULT_METRIC, RepeatRule
+
+_AUTO_KEYS = ("max_repeats", "min_repeats", "repeat_target", "repeat_metric")
 
 if TYPE_CHECKING:
     from ..capture.server_process import ServerSpec
@@ -50,7 +57,7 @@ __all__ = ["StudySpec", "Cell", "load_spec", "parse_spec", "cell_name", "TABLE_K
 # one study is one folder of runs a person compares; past this it is a mistake (two 1,000-value axes)
 MAX_CELLS = 10_000
 MAX_STUDY_BYTES = 1024**2
-_TOP_KEYS = ("name", "output_dir", "staging_dir", "base", "matrix", "repeats", "server")
+_TOP_KEYS = ("name", "output_dir", "staging_dir", "base", "matrix", "repeats", "server", *_AUTO_KEYS)
 _FILLED_BY_IPW = frozenset({"port", "model", "model_path", "python"})
 # short names for the settings most often swept; any other key is named by its last dotted part
 _SHORT = {"max_concurrency": "mc", "request_rate": "rate", "max_queries": "n", "warmup_queries": "warmup",
@@ -112,6 +119,7 @@ class StudySpec:
     repeats: int = 1
     staging_dir: str | None = None
     server: dict[str, Any] | None = None  # the [server] table as written
+    repeat_rule: RepeatRule | None = None  # repeats = "auto": when a cell's repeats stop (repeats is max_repeats)
     text: str = field(default="", repr=False)  # the TOML as written, credentials cut out: saved as study.toml
 
     @property
@@ -166,6 +174,9 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
     if not isinstance(base, dict) or not isinstance(matrix, dict):
         raise UsageError(f"{where}: [base] and [matrix] must be tables", hint="see examples/study.toml")
     repeats = matrix.pop("repeats", data.get("repeats", 1))
+    rule = _repeat_rule(data, repeats, where)
+    if rule is not None:
+        repeats = rule.max_repeats
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 1000:
         raise UsageError(f"{where}: repeats must be a whole number from 1 to 1000, got {repeats!r}")
     for key, value in base.items():
@@ -203,7 +214,35 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
         raise UsageError(f"{where}: output_dir and staging_dir must be strings (folder paths)")
     credentials = register_secrets(base, matrix) + _server_secrets(server, matrix)
     return StudySpec(name=name, output_dir=output_dir, base=base, matrix=matrix, repeats=repeats,
-                     staging_dir=staging, server=server, text=scrub_text(text, credentials))
+                     staging_dir=staging, server=server, repeat_rule=rule, text=scrub_text(text, credentials))
+
+
+def _repeat_rule(data: dict[str, Any], repeats: Any, where: str) -> RepeatRule | None:
+    """``repeats = "auto"`` and its settings, checked; None for a fixed count (whose settings are refused)."""
+    given = [k for k in _AUTO_KEYS if k in data]
+    if repeats != "auto":
+        if given:
+            raise UsageError(f"{where}: {given[0]} only applies with repeats = \"auto\"",
+                             hint='add repeats = "auto", or remove it')
+        return None
+    max_repeats = data.get("max_repeats", 10)
+    if isinstance(max_repeats, bool) or not isinstance(max_repeats, int) or not 2 <= max_repeats <= 1000:
+        raise UsageError(f"{where}: max_repeats must be a whole number from 2 to 1000, got {max_repeats!r}")
+    min_repeats = data.get("min_repeats", min(3, max_repeats))
+    if isinstance(min_repeats, bool) or not isinstance(min_repeats, int) or not 2 <= min_repeats <= max_repeats:
+        raise UsageError(f"{where}: min_repeats must be a whole number from 2 to max_repeats ({max_repeats}), "
+                         f"got {min_repeats!r}")
+    target = data.get("repeat_target", 0.05)
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not (0 < target <= 10):
+        raise UsageError(f"{where}: repeat_target must be a share of the mean above 0 (0.05: ±5 %), got {target!r}")
+    metric = data.get("repeat_metric", DEFAULT_METRIC)
+    from ..reports.study_table import COLUMNS
+
+    numeric = [c.name for c in COLUMNS if c.kind != "text" and not c.name.startswith("accuracy_ci")]
+    if metric not in numeric:
+        raise UsageError(f"{where}: repeat_metric {str(metric)[:60]!r} is not a figure of the study report",
+                         hint=f"use one of: {', '.join(numeric)}")
+    return RepeatRule(target=float(target), max_repeats=max_repeats, min_repeats=min_repeats, metric=metric)
 
 
 def _check_server(table: Any, matrix: dict[str, Any], where: str) -> dict[str, Any] | None:
