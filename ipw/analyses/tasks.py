@@ -119,7 +119,8 @@ def task_rows(view: RunView, attribution: Any) -> list[dict[str, Any]]:
         energy_j = None if model_j is None or tools_j is None else model_j + tools_j
         outcome = ends[tid].outcome if tid in ends else "unknown"
         rows.append({
-            "task_id": tid, "source": start.source, "name": start.name or tid, "outcome": outcome,
+            "task_id": tid, "record_id": start.record_id or None, "source": start.source, "name": start.name or tid,
+            "outcome": outcome,
             "solved": None if outcome == "unknown" else outcome == "solved",
             "turns": max([q.started.turn or 0 for q in queries] + [ends[tid].turns if tid in ends else 0]),
             "calls": len(queries), "prompt_tokens": sum(q.prompt_tokens or 0 for q in queries),

@@ -4,7 +4,8 @@
 percentile bootstrap 95 % interval: paired over the dataset records both runs
 answered (``record_id``) when those cover at least half of the smaller run,
 otherwise the two runs are resampled independently. The same seed gives the
-same intervals.
+same intervals. When both runs have agent tasks, ``tasks`` compares them
+(:mod:`ipw.reports.task_diff`).
 """
 
 from __future__ import annotations
@@ -291,6 +292,11 @@ def diff_runs(
         else:
             deltas[key] = {**deltas["energy_per_query_j"]}
 
+    from .task_diff import task_diff  # it builds on this module's deltas
+
+    if bool(view_a.agent_events) != bool(view_b.agent_events):
+        notes.append(f"only run {'A' if view_a.agent_events else 'B'} has agent tasks: no task comparison")
+
     def devices(view: RunView) -> dict[str, Any]:
         return {d: f"{s.name or s.vendor or d} [{s.device_type}]" for d, s in sorted(view.devices.items())}
 
@@ -304,6 +310,7 @@ def diff_runs(
         "packages": dict_differences(_packages(view_a), _packages(view_b)),
         "accuracy_flips": _flips(rows_a, rows_b),
         "deltas": deltas,
+        "tasks": task_diff(view_a, view_b, energy_options=energy_options, n_boot=n_boot, seed=seed),
         "bootstrap": {"n_boot": n_boot, "seed": seed, "confidence": 0.95},
         "notes": notes,
     }
@@ -366,6 +373,10 @@ def format_diff(result: dict[str, Any]) -> str:
     if flips["wrong_to_right"]:
         lines.append(f"  wrong→right: {_id_list(flips['wrong_to_right'])}")
     lines.append("")
+    from .task_diff import format_task_diff
+
+    if result.get("tasks"):  # both runs are agent runs
+        lines += format_task_diff(result["tasks"]) + [""]
 
     rows, notes = [], list(result.get("notes", []))
     for key, title in [(m[0], m[1]) for m in _METRICS] + [(m[0], m[1]) for m in _RATIOS]:

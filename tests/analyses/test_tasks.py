@@ -2,7 +2,7 @@
 
 Events are written as ipw's agent loop and proxy write them (task_started,
 queries with task_id/turn, tool calls, task_finished), with a GPU and a CPU
-power trace, so every number can be checked by hand.
+power trace, so every number can be checked by hand (:mod:`tests._agent_ledgers`).
 """
 
 from __future__ import annotations
@@ -11,34 +11,8 @@ import pytest
 
 from ipw.analyses.energy import per_query_energy
 from ipw.analyses.tasks import TasksProjection, union_s
-from ipw.events import (DeviceSeen, PowerSample, QueryFinished, QueryStarted, RunFinished, RunStarted, TaskFinished,
-                        TaskStarted, Token, ToolCallFinished, ToolCallStarted)
 from ipw.replay import build_view
-
-S = 1_000_000_000
-
-
-def _run(cpu_trace: bool = True) -> list:
-    ev: list = [RunStarted(run_id="r", t_ns=0, wall_time_ns=0, host={"cpu_count": 4}),
-                DeviceSeen(device="nvidia:0", device_type="gpu"), DeviceSeen(device="rapl:package-0", device_type="cpu")]
-    for t in range(0, 21):
-        ev.append(PowerSample(device="nvidia:0", t_ns=t * S, power_w=100.0))
-        if cpu_trace:
-            ev.append(PowerSample(device="rapl:package-0", t_ns=t * S, power_w=40.0))
-    qid = 0
-    for task, t0, outcome, tool_cpu_s in (("a", 1, "solved", 2.0), ("b", 10, "failed", 0.5)):
-        ev.append(TaskStarted(task_id=task, t_ns=t0 * S, source="agent"))
-        for turn, (qs, qe) in enumerate(((t0 + 0.5, t0 + 2.5), (t0 + 5, t0 + 6)), start=1):
-            ev.append(QueryStarted(query_id=qid, t_ns=int(qs * S), task_id=task, turn=turn, record_id=f"{task}{turn}"))
-            ev.append(Token(query_id=qid, t_ns=int((qs + 0.2) * S), text="x"))
-            ev.append(QueryFinished(query_id=qid, t_ns=int(qe * S), prompt_tokens=10, completion_tokens=4))
-            qid += 1
-        ev.append(ToolCallStarted(task_id=task, call_id="c1", t_ns=int((t0 + 2.5) * S), name="python", turn=1))
-        ev.append(ToolCallFinished(task_id=task, call_id="c1", t_ns=int((t0 + 4.5) * S), name="python",
-                                   wall_ns=2 * S, cpu_s=tool_cpu_s))
-        ev.append(TaskFinished(task_id=task, t_ns=int((t0 + 7) * S), outcome=outcome, turns=2))
-    ev.append(RunFinished(t_ns=20 * S, status="completed"))
-    return ev
+from tests._agent_ledgers import S, agent_events as _run
 
 
 def test_union_counts_overlaps_once_and_subtracts() -> None:

@@ -45,3 +45,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "c": write_run(root / "c", plan_queries(EXTRA_S, side="b", prefix="s"), devices={"nvidia:0": POWER_W}),
         "noenergy": write_run(root / "noenergy", plan_queries(0.0, side="b"), devices=None),
     }
+
+
+@pytest.fixture(scope="module")
+def agent_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Agent runs (:mod:`tests._agent_ledgers`): ``a`` and ``b`` ran the same three tasks; ``nocpu`` has no CPU trace."""
+    from tests._agent_ledgers import PAIR_A, PAIR_B, write_agent_run
+
+    root = tmp_path_factory.mktemp("agent-runs")
+    return {"a": write_agent_run(root / "a", PAIR_A), "b": write_agent_run(root / "b", PAIR_B, model="gemma-3-1b"),
+            "nocpu": write_agent_run(root / "nocpu", PAIR_B, cpu_trace=False)}
