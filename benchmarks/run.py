@@ -144,7 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     all_steps = ("ledger", "replay", "runner", "monitor", "attribution", "window", "harness", "study", "dataset",
-                 "proxy")
+                 "proxy", "arrivals")
     parser.add_argument("--only", help="comma-separated: " + ",".join(all_steps))
     args = parser.parse_args()
     selected = set(args.only.split(",")) if args.only else set(all_steps)
@@ -160,6 +160,7 @@ def main() -> None:
         ("study", lambda: __import__("bench_study").run_study_benchmark()),
         ("dataset", lambda: __import__("bench_dataset").run_dataset_benchmark()),
         ("proxy", lambda: __import__("bench_proxy").run_proxy_benchmark()),
+        ("arrivals", lambda: __import__("bench_arrivals").run_arrivals_benchmark()),
     ]
     for name, fn in steps:
         if name in selected:
