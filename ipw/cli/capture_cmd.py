@@ -238,6 +238,8 @@ def record(**kw: Any) -> None:
 @capture_options
 @eval_options
 @wait_option
+@click.option("--slo", default=None, metavar="ttft_ms=N,tpot_ms=N,e2e_ms=N",
+              help="Latency SLO in ms: adds attainment, goodput and J per correct answer within it to the summary.")
 def profile(**kw: Any) -> None:
     """Record a run, judge it, and write accuracy, energy, latency and the summary.
 
@@ -254,12 +256,15 @@ def profile(**kw: Any) -> None:
         raise UsageError("ipw profile scores answers; an agent's tasks are scored by their checks",
                          hint="use ipw record --workload agent")
     config = _config(kw)
+    from ..analyses.slo import parse_slo
+
+    slo = parse_slo(kw.get("slo"))  # a malformed SLO fails before anything is recorded
     judge = None if kw["no_eval"] else _pre_flight_judge(config, kw)
     if judge is not None:
         config.eval = {"judge": judge.spec, "client": kw["eval_client"], "base_url": kw["eval_base_url"], "model": kw["eval_model"]}
     result = _record(config, kw)
     _announce(result, kw["as_json"])
-    summary = analyse_run(result.run_dir, judge=judge, quiet=kw["as_json"], evaluate=not kw["no_eval"])
+    summary = analyse_run(result.run_dir, judge=judge, quiet=kw["as_json"], evaluate=not kw["no_eval"], slo=slo)
     if kw["as_json"]:
         click.echo(json.dumps({"run_dir": str(result.run_dir), "summary": summary}, indent=2, sort_keys=True))
     else:
@@ -279,14 +284,23 @@ def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:
                              resume=kw["resume"])
 
 
-def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False, evaluate: bool = True) -> dict[str, Any]:
+_SLO_ANALYSES = ("latency", "summary")
+
+
+def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False, evaluate: bool = True,
+                slo: dict[str, float] | None = None) -> dict[str, Any]:
     """Judge what is unjudged (unless ``evaluate`` is false), then write the profile's analyses; returns the summary."""
     from .. import api
 
     progress = JudgeProgress(enabled=False if quiet or not evaluate else None)
+    how = {"judge": judge, "judge_progress": progress, "choose_judge": None if evaluate else (lambda view: None)}
     try:
-        out = api.analyse(run_dir, api.PROFILE_ANALYSES, judge=judge, judge_progress=progress,
-                          choose_judge=None if evaluate else (lambda view: None))
+        if slo is None:
+            out = api.analyse(run_dir, api.PROFILE_ANALYSES, **how)
+        else:  # the SLO is an option of latency and summary only; their pass finds nothing left to judge
+            first = api.analyse(run_dir, [a for a in api.PROFILE_ANALYSES if a not in _SLO_ANALYSES], **how)
+            out = api.analyse(run_dir, [a for a in api.PROFILE_ANALYSES if a in _SLO_ANALYSES], {"slo": slo}, **how)
+            out.judge_report = first.judge_report
     finally:
         progress.close()
     if not quiet and out.judge_report is not None and out.judge_report.calls:
