@@ -180,3 +180,35 @@ def test_an_example_fails_with_ipws_one_line_error(tmp_path: Path) -> None:
     assert_one_clean_line(proc.stderr)
     assert "does not answer" in proc.stderr
     assert proc.stdout == "" and not (out / "local-server").exists()
+
+
+def test_the_experiment_study_uses_a_server_per_cell_bursty_arrivals_and_auto_repeats(tmp_path: Path) -> None:
+    """examples/experiment.toml parses into the study it says: every cell its own server (n_threads swept),
+    gamma arrivals with a ramp-up, and repeats until J per correct answer is within 5 %."""
+    from ipw.studies.repeats import RepeatRule
+    from ipw.studies.spec import load_spec
+
+    spec = load_spec(EXAMPLES / "experiment.toml")
+    assert spec.repeat_rule == RepeatRule(target=0.05, max_repeats=6, min_repeats=3, metric="joules_per_correct")
+    cells = spec.cells()
+    assert len(cells) == 2 * 6
+    assert [c.server_spec().values for c in cells[::6]] == [{"n_threads": 2}, {"n_threads": 4}]  # type: ignore[union-attr]
+    config = cells[0].capture_config(tmp_path)
+    config.validate()  # the arrival settings are a usable combination
+    assert (config.request_rate, config.burstiness, config.ramp_up_s) == (4, 0.5, 5)
+
+
+@pytest.mark.parametrize("section", ["### Arrivals:", "### Repeats until the interval is tight"])
+def test_the_readme_study_files_parse(section: str, tmp_path: Path) -> None:
+    from ipw.studies.spec import parse_spec
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(section, 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    spec = parse_spec(block)
+    cells = spec.cells()
+    for cell in cells:
+        cell.capture_config(tmp_path).validate()
+    if "Repeats" in section:
+        assert spec.repeat_rule is not None and len(cells) == 2 * spec.repeat_rule.max_repeats
+    else:
+        assert [c.capture_config(tmp_path).burstiness for c in cells] == [0.25, 1.0, 4.0]
