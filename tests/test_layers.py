@@ -20,11 +20,8 @@ LAYERS = ["foundations", "events", "ledger", "replay", "capture", "agent", "prox
 FOUNDATIONS = {"ipw", "errors", "secrets", "_untrusted", "_sandbox", "registry"}
 
 # Known upward imports, each deferred inside a function and each with its reason. Add none lightly.
-EXCEPTIONS = {
-    # judge_for_run re-judges with the judge accuracy reports under; select_judge is accuracy's rule,
-    # and moving it into judging would make every analysis import the LLM judge and the openai SDK
-    ("ipw.judging.select", "ipw.analyses.accuracy"),
-}
+# None is left: move the code to the layer it belongs to instead (select_judge went down to replay).
+EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path, root: Path = PACKAGE.parent) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 __all__ = [
     "AccuracyProjection",
     "accuracy_counts",
-    "select_judge",
     "JudgesProjection",
     "judge_agreement",
     "cohen_kappa",
@@ -24,7 +23,6 @@ __all__ = [
 _LAZY = {
     "AccuracyProjection": "accuracy",
     "accuracy_counts": "accuracy",
-    "select_judge": "accuracy",
     "JudgesProjection": "judges",
     "judge_agreement": "judges",
     "cohen_kappa": "judges",

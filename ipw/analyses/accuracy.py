@@ -10,7 +10,8 @@ every undecided answer as not correct.
 
 Which judge: the ``judge`` option when given (it must have verdicts in the
 run), else the judge the run was configured with (``config.eval.judge``) when
-it has verdicts, else the judge with the most verdicts (ties broken by name).
+it has verdicts, else the judge with the most verdicts (ties broken by name);
+the rule is :func:`ipw.replay.select_judge`, shared with routing and re-judging.
 
 ``by_benchmark`` gives each benchmark (:mod:`ipw.analyses.benchmarks`: a
 mixture's records carry theirs, else the run's dataset) the same counts and
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import UsageError
+from ..replay import select_judge
 from ._options import applied_options
 from .benchmarks import queries_by_benchmark
 from .proportion import accuracy_interval
@@ -30,32 +32,9 @@ from .proportion import accuracy_interval
 if TYPE_CHECKING:
     from ..replay import QueryRecord, RunView
 
-__all__ = ["AccuracyProjection", "accuracy_counts", "select_judge", "tally"]
+__all__ = ["AccuracyProjection", "accuracy_counts", "tally"]
 
 _OPTIONS = ("judge", "model")
-
-
-def select_judge(view: RunView, judge: str | None = None) -> str | None:
-    """The judge spec accuracy is computed under (see the module docstring); None when no verdicts exist."""
-    counts: dict[str, int] = {}
-    for v in view.verdicts:
-        counts[v.judge] = counts.get(v.judge, 0) + 1
-    if judge is not None:
-        if judge not in counts:
-            present = ", ".join(sorted(counts)) or "none"
-            raise UsageError(
-                f"the run has no verdicts from the judge {judge!r}",
-                hint=f"judges present: {present}",
-            )
-        return judge
-    if not counts:
-        return None
-    configured = view.config.get("eval")
-    if isinstance(configured, dict):
-        wanted = configured.get("judge")
-        if isinstance(wanted, str) and wanted in counts:
-            return wanted
-    return min(counts, key=lambda name: (-counts[name], name))
 
 
 def tally(queries: Iterable[QueryRecord], decisions: dict[int, bool | None]) -> dict[str, Any]:
@@ -141,7 +120,6 @@ class AccuracyProjection:
             **counts,
             "options": applied_options(self.analysis_id, _OPTIONS, {
                 "judge": counts["judge"],  # the judge chosen when none was given: it decides every count
-                # the option can only name the run's model, so the file is the same with it or without it
-                "model": None if run_model is None else str(run_model),
+                "model": None if model is None else str(model),
             }),
         }

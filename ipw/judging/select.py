@@ -32,7 +32,7 @@ import httpx
 
 from ..errors import ConfigError, UsageError
 from ..registry import REGISTRY
-from ..replay import RunView
+from ..replay import RunView, select_judge
 from .apply import ScorerJudge
 from .keys import require_eval_key, resolve_eval_key
 from .llm import DEFAULT_BASE_URL, DEFAULT_MODEL, LLMJudge
@@ -172,8 +172,6 @@ def _recorded_judge(
     view: RunView, flags: EvalFlags, warn: Callable[[str], None] | None, options: dict[str, Any]
 ) -> ScorerJudge | LLMJudge | None:
     """The judge behind the spec the run reports under, or None when it cannot be rebuilt here."""
-    from ..analyses.accuracy import select_judge
-
     spec = select_judge(view)
     if spec is None:
         return None

@@ -10,6 +10,7 @@ from .engine import (
     build_view,
     load_run,
 )
+from .judge_choice import select_judge
 
 __all__ = [
     "PowerTrace",
@@ -18,4 +19,5 @@ __all__ = [
     "RunView",
     "build_view",
     "load_run",
+    "select_judge",
 ]

@@ -6,7 +6,7 @@ The paper's analysis (SPEC §13). Each cell is one run; a record is one
 Records compared
     Only records that every compared cell answered (a completed, measured
     query), judged (a decided verdict: correct or incorrect, under the judge
-    accuracy uses, :func:`ipw.analyses.accuracy.select_judge`) and charged an
+    accuracy uses, :func:`ipw.replay.select_judge`) and charged an
     attributed energy (the energy analysis per query, under the given
     ``policy``/``idle_baseline``/``devices``). Every other record is counted in
     ``records_dropped``, by the first reason that applies: not answered by
@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..errors import UsageError
+from ..replay import select_judge
 from .study_stats import wilson_interval
 
 if TYPE_CHECKING:
@@ -139,7 +140,6 @@ class Routing(msgspec.Struct, frozen=True, kw_only=True):
 
 def cell_outcomes(cell: str, view: RunView, options: dict[str, Any] | None = None) -> CellOutcomes:
     """Each record of one cell's replayed run, as an :class:`Answer` or the reason it has none."""
-    from ..analyses.accuracy import select_judge
     from ..analyses.benchmarks import record_key, run_benchmark
     from ..analyses.energy import per_query_energy
     from ..analyses.latency import per_query_latency

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from ipw.analyses import AccuracyProjection, accuracy_counts, select_judge
+from ipw.analyses import AccuracyProjection, accuracy_counts
 from ipw.errors import UsageError
 from ipw.events import Event, QueryFailed, QueryFinished, QueryStarted, RunStarted, Token, Verdict
-from ipw.replay import RunView, build_view
+from ipw.replay import RunView, build_view, select_judge
 from ipw.reports.analysis_files import dumps_result
 
 
