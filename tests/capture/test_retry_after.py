@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import time
 from pathlib import Path
 
 import httpx
@@ -25,9 +24,12 @@ def test_the_delay_is_the_servers_retry_after_capped() -> None:
     assert retry_delay_s(_err(3.0), attempt=1, backoff_s=0.5) == 3.0
     assert retry_delay_s(_err(0.0), attempt=4, backoff_s=0.5) == 0.0
     assert retry_delay_s(_err(10_000.0), attempt=1, backoff_s=0.5) == RETRY_AFTER_CAP_S
-    # an HTTP-date is turned into seconds by the client before it reaches here
-    date = email.utils.formatdate(time.time() + 20, usegmt=True)
-    assert 18.0 <= retry_delay_s(_err(retry_after_s(date)), attempt=1, backoff_s=0.5) <= 20.0
+    # an HTTP-date is turned into seconds by the client before it reaches here, against the client's clock
+    now_s = 1_700_000_000.0
+    date = email.utils.formatdate(now_s + 20, usegmt=True)
+    assert retry_delay_s(_err(retry_after_s(date, now_s=now_s)), attempt=1, backoff_s=0.5) == 20.0
+    past = email.utils.formatdate(now_s - 5, usegmt=True)
+    assert retry_delay_s(_err(retry_after_s(past, now_s=now_s)), attempt=1, backoff_s=0.5) == 0.0
 
 
 def test_without_retry_after_the_backoff_is_exponential_with_jitter() -> None:

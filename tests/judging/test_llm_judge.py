@@ -63,11 +63,15 @@ def test_429_is_retried_after_the_retry_after_delay(endpoint: FakeJudgeEndpoint,
     assert endpoint.calls == 2 and no_sleep.slept == [0.01]
 
 
-def test_retry_after_as_an_http_date_is_obeyed(endpoint: FakeJudgeEndpoint, no_sleep: Any) -> None:
-    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+def test_retry_after_as_an_http_date_is_obeyed(endpoint: FakeJudgeEndpoint, no_sleep: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the SDK turns the date into seconds against time.time(): pinned here, so the wait is exact on any machine
+    now_s = 1_700_000_000.0
+    monkeypatch.setattr(time, "time", lambda: now_s)
+    when = email.utils.formatdate(now_s + 30, usegmt=True)
     endpoint.script = [httpx.Response(429, headers={"Retry-After": when})]
     make(endpoint, no_sleep).judge(HISTORY)
-    assert 25 <= no_sleep.slept[0] <= 31
+    assert no_sleep.slept == [30.0]
     assert endpoint.calls == 2
 
 
