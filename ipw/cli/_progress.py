@@ -42,20 +42,28 @@ def status_text(progress: Any, energy_j: dict[str, float]) -> str:
 
 
 class ProgressLine:
-    """The capture's progress display; also a runner observer (pass it in ``Runner(observers=…)``)."""
+    """The capture's progress display; also a runner observer (pass it in ``Runner(observers=…)``).
 
-    def __init__(self, enabled: bool | None = None, *, stream: TextIO | None = None, interval_s: float = 1.0) -> None:
+    Each redraw is one :meth:`tick`. A timer calls it (rich's refresh thread on a terminal, four times a
+    second; a thread every ``interval_s`` elsewhere); with ``timer=False`` nothing ticks on its own and
+    the owner calls :meth:`tick`, so what each tick writes can be checked without waiting on a clock.
+    """
+
+    def __init__(self, enabled: bool | None = None, *, stream: TextIO | None = None, interval_s: float = 1.0,
+                 timer: bool = True) -> None:
         from ..capture.metrics import CaptureMetrics
 
         self.enabled = True if enabled is None else enabled
         self.stream = stream or sys.stderr
         self.interval_s = interval_s
+        self.timer = timer
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._energy = CaptureMetrics()  # joules per device from the power samples, as for /metrics
         self._progress: Any = None
         self._live: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lines_on = False  # plain lines are being written (enabled, attached, not a terminal)
         self._last_state: Any = None
 
     # -- runner observer -----------------------------------------------------
@@ -69,11 +77,14 @@ class ProgressLine:
             from rich.live import Live
 
             console = Console(file=self.stream, stderr=self.stream is sys.stderr)
-            self._live = Live(get_renderable=self._renderable, console=console, refresh_per_second=4, transient=False)
+            self._live = Live(get_renderable=self._renderable, console=console, refresh_per_second=4, transient=False,
+                              auto_refresh=self.timer)
             self._live.start()
         else:
-            self._thread = threading.Thread(target=self._lines, name="ipw-progress", daemon=True)
-            self._thread.start()
+            self._lines_on = True
+            if self.timer:
+                self._thread = threading.Thread(target=self._lines, name="ipw-progress", daemon=True)
+                self._thread.start()
 
     def observe(self, event: Any) -> None:
         self._energy.observe(event)
@@ -97,6 +108,13 @@ class ProgressLine:
 
     def _lines(self) -> None:
         while not self._stop.wait(self.interval_s):
+            self.tick()
+
+    def tick(self) -> None:
+        """One redraw: the rich display on a terminal; elsewhere a plain line, when something changed."""
+        if self._live is not None:
+            self._live.refresh()
+        elif self._lines_on:
             self._line()
 
     def _line(self) -> None:
@@ -116,6 +134,8 @@ class ProgressLine:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._lines_on:
+            self._lines_on = False
             self._line()  # the final state, once
 
 

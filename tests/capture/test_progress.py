@@ -32,34 +32,60 @@ def test_status_text_has_queries_tokens_watts_joules_eta() -> None:
     assert status_text(Progress(total=3), {}) == "queries 0/3 | 0.0 tok/s | – W | – J | ETA –"
 
 
-def test_not_a_terminal_one_plain_line_per_interval_when_something_changed() -> None:
+def test_not_a_terminal_one_plain_line_per_tick_when_something_changed() -> None:
     out = io.StringIO()
-    display = ProgressLine(stream=out, interval_s=0.05)
+    display = ProgressLine(stream=out, timer=False)  # the test ticks in the timer's place
     progress = _progress()
     display.attach(progress)
     display.observe(PowerSample(device="nvidia:0", t_ns=0, power_w=100.0))
     display.observe(PowerSample(device="nvidia:0", t_ns=2_000_000_000, power_w=100.0))
-    time.sleep(0.3)
+    assert out.getvalue() == ""  # nothing before the first tick
+    display.tick()
+    display.tick()  # unchanged state is not repeated
+    (first,) = out.getvalue().splitlines()
+    assert first.startswith("progress: queries 4/10 (1 failed) | ") and "| 200 J |" in first
     progress.done = 4
-    time.sleep(0.3)
+    display.tick()
+    progress.done = 5
+    display.close()  # the final state, once, though no tick saw it
     display.close()
     lines = out.getvalue().splitlines()
-    assert 2 <= len(lines) <= 3, lines  # unchanged state is not repeated
+    assert len(lines) == 3, lines
     assert all(line.startswith("progress: queries ") for line in lines)
     assert "\x1b" not in out.getvalue()  # no terminal escapes in a log file
-    assert "200 J" in lines[-1] and "queries 5/10" in lines[-1]
+    assert ["queries 4/10" in lines[0], "queries 5/10" in lines[1], "queries 6/10" in lines[2]] == [True] * 3
+    assert all("200 J" in line for line in lines)
 
 
-def test_a_terminal_gets_the_rich_display_and_json_gets_nothing() -> None:
-    tty = _Tty()
-    display = ProgressLine(stream=tty)
+def test_off_a_terminal_the_timer_thread_ticks() -> None:
+    out = io.StringIO()
+    display = ProgressLine(stream=out, interval_s=0.01)
     display.attach(_progress())
-    time.sleep(0.4)
+    deadline = time.monotonic() + 60  # waits for the thread's first line; how soon is not under test
+    while not out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
     display.close()
-    assert "queries 4/10" in tty.getvalue() and "━" in tty.getvalue()  # rich's bar
+    assert out.getvalue().splitlines()[0].startswith("progress: queries 4/10")
+
+
+def test_a_terminal_gets_the_rich_display_and_json_gets_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm-256color")  # with the stand-in terminal, a terminal that can redraw
+    tty = _Tty()
+    progress = _progress()
+    display = ProgressLine(stream=tty, timer=False)
+    display.attach(progress)
+    display.tick()
+    assert "queries 4/10" in tty.getvalue() and "━" in tty.getvalue()  # rich's bar, drawn by the tick
+    progress.done = 4
+    display.tick()
+    assert "queries 5/10" in tty.getvalue()
+    progress.done = 5
+    display.close()
+    assert "queries 6/10" in tty.getvalue()  # the final state is left on screen
     quiet = io.StringIO()
     off = ProgressLine(enabled=False, stream=quiet)
     off.attach(_progress())
+    off.tick()
     off.close()
     assert quiet.getvalue() == ""
 
