@@ -7,7 +7,6 @@ Reading, verification, recovery and appending after a crash all use
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
@@ -199,15 +198,3 @@ def iter_frames(
                 yield Frame(Position(expected_index, offset), fh.count, prev, header.schema_version, payload)
             offset = body_end
 
-
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

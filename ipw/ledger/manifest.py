@@ -6,12 +6,12 @@ names the head of the hash chain, so a shared run can be checked whole.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_atomic
 from .._untrusted import InputRefused, decode_json, read_regular
 from ..errors import LedgerCorruptError, LedgerError
 from ..events import SCHEMA_VERSION
@@ -54,17 +54,11 @@ def manifest_from_scan(run_id: str, scan: ScanResult) -> dict[str, Any]:
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` atomically (temp file, then rename)."""
-    path = Path(run_dir) / MANIFEST_NAME
-    tmp = path.with_name(f".{MANIFEST_NAME}.tmp")
     data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)  # a half-written temp file (a full disk) is no use to anyone
-        raise
+    # durable: recovery trusts the manifest to list only frames fsynced before it, and a closed
+    # run's manifest is what a shared copy is checked against; it is rewritten only at the first
+    # flush, a segment rollover and close, so the two syncs cost nothing per event
+    write_atomic(Path(run_dir) / MANIFEST_NAME, data, durable=True)
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:

@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import IO, Callable
 
+from .._atomic import atomic_path
 from .._untrusted import InputRefused, decode_json, open_regular, read_regular
 from ..errors import LedgerCorruptError, PackError, UsageError
 from ._scan import segment_paths
@@ -72,9 +73,8 @@ def pack(run_dir: Path, out_file: Path, *, include_derived: bool = False) -> lis
             members += sorted(f"{sub}/{p.name}" for p in (run_dir / sub).glob(pattern))
     # Only the names listed above are packed: anything else in the run folder
     # (a writer's lock file, events/quarantine/, temporary files) stays behind.
-    out_file = Path(out_file)
-    tmp = out_file.with_name(f".{out_file.name}.tmp")
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+    # not durable: the run it copies stays where it is, so a pack lost to a power cut is packed again
+    with atomic_path(out_file) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         for name in members:
             info = tar.gettarinfo(str(run_dir / name), arcname=name)
             if not info.isreg():
@@ -85,7 +85,6 @@ def pack(run_dir: Path, out_file: Path, *, include_derived: bool = False) -> lis
             info.mode = 0o644
             with open(run_dir / name, "rb") as fh:
                 tar.addfile(info, fh)
-    os.replace(tmp, out_file)
     return members
 
 

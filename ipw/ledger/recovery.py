@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LedgerCorruptError, LedgerError
-from ._scan import ScanResult, events_dir, fsync_dir, scan, segment_paths
+from .._atomic import fsync_dir
+from ._scan import ScanResult, events_dir, scan, segment_paths
 from .audit import events_problem, missing_manifest_problem, segments_problem
 from .lock import RunLock, active_writer
 from .manifest import _manifest_frames, manifest_from_scan, read_manifest, write_manifest

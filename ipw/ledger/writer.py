@@ -30,7 +30,8 @@ from ..errors import LedgerError, LedgerExistsError
 from ..events import SCHEMA_VERSION, Event, RunStarted
 from . import _format as fmt
 from ._codec import TokenRun, encode_items
-from ._scan import ScanResult, SegmentState, events_dir, fsync_dir, scan, segment_paths
+from .._atomic import fsync_dir
+from ._scan import ScanResult, SegmentState, events_dir, scan, segment_paths
 from .lock import RunLock
 from .manifest import build_manifest, read_manifest, write_manifest
 
