@@ -54,9 +54,9 @@ def format_summary(result: dict[str, Any]) -> str:
         rows.append((label, shown, metric["unit"] or "", metric["provenance"] or ""))
     label_w = max(len(r[0]) for r in rows + [("metric",)] + [(h[0],) for h in head])
     lines = [f"{k:<{label_w}}  {_show(v)}" for k, v in head if v is not None]
+    lines.extend(_validity_lines(result.get("validity")))  # before the figures it vouches for
     lines.append("")
     lines.append(format_table(("metric", "value", "unit", "provenance"), rows, align="<><<", rule=False))
-    lines.extend(_validity_lines(result.get("validity")))
     lines.extend(f"note: {n}" for n in result.get("notes", []))
     return "\n".join(lines)
 
