@@ -18,7 +18,8 @@ from ..replay.engine import PowerTrace, RunView
 from ._metrics import file_stem, run_labels
 from ._plotting import new_figure, no_data, require_views, save
 
-__all__ = ["power_timeline", "power_series", "monitoring_gaps", "telemetry_lost", "query_lanes"]
+__all__ = ["power_timeline", "power_series", "plotted_power", "monitoring_gaps", "telemetry_lost", "query_lanes",
+           "run_origin_ns"]
 
 _MAX_POINTS = 10_000  # points drawn per device; longer traces are averaged into bins
 _QUIET_STATUSES = {"connected", "started", "ok", "healthy", "stopped", "restored", "reconnected"}
@@ -94,6 +95,17 @@ def _broken_at_gaps(t_s: np.ndarray, p: np.ndarray, gaps_s: list[tuple[float, fl
     return np.insert(t_s, at, mids), np.insert(p.astype(np.float64), at, np.nan)
 
 
+def plotted_power(trace: PowerTrace, t0_ns: int) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """A trace as drawn: (seconds since ``t0_ns``, watts, how), binned to at most 10,000 points, NaN-broken at gaps."""
+    series = power_series(trace)
+    if series is None:
+        return None
+    t, p, how = series
+    gaps_s = [((g0 - t0_ns) / 1e9, (g1 - t0_ns) / 1e9) for g0, g1 in monitoring_gaps(t)]
+    tb, pb = _broken_at_gaps(*_binned((t - t0_ns) / 1e9, p), gaps_s)
+    return tb, pb, how
+
+
 def query_lanes(spans: list[tuple[int, int]]) -> list[int]:
     """A lane for each [start, end] span so that spans in one lane never overlap (first fit)."""
     order = sorted(range(len(spans)), key=lambda i: spans[i])
@@ -131,7 +143,8 @@ def _query_spans(view: RunView) -> list[tuple[int, int, str]]:
 _SPAN_COLOURS = {"measured": "#3a78c2", "warmup": "#9a9a9a", "failed": "#d0443e", "unfinished": "#e8a33c"}
 
 
-def _origin(view: RunView) -> int:
+def run_origin_ns(view: RunView) -> int:
+    """Time zero of a run's timelines: its start, else its first sample or query."""
     if view.runs_started:
         return view.runs_started[0].t_ns
     starts = [int(tr.t_ns[0]) for tr in view.power.values() if len(tr.t_ns)]
@@ -145,7 +158,7 @@ def _draw_timeline(view: RunView, label: str, path: Path) -> Path:
     n_rows = max(len(devices), 1) + 1
     fig, axes = new_figure(n_rows, 1, figsize=(12, 2.4 * (n_rows - 1) + 2.2), sharex=True,
                            gridspec_kw={"height_ratios": [3] * (n_rows - 1) + [2]})
-    t0 = _origin(view)
+    t0 = run_origin_ns(view)
     lane_ax = axes[-1][0]
     marks = [(t.t_ns, t.status) for t in view.telemetry if t.status.lower() not in _QUIET_STATUSES]
     lost = telemetry_lost(view)
@@ -157,14 +170,12 @@ def _draw_timeline(view: RunView, label: str, path: Path) -> Path:
         trace = view.power[device]
         seen = view.devices.get(device)
         title = f"{device}" + (f" — {seen.name}" if seen is not None and seen.name else "")
-        series = power_series(trace)
+        series = plotted_power(trace, t0)
         if series is None:
             no_data(ax, f"{device}: no power readings and fewer than two energy-counter readings", shared_x=True)
             ax.set_title(title, fontsize=9, loc="left")
             continue
-        t, p, how = series
-        gaps_s = [((g0 - t0) / 1e9, (g1 - t0) / 1e9) for g0, g1 in monitoring_gaps(t)]
-        tb, pb = _broken_at_gaps(*_binned((t - t0) / 1e9, p), gaps_s)
+        tb, pb, how = series
         if spans:
             # one collection spanning the axis height (x in data, y in axes units): cheap for thousands of queries
             ax.broken_barh([((s - t0) / 1e9, (e - s) / 1e9) for s, e, _ in spans], (0, 1),

@@ -22,6 +22,7 @@ from ._metrics import QueryRow, load_views, query_rows, run_label, run_labels
 from .html_figures import latency_overlay_png, latency_png, pareto_png, power_overlay_png, visualization_png
 from .html_benchmarks import run_benchmarks
 from .html_study import study_body
+from .html_tasks import tasks_section
 from .html_validity import validity_section
 from .labels import label
 from .study_file import is_study
@@ -96,6 +97,7 @@ def _run_body(view: RunView, options: dict[str, Any]) -> tuple[str, str]:
         h.section("Summary", h.notes(summary.get("notes", [])) + _summary_table(summary), section_id="summary-section"),
         validity_section(summary.get("validity")),
         run_benchmarks(summary.get("by_benchmark") or {}),
+        tasks_section(view, _energy_options(options), run_label(view)),
         h.section("Power", "".join(
             h.figure(png, "power per device over time; queries in flight shaded", figure_id="power-timeline")
             for png in visualization_png(power_timeline, [view], _energy_options(options))

@@ -3,8 +3,9 @@
 The power timeline and accuracy-vs-energy figures are the registry's
 visualizations (:mod:`ipw.reports.plots`) drawn into a scratch folder; the
 latency histograms, the diff page's overlays (both runs' latency
-distributions on shared axes, both runs' power over time since their start)
-and the Pareto figure (:mod:`ipw.reports.pareto_plot`) plot numbers the
+distributions on shared axes, both runs' power over time since their start),
+the Pareto figure (:mod:`ipw.reports.pareto_plot`) and an agent run's task
+timeline (:mod:`ipw.reports._task_timeline`) plot numbers the
 projections already computed. Nothing here computes a new measurement.
 """
 
@@ -24,7 +25,8 @@ from ._timeline import power_series
 from .pareto_plot import pareto_figure
 from .study_table import StudyTable
 
-__all__ = ["visualization_png", "latency_png", "latency_overlay_png", "power_overlay_png", "pareto_png"]
+__all__ = ["visualization_png", "latency_png", "latency_overlay_png", "power_overlay_png", "pareto_png",
+           "task_timeline_png"]
 
 _REPORT_DPI = 100  # an emailed report stays small; the PNGs of 'ipw plot' keep their 150 dpi
 
@@ -109,6 +111,13 @@ def power_overlay_png(labels: tuple[str, str], views: tuple[RunView, RunView]) -
     ax.set_xlabel("Time since the run's first power sample (s)")
     ax.set_title("Power timelines, A and B overlaid", fontsize=10)
     return _png(fig)
+
+
+def task_timeline_png(view: RunView, rows: list[dict[str, Any]], label: str) -> bytes:
+    """An agent run's task timeline (:mod:`ipw.reports._task_timeline`) as PNG bytes."""
+    from ._task_timeline import task_timeline_figure
+
+    return _png(task_timeline_figure(view, rows, label))
 
 
 def pareto_png(table: StudyTable) -> bytes:

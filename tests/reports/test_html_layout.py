@@ -1,6 +1,6 @@
 """The HTML pages as a person sees them: chromium at 1,200 px wide, labels in words with units, no sideways scroll.
 
-Each page (one run, a diff, a study with a leaderboard wider than the page)
+Each page (one run, an agent run with its tasks, a diff, a study with a leaderboard wider than the page)
 is opened in headless chromium at 1,200 × 900 after a small script is added
 that, once the page has loaded, writes the page's and each table box's
 scroll and client widths into ``<body>``; ``--dump-dom`` returns them. The
@@ -99,6 +99,16 @@ def _check(dom: _Page) -> dict[str, Any]:
 def test_run_page_fits_and_says_units(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
     seen = _check(_open_at_1200(chromium, report_html([runs["a"]]), tmp_path / "run.png"))
     assert len(seen["figures"]) == 2
+
+
+def test_agent_run_page_fits_and_says_units(agent_runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
+    dom = _open_at_1200(chromium, report_html([agent_runs["a"]]), tmp_path / "agent-run.png")
+    seen = _check(dom)
+    assert "task-timeline" in {f["attrs"].get("id") for f in seen["figures"]}
+    # the tasks table and its overall figures are there, their labels checked with the rest above
+    assert {"tasks", "tasks-overall"} <= {e["attrs"].get("id") for e in dom.elements if e["tag"] == "table"}
+    assert {"turns", "wall_s", "model_energy_j", "tools_energy_j", "success_rate"} <= {
+        e["attrs"]["data-label-of"] for e in dom.elements if "data-label-of" in e["attrs"]}
 
 
 def test_diff_page_overlays_the_two_runs(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
