@@ -2,11 +2,13 @@
 
 The upstream here is a stdlib HTTP server that echoes the request's
 credentials back in an error, as a careless server does; the gap grouping
-runs on the proxy's real clock with a short ``task_gap_s``.
+runs on a clock the test steps (the router's ``clock``), so a pause is exactly
+as long as the test says however loaded the machine is.
 """
 
 from __future__ import annotations
 
+import functools
 import http.server
 import json
 import subprocess
@@ -15,8 +17,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+import ipw.proxy.run as proxy_run
 from ipw.ledger import export_jsonl
 from ipw.proxy import ProxyConfig, ProxyRun
+from ipw.proxy.tasks import TaskRouter
 from tests._servers import loopback_http
 from tests.proxy._helpers import events_of
 
@@ -70,13 +76,18 @@ def test_an_echoed_credential_reaches_the_agent_but_never_the_ledger(tmp_path: P
     assert SECRET not in (tmp_path / "out.jsonl").read_text()
 
 
-def test_calls_without_a_task_name_are_grouped_by_pauses(tmp_path: Path) -> None:
+def test_calls_without_a_task_name_are_grouped_by_pauses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the router's clock moves only when the test pauses: a slow call on a loaded machine is no pause
+    paused_ns = [0]
+    origin_ns = time.monotonic_ns()
+    monkeypatch.setattr(proxy_run, "TaskRouter",
+                        functools.partial(TaskRouter, clock=lambda: origin_ns + paused_ns[0]))
     with loopback_http(EchoingUpstream) as upstream:
         run = _proxy(upstream, tmp_path, task_gap_s=0.3)
         try:
             ask = {"model": "m", "prompt": "2+2="}
             for pause_s in (0, 0, 0.6, 0):
-                time.sleep(pause_s)
+                paused_ns[0] += int(pause_s * 1e9)
                 assert httpx.post(run.url + "/completions", json=ask).json()["choices"][0]["text"] == "four"
             done = httpx.post(run.url.replace("/v1", "/ipw/task/gap-2/finish"), json={"outcome": "solved"})
             missing = httpx.post(run.url.replace("/v1", "/ipw/task/nope/finish"), json={"outcome": "solved"})
