@@ -1,11 +1,14 @@
 """An LLM judge over any OpenAI-compatible ``/chat/completions`` endpoint, through the ``openai`` SDK.
 
-The judge renders one of the versioned templates of :mod:`ipw.judging.prompts`,
-asks the endpoint with ``openai.OpenAI``, and parses the answer strictly. Its
-spec (``llm:openai:gpt-5-nano-2025-08-07:ipw-judge/v1``) names the client, the
-model and the template family; the base URL is left out (the same model
-behind a proxy is the same judge) and goes into each verdict's metadata
-instead, without credentials. The API key is only ever sent as the
+The judge renders the versioned template its prompt set gives each record
+(:mod:`ipw.judging.family_prompts`: ``ipw-judge/v1``, or ``ipw-judge/v2``
+where an ``llm:<family>`` record gets its family's prompt), asks the
+endpoint with ``openai.OpenAI``, and parses the answer strictly. Its spec
+(``llm:openai:gpt-5-nano-2025-08-07:ipw-judge/v1``) names the client, the
+model and the prompt set; the base URL is left out (the same model behind a
+proxy is the same judge) and goes into each verdict's metadata instead,
+without credentials. Each verdict's metadata names its ``template`` and, for
+a family's prompt, the ``grader`` spec (``llm:simpleqa/v1``) and ``grade``. The API key is only ever sent as the
 ``Authorization`` header: it is in no spec, repr, message or metadata. A
 ``user:password@`` in the base URL is sent as HTTP Basic (httpx does that for
 a URL with userinfo). The key, that userinfo and every credential-named param
@@ -29,6 +32,11 @@ is obeyed. This module only decides what a failure that is left means:
     an answer that breaks the template's format
         ``is_correct=None`` with ``outcome="unparsed"`` and the raw answer kept:
         unevaluated, never counted as wrong.
+    SimpleQA's ``GRADE: NOT_ATTEMPTED`` (the response never committed to an answer)
+        ``is_correct=None`` with ``outcome="not_attempted"`` and
+        ``grade="NOT_ATTEMPTED"``: unevaluated, not wrong. An empty response to a
+        SimpleQA question is graded so without asking; an empty response to any
+        other prompt is incorrect (``outcome="empty_answer"``).
 """
 
 from __future__ import annotations
@@ -46,7 +54,8 @@ from ..capture.clients.openai import normalise_base_url
 from ..errors import ConfigError, JudgeError
 from ..secrets import redact
 from .keys import MISSING_KEY_HINT
-from .prompts import FAMILY_REF, JudgeItem, select_template
+from .family_prompts import PROMPT_SETS, refusal, template_for
+from .prompts import FAMILY_REF, JudgeItem
 from .scorers import ScoreResult
 
 __all__ = ["LLMJudge", "DEFAULT_BASE_URL", "DEFAULT_MODEL", "RAW_EXCERPT_CHARS"]
@@ -86,6 +95,7 @@ class LLMJudge:
         http_client: httpx.Client | None = None,
         *,
         params: Mapping[str, Any] | None = None,
+        prompts: str = FAMILY_REF,
     ) -> None:
         # first, so that even a refusal below cannot quote a credential unregistered
         secrets.register_env()
@@ -104,6 +114,8 @@ class LLMJudge:
                 "the judge needs max_retries >= 0, concurrency >= 1 and timeout_s > 0",
                 hint="check the judge options",
             )
+        if prompts not in PROMPT_SETS:
+            raise ConfigError(f"unknown judge prompt set {prompts!r}", hint=f"use one of: {', '.join(PROMPT_SETS)}")
         clash = sorted(_RESERVED & set(params or {}))
         if clash:
             raise ConfigError(f"judge parameter(s) {', '.join(clash)} are set by the judge", hint="drop them")
@@ -114,6 +126,7 @@ class LLMJudge:
         self.max_retries = int(max_retries)
         self.concurrency = int(concurrency)
         self.params = dict(params or {})
+        self.prompts = prompts
         self._key = api_key or None
         self._lock = threading.Lock()
         self.requests_sent = 0
@@ -138,8 +151,8 @@ class LLMJudge:
     # -- identity ----------------------------------------------------------------
     @property
     def spec(self) -> str:
-        """``llm:<client>:<model>:<template family>``; stable, and never holds the key or URL."""
-        return f"llm:{self.client}:{self.model}:{FAMILY_REF}"
+        """``llm:<client>:<model>:<prompt set>``; stable, and never holds the key or URL."""
+        return f"llm:{self.client}:{self.model}:{self.prompts}"
 
     def describe(self) -> dict[str, Any]:
         """What this judge is, for a run's config or ``ipw list``; never holds a secret."""
@@ -148,7 +161,7 @@ class LLMJudge:
             "client": self.client,
             "model": self.model,
             "base_url": _public_url(self.base_url),
-            "templates": FAMILY_REF,
+            "templates": self.prompts,
             "params": redact(dict(self.params)),
             "auth": "bearer" if self._key else None,
         }
@@ -159,17 +172,22 @@ class LLMJudge:
     # -- judging -----------------------------------------------------------------
     def unjudgeable(self, item: JudgeItem) -> str | None:
         """Why this judge cannot judge ``item`` (then it is left unjudged), or None."""
-        if item.reference is None or not str(item.reference).strip():
-            return "the record has no reference answer to compare with"
-        return None
+        return refusal(self.prompts, item)
 
     def judge(self, item: JudgeItem) -> ScoreResult:
         """Ask the judge about one answer. Raises :class:`JudgeError` only when no query can succeed."""
-        template = select_template(item)
+        template = template_for(self.prompts, item)
         meta: dict[str, Any] = {"template": template.ref, "judge_base_url": _public_url(self.base_url)}
+        if template.grader is not None:
+            meta["grader"] = template.grader
         if not item.answer_text.strip():
-            meta.update(outcome="empty_answer", reason="the model's answer is empty")
-            return ScoreResult(False, 0.0, meta)
+            meta["reason"] = "the model's answer is empty"
+            if template.if_empty is None:
+                meta["outcome"] = "empty_answer"
+                return ScoreResult(False, 0.0, meta)
+            parsed = template.parse(f"{template.label}: {template.if_empty}", item)
+            meta.update(outcome=parsed.outcome, grade=parsed.value)
+            return ScoreResult(parsed.is_correct, None if parsed.is_correct is None else float(parsed.is_correct), meta)
         try:
             content, info = self._ask(template.render(item))
         except _ItemFailure as exc:
@@ -184,6 +202,8 @@ class LLMJudge:
         meta["outcome"] = parsed.outcome
         if parsed.value is not None:
             meta["extracted"] = parsed.value
+            if template.grader is not None:
+                meta["grade"] = parsed.value
         if parsed.reason is not None:
             meta["reason"] = parsed.reason
         score = None if parsed.is_correct is None else float(parsed.is_correct)

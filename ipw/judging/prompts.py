@@ -12,6 +12,12 @@ new family version, and verdicts of the old wording stay apart from the new.
     reasoning/v1  reasoning: TRUE when the response reaches the reference conclusion
     math/v1       math: EQUIVALENT when the final answer equals the reference mathematically
     chat/v1       open questions: CORRECT when the response agrees with the reference
+
+That set routes a record by its choices, scorer and subject alone. The
+benchmark families that name an LLM grader (``llm:simpleqa`` …) have prompts
+of their own, in :mod:`ipw.judging.family_prompts`, and a second set,
+``ipw-judge/v2``, that gives each such record its family's prompt; ``ipw-judge/v1``
+stays exactly as it was, so the verdicts of old ledgers keep their meaning.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ class ParsedAnswer:
     """The outcome of reading a judge's answer.
 
     ``outcome`` is ``parsed`` (``value`` holds the label, ``is_correct`` the
-    verdict) or ``unparsed`` (``reason`` says why; ``is_correct`` is None).
+    verdict), ``unparsed`` (``reason`` says why; ``is_correct`` is None), or a
+    template's undecided value in lower case (``not_attempted``: ``value``
+    holds it, ``is_correct`` is None).
     """
 
     outcome: str
@@ -86,6 +94,10 @@ class JudgeTemplate:
     label: str  # the answer line starts with "<label>:"
     values: tuple[str, ...]  # the accepted values; for mcq, letters and NONE
     positive: str | None  # the value meaning "correct"; None for mcq (compared with the reference)
+    undecided: tuple[str, ...] = ()  # accepted values that decide nothing (SimpleQA's NOT_ATTEMPTED)
+    grader: str | None = None  # the grader spec of a family's prompt (``llm:simpleqa/v1``)
+    system: str = _SYSTEM
+    if_empty: str | None = None  # the value an empty response gets unasked; None: incorrect
 
     @property
     def ref(self) -> str:
@@ -96,17 +108,19 @@ class JudgeTemplate:
         user = self.user.format(
             problem=item.problem.strip() or "(no question text was recorded)",
             choices=_render_choices(item.choices),
-            reference=(item.reference or "").strip(),
+            reference=(item.reference or "").strip() or "(none was recorded)",
             response=item.answer_text.strip(),
         )
-        return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
     def parse(self, text: str, item: JudgeItem) -> ParsedAnswer:
         """Read the judge's answer: the last non-empty line must be ``<label>: <value>``.
 
         Surrounding markdown emphasis and one final period are tolerated; every
         other ``<label>:`` line must agree with the last one. Anything else is
-        ``unparsed``: the verdict is None, never "incorrect".
+        ``unparsed``: the verdict is None, never "incorrect". A value of
+        ``undecided`` is no decision either: its outcome is the value in lower
+        case (``not_attempted``) and the verdict is None.
         """
         body = _THINK.sub("", text or "")
         lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
@@ -127,6 +141,8 @@ class JudgeTemplate:
         allowed = self._allowed(item)
         if value not in allowed:
             return ParsedAnswer("unparsed", None, reason=f"'{value}' is not one of {', '.join(allowed)}")
+        if value in self.undecided:
+            return ParsedAnswer(value.lower(), None, value=value)
         if self.positive is not None:
             return ParsedAnswer("parsed", value == self.positive, value=value)
         expected = reference_letter(item.reference, item.choices)

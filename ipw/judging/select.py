@@ -19,6 +19,11 @@ Every judge a command uses comes from here:
     it cannot be rebuilt here); else the auto scorer when every measured query
     names a scorer, and the LLM judge otherwise.
 
+An LLM judge built here gets the prompt set its run's records call for
+(:func:`ipw.judging.family_prompts.prompt_set_for`: ``ipw-judge/v2`` when a
+record names an ``llm:<family>`` grader, else ``ipw-judge/v1``); a recorded
+judge is rebuilt with the set its spec names.
+
 :class:`EvalFlags` carries the ``--eval-*`` flags; nothing here reads the command line.
 """
 
@@ -35,6 +40,7 @@ from ..registry import REGISTRY
 from ..replay import RunView, select_judge
 from .apply import ScorerJudge
 from .keys import require_eval_key, resolve_eval_key
+from .family_prompts import PROMPT_SETS, prompt_set_for
 from .llm import DEFAULT_BASE_URL, DEFAULT_MODEL, LLMJudge
 from .dispatch import LLM_JUDGE, SCORERS, AutoScorer, get_scorer
 
@@ -63,6 +69,17 @@ class EvalFlags:
         if self.params and (self.client or "openai").strip().lower() == "openai":
             options.setdefault("params", dict(self.params))
         return make_judge(self.client or "openai", self.base_url, self.model, **options)
+
+    @property
+    def names_llm(self) -> bool:
+        """Whether these flags give the LLM judge (``--eval-client openai``, the default)."""
+        return (self.client or LLM_JUDGE).strip().lower() == LLM_JUDGE
+
+    def judge_for(self, graders: Iterable[str | None] | None, **options: Any) -> ScorerJudge | LLMJudge:
+        """The judge these flags name; an LLM judge gets the prompt set records with ``graders`` call for."""
+        if self.names_llm:
+            options.setdefault("prompts", prompt_set_for(graders))
+        return self.judge(**options)
 
 
 def _is_loopback(base_url: str) -> bool:
@@ -124,17 +141,22 @@ def judge_before_capture(
 ) -> ScorerJudge | LLMJudge | None:
     """The judge of a run about to be recorded, built before anything runs so a missing key fails fast.
 
-    ``scorers()`` lists the records' scorers (read only when the flags name no
-    judge); ``scorers=None`` (a resumed run) leaves the choice to
-    :func:`judge_for_run` once the run is recorded, and gives None.
+    ``scorers()`` lists the records' scorers (read unless the flags name a
+    scorer): they decide between the auto scorer and the LLM judge, and the
+    LLM judge's prompt set. ``scorers=None`` (a resumed run) leaves the choice
+    to :func:`judge_for_run` once the run is recorded, and gives None, unless
+    the flags name a judge: then it is built with the set that has every
+    family's prompt (``ipw-judge/v2``).
     """
-    if flags.explicit:
+    if flags.explicit and not flags.names_llm:
         return flags.judge(**options)
     if scorers is None:
-        return None
-    if _all_scored(scorers()):
+        # a resumed run: its records are not read here, so the prompt set that judges every family
+        return flags.judge_for(None, **options) if flags.explicit else None
+    graders = list(scorers())
+    if not flags.explicit and _all_scored(graders):
         return ScorerJudge(AutoScorer())
-    return flags.judge(**options)
+    return flags.judge_for(graders, **options)
 
 
 def judge_for_run(
@@ -151,15 +173,16 @@ def judge_for_run(
     ``warn`` is told, in one line, why the recorded judge cannot be rebuilt.
     """
     flags = flags or EvalFlags()
+    measured = view.measured_queries()
+    graders = [q.started.scorer if q.started is not None else None for q in measured]
     if flags.explicit:
-        return flags.judge(**options)
+        return flags.judge_for(graders, **options)
     if reuse_recorded and view.verdicts:
         return _recorded_judge(view, flags, warn, options)
-    measured = view.measured_queries()
-    if _all_scored(q.started.scorer if q.started is not None else None for q in measured):
+    if _all_scored(graders):
         return ScorerJudge(AutoScorer())
     try:
-        return flags.judge(**options)
+        return flags.judge_for(graders, **options)
     except ConfigError as exc:
         needing = sum(1 for q in measured if q.started is None or q.started.scorer not in SCORERS)
         raise ConfigError(
@@ -184,6 +207,9 @@ def _recorded_judge(
     if configured.get("judge") != spec:
         return None  # an LLM judge this run was not configured with: name it with the --eval-* flags
     recorded = EvalFlags(configured.get("client"), configured.get("base_url"), configured.get("model"), flags.params)
+    prompts = spec.rsplit(":", 1)[-1]
+    if prompts in PROMPT_SETS and recorded.names_llm:
+        options = {**options, "prompts": prompts}  # the prompts its verdicts were given with
     try:
         judge = recorded.judge(**options)
     except ConfigError as exc:

@@ -65,10 +65,18 @@ def test_before_capture_the_records_decide_unless_the_flags_do(tmp_path: Path) -
     with pytest.raises(ConfigError, match="API key"):
         judge_before_capture(EvalFlags(), scorers("letter", None), env={}, dotenv_path=tmp_path / "none.env")
     assert read == [1, 1]
+    named = judge_before_capture(EvalFlags("exact"), scorers("letter"))
+    assert named is not None and named.spec == "scorer:exact/v1"
+    assert read == [1, 1]  # the flags named a scorer: the dataset was not read
+    # the flags name the LLM judge; the records still decide its prompt set, so they are read
     explicit = judge_before_capture(EvalFlags(base_url=LOCAL, model="local"), scorers("letter"))
     assert explicit is not None and explicit.spec == "llm:openai:local:ipw-judge/v1"
-    assert read == [1, 1]  # the flags named the judge: the dataset was not read
+    family = judge_before_capture(EvalFlags(base_url=LOCAL, model="local"), scorers("letter", "llm:simpleqa"))
+    assert family is not None and family.spec == "llm:openai:local:ipw-judge/v2"
+    assert read == [1, 1, 1, 1]
     assert judge_before_capture(EvalFlags(), None) is None  # a resumed run: chosen after capture
+    resumed = judge_before_capture(EvalFlags(base_url=LOCAL, model="local"), None)
+    assert resumed is not None and resumed.spec == "llm:openai:local:ipw-judge/v2"  # its records are not read
 
 
 def _with_verdicts(run: Path, judge: str, query_ids: list[int]) -> None:
