@@ -22,7 +22,7 @@ from ._metrics import QueryRow, load_views, query_rows, run_label, run_labels
 from .html_figures import latency_overlay_png, latency_png, pareto_png, power_overlay_png, visualization_png
 from .html_benchmarks import run_benchmarks
 from .html_study import study_body
-from .html_tasks import tasks_section
+from .html_tasks import task_diff_section, tasks_section
 from .html_validity import validity_section
 from .labels import label
 from .study_file import is_study
@@ -153,6 +153,7 @@ def _diff_body(view_a: RunView, view_b: RunView, options: dict[str, Any]) -> str
         h.section("Deltas (B − A, bootstrap 95% intervals)", h.notes(result.get("notes", [])) + h.table(
             ["Metric", "A", "B", "Delta (B − A)", "95% CI", "Method", "Note"], rows, table_id="deltas")),
         h.section("Accuracy flips", f"<p>{flip_text}</p>"),
+        task_diff_section(result.get("tasks")),
         h.section("Summaries", _side_by_side(_summary(view_a, options), _summary(view_b, options))),
         h.section("Latency, A and B overlaid", h.figure(
             latency_overlay_png(labels, (rows_a, rows_b)), "TTFT and end-to-end latency per query, both runs on "

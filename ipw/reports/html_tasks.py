@@ -4,7 +4,8 @@ Every number is the ``tasks`` analysis's (:mod:`ipw.analyses.tasks`), with
 the same energy options as the rest of the page. Each value cell carries its
 key (``data-field``) and exact value (``data-value``), and each row's first
 cell its task id (``data-task``), so the page can be checked against ``ipw replay --analysis
-tasks``. A run without agent tasks has no section.
+tasks``. A run without agent tasks has no section. The diff page of two
+agent runs gets :func:`task_diff_section` (:mod:`ipw.reports.task_diff`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from . import html_page as h
 from .html_figures import task_timeline_png
 from .labels import label
 
-__all__ = ["TASK_COLUMNS", "tasks_section"]
+__all__ = ["TASK_COLUMNS", "tasks_section", "task_diff_section"]
 
 # the per-task columns after the task and its outcome: key, unit
 TASK_COLUMNS = (
@@ -80,3 +81,33 @@ def tasks_section(view: RunView, energy_options: dict[str, Any], run_label: str)
     return h.section(f"Tasks ({len(rows)})", _overall(result) + h.notes(notes) + _provenance(result)
                      + h.table(headers, [_task_row(r) for r in rows], sortable=True, table_id="tasks")
                      + figure, section_id="tasks-section")
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.4g}"
+
+
+def task_diff_section(tasks: dict[str, Any] | None) -> str:
+    """The diff page's tasks section: each task figure in A and B, B − A with its interval, and the flips."""
+    if not tasks:
+        return ""
+    from .task_diff import TASK_METRICS
+
+    rows = []
+    for key, _title in TASK_METRICS:
+        d = tasks["deltas"][key]
+        ci = f"[{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]" if d["ci_low"] is not None else "—"
+        rows.append(h.label_cell(key, label(key)) + h.value_cell(d["a"], field=f"{key}.a")
+                    + h.value_cell(d["b"], field=f"{key}.b")
+                    + h.value_cell(d["delta"], field=f"{key}.delta", text=_signed(d["delta"]))
+                    + f'<td class="num">{h.esc(ci)}</td><td>{h.esc(d["method"] or "")}</td>'
+                    f'<td>{h.esc(d["note"] or "")}</td>')
+    flips = tasks["flips"]
+    lost, gained = ", ".join(flips["solved_to_unsolved"]) or "none", ", ".join(flips["unsolved_to_solved"]) or "none"
+    text = (f"{flips['shared_tasks']} shared tasks, {flips['compared']} with an outcome in both: "
+            f'<span class="bad" data-field="solved_to_unsolved">{h.esc(lost)}</span> solved in A only; '
+            f'<span class="ok" data-field="unsolved_to_solved">{h.esc(gained)}</span> solved in B only; '
+            f"{flips['unchanged']} unchanged")
+    return h.section("Tasks (B − A, bootstrap 95% intervals)", h.table(
+        ["Metric", "A", "B", "Delta (B − A)", "95% CI", "Method", "Note"], rows, table_id="task-deltas")
+        + f"<p>{text}</p>", section_id="task-diff-section")

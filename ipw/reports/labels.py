@@ -80,6 +80,7 @@ LABELS: dict[str, str] = {
     "tasks_mean_power_w": "Mean power over the tasks' wall time (W)",
     "tasks_intelligence_per_watt": "Intelligence per watt, tasks as the unit (1/W)",
     "turns": "Turns (turns)",
+    "turns_per_task": "Turns per task (turns)",
     "calls": "Model calls (calls)",
     "tool_calls": "Tool calls (calls)",
     "prompt_tokens": "Prompt tokens (tokens)",

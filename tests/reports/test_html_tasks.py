@@ -21,6 +21,7 @@ from ipw.replay.engine import load_run
 from ipw.reports._task_timeline import task_spans
 from ipw.reports.html import report_html
 from ipw.reports.html_tasks import TASK_COLUMNS
+from ipw.reports.labels import label
 
 
 class _Tasks(HTMLParser):
@@ -97,3 +98,24 @@ def test_a_task_whose_energy_is_unknown_shows_a_dash_and_why(agent_runs: dict[st
 def test_a_run_without_tasks_has_no_tasks_section(runs: dict[str, Path]) -> None:
     page = _page(runs["a"])
     assert "tasks-section" not in page.sections and "task-timeline" not in page.figures
+
+
+def test_the_diff_page_of_two_agent_runs_compares_their_tasks(agent_runs: dict[str, Path]) -> None:
+    from ipw.reports.diff import diff_runs
+
+    page = report_html([agent_runs["a"], agent_runs["b"]])
+    tasks = diff_runs(load_run(agent_runs["a"]), load_run(agent_runs["b"]))["tasks"]
+    assert 'id="task-diff-section"' in page
+    for key in tasks["deltas"]:  # each row named in words with its unit
+        assert f'data-label-of="{key}">{html.escape(label(key))}<' in page and label(key).endswith(")"), key
+    for key, d in tasks["deltas"].items():
+        for side in ("a", "b"):
+            if d[side] is not None:
+                assert f'data-field="{key}.{side}" data-value="{json.dumps(d[side])}"' in page, (key, side)
+    assert f'data-field="joules_per_task.delta" data-value="{json.dumps(tasks["deltas"]["joules_per_task"]["delta"])}"' in page
+    assert '<span class="bad" data-field="solved_to_unsolved">primes</span>' in page
+    assert '<span class="ok" data-field="unsolved_to_solved">fix</span>' in page
+
+
+def test_the_diff_page_of_plain_runs_has_no_tasks_section(runs: dict[str, Path]) -> None:
+    assert 'id="task-diff-section"' not in report_html([runs["a"], runs["b"]])
