@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .._atomic import write_atomic
 from ._options import parse_kv
 
 
@@ -35,7 +36,5 @@ def report(paths: tuple[Path, ...], output: Path, options: tuple[str, ...]) -> N
 
     document = report_html(list(paths), parse_kv(options, "--option"))
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(document, encoding="utf-8")
-    tmp.replace(output)  # a reader never sees half a report
+    write_atomic(output, document)  # a reader never sees half a report; not durable: it is rendered again
     click.echo(str(output))

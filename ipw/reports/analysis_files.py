@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import write_atomic
+
 __all__ = ["write_analysis", "dumps_result"]
 
 
@@ -22,11 +24,8 @@ def write_analysis(run_dir: Path, analysis_id: str, result: dict[str, Any]) -> P
     """Write ``RUN/analysis/<id>.json`` deterministically (sorted keys, no replay timestamps)."""
     directory = Path(run_dir) / "analysis"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{analysis_id}.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dumps_result(result))
-    tmp.replace(path)
-    return path
+    # not durable: derived and disposable, ``ipw replay`` rebuilds it byte for byte
+    return write_atomic(directory / f"{analysis_id}.json", dumps_result(result))
 
 
 def dumps_result(result: dict[str, Any]) -> str:

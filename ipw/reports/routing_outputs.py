@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from .._atomic import write_atomic
 from .labels import LABELS
 from .routing import ROUTING_OPTIONS, CellOutcomes, Routing, cell_outcomes, route
 from .study_file import cell_run_dir, read_study
@@ -56,12 +57,9 @@ def write_routing(study_dir: Path, routing: Routing) -> Path:
     """``report/routing.json`` of the study folder, written whole or not at all."""
     out = Path(study_dir) / "report"
     out.mkdir(exist_ok=True)
-    path = out / "routing.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(routing_document(routing), indent=2, sort_keys=True, allow_nan=False) + "\n",
-                   encoding="utf-8")
-    tmp.replace(path)
-    return path
+    # not durable: computed again from the cells' ledgers
+    return write_atomic(out / "routing.json",
+                        json.dumps(routing_document(routing), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def _fraction(value: float | None) -> str:

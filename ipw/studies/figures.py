@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_path
 from ..reports._plotting import DPI, new_figure, no_data, png_metadata
 from ..reports.labels import param_label
 from ..reports.pareto_plot import pareto_figure
@@ -19,9 +20,8 @@ __all__ = ["write_figures"]
 
 
 def _save(fig: Any, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=DPI, format="png", facecolor="white", metadata=png_metadata(fig))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # not durable: a figure is drawn again from the study table
+        fig.savefig(tmp, dpi=DPI, format="png", facecolor="white", metadata=png_metadata(fig))
     return path
 
 

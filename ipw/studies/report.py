@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_path, write_atomic
 from ..errors import BackendMissingError, UsageError
 from ..reports.study_outputs import (arrow_table, csv_text, records, report_document, table_from_document,
                                      terminal_text)
@@ -37,7 +38,7 @@ def build_report(study_dir: Path, *, figures: bool = True) -> dict[str, Any]:
     report = report_document(table)
     out_dir = study_dir / "report"
     out_dir.mkdir(exist_ok=True)
-    _atomic_write(out_dir / "report.json", json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_atomic(out_dir / "report.json", json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
     if figures:
         from .figures import write_figures
 
@@ -49,15 +50,9 @@ def _table(report: dict[str, Any] | StudyTable) -> StudyTable:
     return report if isinstance(report, StudyTable) else table_from_document(report)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
+# The exports are not durable: each is rendered again from the cells' ledgers.
 def write_csv(report: dict[str, Any] | StudyTable, path: Path) -> Path:
-    _atomic_write(Path(path), csv_text(_table(report)))
-    return Path(path)
+    return write_atomic(path, csv_text(_table(report)))
 
 
 def write_parquet(report: dict[str, Any] | StudyTable, path: Path) -> Path:
@@ -67,11 +62,9 @@ def write_parquet(report: dict[str, Any] | StudyTable, path: Path) -> Path:
         table = arrow_table(_table(report))
     except UsageError as exc:
         raise UsageError(f"the report cannot be written as Parquet: {exc.message}", hint="use --csv or --json") from exc
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
-    return path
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return Path(path)
 
 
 def format_report(report: dict[str, Any] | StudyTable) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .._atomic import write_atomic
 from ..errors import LedgerError, UsageError
 from ..secrets import scrub
 from .redaction import redacted
@@ -196,10 +197,11 @@ class StudyState:
 
     def save(self) -> None:
         """Write ``study.json`` whole (atomically) and drop the journal it now includes."""
-        path = self.study_dir / STATE_NAME
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(scrub(json.dumps(self.data, indent=2, sort_keys=True)) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        # durable, because the journal is deleted next: its lines must be on disk in study.json first.
+        # The journal's own appends are not synced: the ledgers are the truth, and a rerun that lost
+        # a line re-derives that cell from its ledger (see the module docstring)
+        write_atomic(self.study_dir / STATE_NAME, scrub(json.dumps(self.data, indent=2, sort_keys=True)) + "\n",
+                     durable=True)
         (self.study_dir / JOURNAL_NAME).unlink(missing_ok=True)
 
     def counts(self) -> dict[str, int]:
