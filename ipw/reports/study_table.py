@@ -16,6 +16,9 @@ label and unit:
 - ``valid`` (yes, no or unknown) and ``validity_failures``: the summary's
   validity checks (:mod:`ipw.analyses.validity`), so a cell that fails one is flagged;
 - ``joules_per_correct``: the run's total energy over its correct answers;
+- for an agent's run, ``success_rate``, ``joules_per_task`` and
+  ``joules_per_solved_task``: the summary's tasks block (:mod:`ipw.analyses.tasks`);
+  None for a cell without tasks;
 - whether the cell is on the Pareto front of accuracy against joules per query;
 - ``by_benchmark``: the summary's per-benchmark accuracy, interval, IPW and IPJ
   (the per-benchmark leaderboard; not a flat column).
@@ -73,6 +76,9 @@ COLUMNS: tuple[Column, ...] = (
     _column("mean_power_w", "power W", from_summary=True),
     _column("mean_energy_per_query_j", "J/query", from_summary=True),
     _column("joules_per_correct", "J/correct"),
+    _column("success_rate", "solved"),
+    _column("joules_per_task", "J/task"),
+    _column("joules_per_solved_task", "J/solved"),
     _column("joules_per_output_token", "J/token", from_summary=True),
     _column("output_tokens_per_joule", "tokens/J", from_summary=True),
     _column("ttft_p50_s", "TTFT p50 s", from_summary=True),
@@ -108,6 +114,9 @@ class CellRow(msgspec.Struct, frozen=True, kw_only=True):
     mean_power_w: float | None = None
     mean_energy_per_query_j: float | None = None
     joules_per_correct: float | None = None
+    success_rate: float | None = None  # an agent's run: tasks solved over tasks with an outcome
+    joules_per_task: float | None = None
+    joules_per_solved_task: float | None = None
     joules_per_output_token: float | None = None
     output_tokens_per_joule: float | None = None
     ttft_p50_s: float | None = None
@@ -169,6 +178,7 @@ def cell_row(cell: str, params: dict[str, Any], status: str, view: RunView | Non
         energy_provenance=metrics["mean_energy_per_query_j"]["provenance"] if summary["energy_measured"]
         else "not measured",
         by_benchmark=summary.get("by_benchmark") or {},
+        **{k: (summary.get("tasks") or {}).get(k) for k in ("success_rate", "joules_per_task", "joules_per_solved_task")},
         valid={True: "yes", False: "no", None: "unknown"}[summary["validity"]["valid"]],
         validity_failures=", ".join(summary["validity"]["failures"]) or None,
         **{c.name: m.get(c.name) for c in COLUMNS if c.from_summary and c.name not in ("correct", "accuracy")},

@@ -22,3 +22,16 @@ def write_study(root: Path, *, extra_axes: int = 0) -> Path:
         cells.append({"name": name, "params": params, "run_dir": f"runs/{name}", "status": "completed"})
     (root / "study.json").write_text(json.dumps({"name": root.name, "cells": cells}))
     return root
+
+
+def write_agent_study(root: Path) -> Path:
+    """Two agent cells (:mod:`tests._agent_ledgers`' pair of runs) and one cell of plain questions, on one axis."""
+    from tests._agent_ledgers import PAIR_A, PAIR_B, write_agent_run
+
+    write_agent_run(root / "runs" / "agent-small", PAIR_A)
+    write_agent_run(root / "runs" / "agent-large", PAIR_B, model="gemma-3-1b")
+    write_run(root / "runs" / "questions", plan_queries(0.0, side="a"), devices={"nvidia:0": 100.0})
+    cells = [{"name": name, "params": {"gen_param.max_tokens": tokens}, "run_dir": f"runs/{name}",
+              "status": "completed"} for name, tokens in (("agent-small", 256), ("agent-large", 512), ("questions", 64))]
+    (root / "study.json").write_text(json.dumps({"name": root.name, "cells": cells}))
+    return root

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -82,10 +83,38 @@ def test_every_output_renders_the_same_rows(study: Path, tmp_path: Path) -> None
     assert [r["cell"] for r in expected] == ["tokens-16", "tokens-64", "tokens-256"]
     assert all(r["queries"] == 6 for r in expected)  # every query of the plan completed
     assert {r["cell"] for r in expected if r["on_pareto_front"]} == {"tokens-16", "tokens-64"}
+    _assert_outputs_agree(study, tmp_path)
+    written = json.loads((study / "report" / "report.json").read_text())
+    assert written["pareto_front"] == ["tokens-16", "tokens-64"]
+
+
+def test_an_agent_study_has_task_columns_in_every_output(tmp_path: Path) -> None:
+    from ipw.analyses.tasks import TasksProjection
+    from ipw.replay.engine import load_run
+
+    from .studies import write_agent_study
+
+    study = write_agent_study(tmp_path / "agents")
+    rows = {r.cell: r for r in study_table(study).rows}
+    for cell in ("agent-small", "agent-large"):
+        tasks = TasksProjection().compute(load_run(study / "runs" / cell), {})
+        for key in ("success_rate", "joules_per_task", "joules_per_solved_task"):
+            assert getattr(rows[cell], key) == pytest.approx(tasks[key]) and tasks[key] is not None, (cell, key)
+    assert rows["agent-large"].joules_per_task > rows["agent-small"].joules_per_task
+    question = rows["questions"]  # a cell of plain questions has no tasks: None, not zero
+    assert question.success_rate is None and question.joules_per_task is None and question.queries == 6
+    _assert_outputs_agree(study, tmp_path / "outputs")
+
+
+def _assert_outputs_agree(study: Path, tmp_path: Path) -> None:
+    """report.json, CSV, Parquet, the SQL cells view, the HTML leaderboard and the terminal hold the table's rows."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    table = study_table(study)
+    expected = records(table)
     # report.json
     report = build_report(study)
     written = json.loads((study / "report" / "report.json").read_text())
-    assert written["columns"] == columns(table) and written["pareto_front"] == ["tokens-16", "tokens-64"]
+    assert written["columns"] == columns(table) and written["pareto_front"] == table.pareto_front
     _assert_rows(expected, written["rows"], "report.json")
     # CSV: text, so every value is compared as the CSV writer spells it
     write_csv(report, tmp_path / "cells.csv")
@@ -102,7 +131,8 @@ def test_every_output_renders_the_same_rows(study: Path, tmp_path: Path) -> None
     sql = json.loads(done.stdout)
     assert [r["run_id"] for r in sql] == [r["cell"] for r in sorted(expected, key=lambda r: r["cell"])]
     for r in sql:
-        r["gen_param.max_tokens"] = r.pop("gen_param_max_tokens")
+        for axis in table.axes:
+            r[axis] = r.pop(re.sub(r"\W", "_", axis))
     _assert_rows(sorted(expected, key=lambda r: r["cell"]), sql, "cells view")
     # HTML leaderboard: best intelligence per joule first, each cell's exact value in data-value
     parser = _Cells()
@@ -115,7 +145,11 @@ def test_every_output_renders_the_same_rows(study: Path, tmp_path: Path) -> None
     text = format_report(report)
     from ipw.reports.tables import format_cell
 
-    lines = [line for line in text.splitlines() if line.split() and line.split()[0] in html_rows]
+    lines = []  # the comparison table: its header and rule, then a line per cell (other tables follow it)
+    for line in text.splitlines()[2:]:
+        if not line.split() or line.split()[0] not in html_rows:
+            break
+        lines.append(line)
     assert [line.split()[0] for line in lines] == [r["cell"] for r in expected]
     for want, line in zip(expected, lines):
         for c in COLUMNS:
