@@ -1,8 +1,10 @@
-"""What the examples share: the local server they record from (from the environment) and ipw's one-line errors."""
+"""What the examples share: the local server they record from (from the environment), ipw's one-line errors
+and the ``ipw`` command run from Python."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -32,3 +34,11 @@ def run(main: Callable[[], None]) -> None:
     except IpwError as exc:
         print(f"ipw: error: {exc.one_line()}", file=sys.stderr)
         sys.exit(exc.exit_code)
+
+
+def ipw(*args: str) -> str:
+    """Run one ``ipw`` command and return its stdout; on failure, exit with its code (it printed why)."""
+    proc = subprocess.run([sys.executable, "-m", "ipw.cli", *args], stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.exit(proc.returncode)
+    return proc.stdout

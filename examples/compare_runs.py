@@ -24,21 +24,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
-from _local import output_dir, run, server_config
+from _local import ipw, output_dir, run, server_config
 from ipw import api
 
 SETTINGS = {"short-answers": 4, "long-answers": 8}  # run name -> max_tokens
-
-
-def ipw(*args: str) -> str:
-    """Run one ``ipw`` command and return its stdout; on failure, exit with its code (it printed why)."""
-    proc = subprocess.run([sys.executable, "-m", "ipw.cli", *args], stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        sys.exit(proc.returncode)
-    return proc.stdout
 
 
 def main() -> None:

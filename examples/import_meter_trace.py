@@ -27,27 +27,17 @@ hold a run named ``metered``; the meter's log is written there as
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import psutil
 
-from _local import output_dir, run, server_config
+from _local import ipw, output_dir, run, server_config
 from ipw import api
 
 IDLE_W = 30.0
 W_PER_CPU_PERCENT = 0.4
-
-
-def ipw(*args: str) -> str:
-    """Run one ``ipw`` command and return its stdout; on failure, exit with its code (it printed why)."""
-    proc = subprocess.run([sys.executable, "-m", "ipw.cli", *args], stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        sys.exit(proc.returncode)
-    return proc.stdout
 
 
 class SimulatedMeter:

@@ -21,11 +21,9 @@ hold the runs ``sql-4-tokens`` and ``sql-8-tokens``.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from _local import output_dir, run, server_config
+from _local import ipw, output_dir, run, server_config
 from ipw import api
 
 QUERIES = {
@@ -49,14 +47,6 @@ SIDE_BY_SIDE = """
            a.answer AS answer_a, b.answer AS answer_b
     FROM queries a JOIN queries b USING (record_id)
     WHERE a.run_id = '{a}' AND b.run_id = '{b}' ORDER BY a.record_id"""
-
-
-def ipw(*args: str) -> str:
-    """Run one ``ipw`` command and return its stdout; on failure, exit with its code (it printed why)."""
-    proc = subprocess.run([sys.executable, "-m", "ipw.cli", *args], stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        sys.exit(proc.returncode)
-    return proc.stdout
 
 
 def main() -> None:
