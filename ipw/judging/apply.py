@@ -13,7 +13,9 @@ verdict already flushed and the next pass picks up the rest.
 
 The deterministic auto scorer (``scorer:auto/v1``) judges the records that
 name a scorer (the built-in dataset) and leaves the others unjudged; the LLM
-judge judges every record that has a reference, as the upstream flow does.
+judge judges every record its prompt set has a prompt for (one with a
+reference, as the upstream flow does, or a WildChat turn; see
+:mod:`ipw.judging.family_prompts`).
 Which judge a command uses is decided in :mod:`ipw.judging.select`.
 """
 
@@ -64,9 +66,10 @@ class JudgeReport:
     """What one judging pass did.
 
     ``considered``: measured queries; ``already_judged``: those this judge had
-    judged before; ``skipped``: those it cannot judge (no reference, or no
-    scorer for the auto scorer); ``calls``: answers handed to the judge (an
-    LLM judge counts its HTTP requests, retries included, in ``requests_sent``);
+    judged before; ``skipped``: those it cannot judge (no reference, no
+    scorer for the auto scorer, a code record for the LLM judge); ``calls``:
+    answers handed to the judge (an LLM judge counts its HTTP requests,
+    retries included, in ``requests_sent``);
     ``appended``: verdicts written; ``errors``: of those, the ones recorded
     with ``outcome="error"``; ``unevaluated``: appended verdicts with no
     decision (errors and unparseable answers).
@@ -110,7 +113,7 @@ class ScorerJudge:
     def unjudgeable(self, item: JudgeItem) -> str | None:
         if item.reference is None:
             return "the record has no reference answer"
-        if self.auto and item.scorer is None:
+        if self.auto and (item.scorer is None or item.scorer.startswith("llm:")):
             return "the record names no deterministic scorer (it needs an LLM judge)"
         if self.auto and item.scorer not in SCORERS:
             return f"the record names the unknown scorer {item.scorer!r}"

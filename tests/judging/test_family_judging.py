@@ -203,3 +203,12 @@ def test_an_empty_simpleqa_answer_is_not_attempted_without_asking(server: Loopba
     assert other.is_correct is False and other.metadata["outcome"] == "empty_answer"
     assert server.bodies == []
     judge.close()
+
+
+def test_the_auto_scorer_leaves_family_records_to_the_llm_judge() -> None:
+    from ipw.judging.apply import ScorerJudge
+    from ipw.judging.dispatch import AutoScorer
+
+    reason = ScorerJudge(AutoScorer()).unjudgeable(JudgeItem(query_id=1, answer_text="Paris", reference="Paris",
+                                                             scorer=SQ))
+    assert reason == "the record names no deterministic scorer (it needs an LLM judge)"
