@@ -79,7 +79,11 @@ class _ItemFailure(Exception):
 
 
 class LLMJudge:
-    """Judges answers by asking a chat model; one instance is safe to share between threads."""
+    """Judges answers by asking a chat model; one instance is safe to share between threads.
+
+    ``prompts`` is the prompt set (``ipw-judge/v1``, the default, or
+    ``ipw-judge/v2`` with each benchmark family's prompt); it ends the spec.
+    """
 
     kind = "llm"
 
@@ -185,6 +189,7 @@ class LLMJudge:
             if template.if_empty is None:
                 meta["outcome"] = "empty_answer"
                 return ScoreResult(False, 0.0, meta)
+            # read as if the judge had answered the template's line, so outcome and grade match an asked verdict
             parsed = template.parse(f"{template.label}: {template.if_empty}", item)
             meta.update(outcome=parsed.outcome, grade=parsed.value)
             return ScoreResult(parsed.is_correct, None if parsed.is_correct is None else float(parsed.is_correct), meta)
