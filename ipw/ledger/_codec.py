@@ -251,7 +251,7 @@ def _scrubbed(event: Event) -> Event:
     return msgspec.structs.replace(event, **changes) if changes else event
 
 
-def _problem(event: Event) -> str | None:
+def storage_problem(event: Event) -> str | None:
     """Why the reader would refuse ``event`` alone, or ``None`` when it would not."""
     enc, _dec, _cctx, _dctx, _raw, check_others = _tools()
     if type(event) is Token:
@@ -271,11 +271,11 @@ def _problem(event: Event) -> str | None:
 
 def _storable(event: Event) -> Event:
     """``event`` itself, a cleaned copy of it, or the annotation that replaces it."""
-    problem = _problem(event)
+    problem = storage_problem(event)
     if problem is None:
         return event
     copy = sanitised(event)
-    if copy is not None and _problem(copy) is None:
+    if copy is not None and storage_problem(copy) is None:
         return copy
     return dropped(event, problem.replace("$[0].", "").replace("$[0]", "event"))
 

@@ -10,7 +10,7 @@ import msgspec
 from .._untrusted import MAX_JSON_DEPTH, InputRefused, decode_json, open_regular
 from ..errors import UsageError
 from ..events import AnyEvent, Event, RunStarted
-from ._codec import _problem as storage_problem  # why the reader would refuse an event
+from ._codec import storage_problem  # why the reader would refuse an event
 from ._sanitise import I64_MAX, I64_MIN
 from .reader import LedgerReader
 from .writer import LedgerWriter

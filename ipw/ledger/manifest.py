@@ -75,7 +75,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def _manifest_frames(manifest: dict[str, Any]) -> int:
+def manifest_frames(manifest: dict[str, Any]) -> int:
     """The number of frames ``manifest.json`` lists: a whole number >= 0, or a clear error.
 
     A manifest is edited, copied and shared by hand, so its values are checked

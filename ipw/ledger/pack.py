@@ -32,7 +32,7 @@ from .._atomic import atomic_path
 from .._untrusted import InputRefused, decode_json, open_regular, read_regular
 from ..errors import LedgerCorruptError, PackError, UsageError
 from ._scan import segment_paths
-from .manifest import MAX_MANIFEST_BYTES, MANIFEST_NAME, _manifest_frames, read_manifest
+from .manifest import MAX_MANIFEST_BYTES, MANIFEST_NAME, manifest_frames, read_manifest
 from .recovery import VerifyReport, verify
 
 _SEGMENT = re.compile(r"^events/\d{6}\.ipwl$")
@@ -195,7 +195,7 @@ def _unpack_into(pack_file: Path, make_root: Callable[[], Path]) -> tuple[Path, 
 def _pack_frames(where: Path, manifest: dict) -> int:
     """The manifest's frame count, or a ``PackError`` saying it is not one."""
     try:
-        return _manifest_frames(manifest)
+        return manifest_frames(manifest)
     except LedgerCorruptError as exc:
         raise PackError(f"{where}: {exc.message}", hint="the manifest was altered; nothing was written") from exc
 

@@ -18,7 +18,7 @@ from .._atomic import fsync_dir
 from ._scan import ScanResult, events_dir, scan, segment_paths
 from .audit import events_problem, missing_manifest_problem, segments_problem
 from .lock import RunLock, active_writer
-from .manifest import _manifest_frames, manifest_from_scan, read_manifest, write_manifest
+from .manifest import manifest_frames, manifest_from_scan, read_manifest, write_manifest
 
 QUARANTINE = "quarantine"
 
@@ -78,7 +78,7 @@ def verify(run_dir: Path) -> VerifyReport:
         report.ok = False
         report.problem = problem
         return report
-    listed = _manifest_frames(manifest)  # manifest_problem found it valid
+    listed = manifest_frames(manifest)  # manifest_problem found it valid
     if listed < result.frames and writer is None:
         report.notes.append(
             f"manifest.json lists {listed} of {result.frames} frames (written before a crash); 'ipw ledger repair' updates it"
@@ -93,7 +93,7 @@ def manifest_problem(manifest: dict, result: ScanResult) -> LedgerCorruptError |
     frames were removed or the file was cut at a frame boundary.
     """
     try:
-        listed = _manifest_frames(manifest)
+        listed = manifest_frames(manifest)
     except LedgerCorruptError as exc:
         return exc
     end = result.end
