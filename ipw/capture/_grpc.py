@@ -7,10 +7,10 @@ import signal
 import threading
 from typing import Any, Iterator
 
-__all__ = ["monitor_health"]
+__all__ = ["grpc_modules", "monitor_health", "open_channel", "signals_to_main_thread"]
 
 
-def _rpc() -> tuple[Any, Any, Any]:
+def grpc_modules() -> tuple[Any, Any, Any]:
     import grpc
 
     from ipw_energy_monitor import energy_monitor_pb2, energy_monitor_pb2_grpc
@@ -19,7 +19,7 @@ def _rpc() -> tuple[Any, Any, Any]:
 
 
 @contextlib.contextmanager
-def _signals_to_main_thread() -> Iterator[None]:
+def signals_to_main_thread() -> Iterator[None]:
     """Threads started inside inherit a mask blocking SIGINT and SIGTERM.
 
     The kernel hands a process-wide signal to any thread not blocking it; when
@@ -37,15 +37,15 @@ def _signals_to_main_thread() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _channel(endpoint: str) -> Any:
-    with _signals_to_main_thread():  # the first channel starts grpc's own threads
-        return _rpc()[0].insecure_channel(endpoint)
+def open_channel(endpoint: str) -> Any:
+    with signals_to_main_thread():  # the first channel starts grpc's own threads
+        return grpc_modules()[0].insecure_channel(endpoint)
 
 
 def monitor_health(endpoint: str, timeout_s: float = 2.0) -> dict[str, Any] | None:
     """The Health answer of the monitor at ``endpoint``, or None when nothing answers."""
-    grpc, pb2, pb2_grpc = _rpc()
-    with _channel(endpoint) as channel:
+    grpc, pb2, pb2_grpc = grpc_modules()
+    with open_channel(endpoint) as channel:
         try:
             reply = pb2_grpc.EnergyMonitorStub(channel).Health(pb2.HealthRequest(), timeout=timeout_s, wait_for_ready=True)
         except grpc.RpcError:

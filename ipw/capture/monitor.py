@@ -21,7 +21,7 @@ import threading
 from typing import Any
 
 from ..errors import TelemetryError, UsageError
-from ._grpc import _signals_to_main_thread, monitor_health
+from ._grpc import monitor_health, signals_to_main_thread
 
 __all__ = ["ENV_ENDPOINT", "MonitorLauncher", "launch_monitor"]
 
@@ -110,7 +110,7 @@ class MonitorLauncher:
                 lines.put(line)
             lines.put(b"")
 
-        with _signals_to_main_thread():
+        with signals_to_main_thread():
             threading.Thread(target=pump, name="ipw-monitor-stdout", daemon=True).start()
         try:
             line = lines.get(timeout=self.start_timeout_s)

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from ..errors import TelemetryError
 from ..events import DeviceSeen, Event, HarnessCpu, PowerSample, TelemetryStatus
-from ._grpc import _channel, _rpc, _signals_to_main_thread, monitor_health
+from ._grpc import grpc_modules, monitor_health, open_channel, signals_to_main_thread
 from .monitor import ENV_ENDPOINT, MonitorLauncher, launch_monitor
 
 __all__ = ["ENV_ENDPOINT", "HarnessCpuSampler", "MonitorLauncher", "TelemetrySession", "host_busy_cpu_s",
@@ -77,7 +77,7 @@ class TelemetrySession:
     def start(self, wait_s: float = 10.0) -> TelemetrySession:
         """Start streaming; wait up to ``wait_s`` for the first connection attempt to conclude."""
         self._thread = threading.Thread(target=self._run, name="ipw-telemetry", daemon=True)
-        with _signals_to_main_thread():
+        with signals_to_main_thread():
             self._thread.start()
         self._attempted.wait(wait_s)
         return self
@@ -118,7 +118,7 @@ class TelemetrySession:
                 channel, offset_ns = self._channel, self.clock_offset_ns
             if channel is None or offset_ns is None or self.lost:
                 raise _StreamEnded("the energy monitor is not connected")
-            _, pb2, pb2_grpc = _rpc()
+            _, pb2, pb2_grpc = grpc_modules()
             batch = pb2_grpc.EnergyMonitorStub(channel).Read(pb2.ReadRequest(label=label), timeout=timeout_s)
             for s in batch.samples:
                 optional = {f: getattr(s, f) for f in _OPTIONAL if s.HasField(f)}
@@ -139,7 +139,7 @@ class TelemetrySession:
                                    clock_offset_ns=offset_ns, endpoint=self.endpoint))
 
     def _run(self) -> None:
-        grpc = _rpc()[0]
+        grpc = grpc_modules()[0]
         while not self._stop.is_set():
             try:
                 self._stream_once()
@@ -170,8 +170,8 @@ class TelemetrySession:
                 return
 
     def _stream_once(self) -> None:
-        grpc, pb2, pb2_grpc = _rpc()
-        channel = _channel(self.endpoint)
+        grpc, pb2, pb2_grpc = grpc_modules()
+        channel = open_channel(self.endpoint)
         with self._lock:
             self._channel = channel
         stub = pb2_grpc.EnergyMonitorStub(channel)
