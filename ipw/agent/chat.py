@@ -1,8 +1,8 @@
 """One streamed ``/chat/completions`` call with tools: text and tool calls as they arrive.
 
 The request is the OpenAI tools API (``messages``, ``tools``, ``stream: true``)
-sent through the openai client's own configured HTTP client (its transport,
-auth and timeouts); the body is read with the wire module's server-sent-events
+sent by the openai client's one send path (its transport, auth and
+timeouts); the body is read with the wire module's server-sent-events
 decoder, so there is one SSE parser in ipw. A tool call streams as
 ``delta.tool_calls`` pieces keyed by ``index``: the first piece usually
 carries the call's ``id`` and ``function.name``, later ones the
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -123,8 +124,7 @@ def stream_chat(client: Any, body: dict[str, Any], *, deadline: float,
         on_piece(text)
 
     try:
-        with client.http.stream("POST", _PATH, content=content, headers={"Content-Type": "application/json"},
-                                timeout=_timeout(client, deadline)) as response:
+        with closing(client.send("POST", _PATH, content, timeout=_timeout(client, deadline))) as response:
             if response.status_code >= 400:
                 raise status_error(response, client.base_url, _PATH)
             pieces = response.iter_bytes()

@@ -110,7 +110,7 @@ class AgentRunner(Runner):
     def _execute(self, client: Any, writer: Any, warmups: list[DatasetRecord], plan: list[DatasetRecord],
                  next_qid: int, progress: Progress, bracket: Callable[[str], None] | None = None) -> None:
         config = self.config
-        if not hasattr(client, "http"):
+        if not hasattr(client, "send"):  # the openai client's one send path (ipw.agent.chat uses it)
             raise UsageError(f"the built-in agent needs the openai client, not {type(client).__name__}")
 
         def on_query(ok: bool) -> None:

@@ -17,10 +17,12 @@ read at a time (many tokens per piece).
 - A reused connection the server has closed meanwhile is noticed before
   sending, or when it ends before a single response byte, and the request
   goes once more on a new connection.
-- :meth:`PooledTransport.send` takes a deadline for the whole answer and a
-  cap on its bytes, checked at every socket read (so a server that only
-  sends keep-alive comments, or trickles a byte at a time, is still cut off):
-  past them it raises :class:`DeadlinePassed` or :class:`BodyTooLarge`.
+- A request may carry a deadline for the whole answer and a cap on its
+  bytes (the request extensions ``deadline_s`` and ``max_bytes``, or the
+  same arguments to :meth:`PooledTransport.send`), checked at every socket
+  read (so a server that only sends keep-alive comments, or trickles a byte
+  at a time, is still cut off): past them it raises :class:`DeadlinePassed`
+  or :class:`BodyTooLarge`.
 - :meth:`PooledTransport.close` also ends the requests in flight (their
   sockets are shut down), so a thread blocked on a silent server wakes up.
 
@@ -140,11 +142,20 @@ class PooledTransport(httpx.BaseTransport):
 
     # -- the httpx extension point ---------------------------------------
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``; the response is read up to the end of its head, its body as it comes.
+
+        The extensions ``deadline_s`` (from now to the answer's last byte) and
+        ``max_bytes`` (head included) bound the answer; see the module docstring.
+        """
         url = request.url
         scheme = url.scheme
         key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
-        raw = self._exchange(key, _request_head(request), request.read(), request.extensions.get("timeout", {}),
-                             request, head_only=request.method == "HEAD")
+        extensions = request.extensions
+        deadline_s = extensions.get("deadline_s")
+        deadline = None if deadline_s is None else time.monotonic() + deadline_s
+        raw = self._exchange(key, _request_head(request), request.read(), extensions.get("timeout", {}), request,
+                             head_only=request.method == "HEAD", deadline=deadline,
+                             max_bytes=extensions.get("max_bytes"))
         return raw.to_httpx(request)
 
     # -- without httpx's objects --------------------------------------------

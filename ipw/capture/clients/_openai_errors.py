@@ -7,6 +7,8 @@ becomes ``ServerUnreachableError`` (no connection), ``ServerTimeoutError``
 (naming the limit that ran out) or ``ServerResponseError`` (the connection
 failed mid-answer); all three are retryable. An answer cut off at its
 deadline or byte cap (``_http``'s ``DeadlinePassed``, ``BodyTooLarge``) is not.
+Bodies are read only so far: an error's to ``MAX_ERROR_BODY_BYTES``, a JSON
+answer's to ``MAX_ANSWER_BYTES`` (past that it is garbage).
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import httpx
 from ..._untrusted import InputRefused, decode_json
 from ...errors import AnswerTooLongError, ServerResponseError, ServerTimeoutError, ServerUnreachableError
 from ._http import BodyTooLarge, DeadlinePassed
+from ._openai_wire import garbage
 from .base import client_error, excerpt, retry_after_s
 
-__all__ = ["MAX_ERROR_BODY_BYTES", "status_error", "transport_error", "error_body", "capped_text"]
+__all__ = ["MAX_ANSWER_BYTES", "MAX_ERROR_BODY_BYTES", "answer_text", "status_error", "transport_error", "error_body",
+           "capped_text"]
 
 # An error body is read only this far: enough for any message, and a server
 # that answers a multi-gigabyte error never fills memory.
 MAX_ERROR_BODY_BYTES = 64 * 1024
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a whole JSON answer (a server that ignored stream: true), as one SSE event
 
 
 def status_error(response: httpx.Response, base_url: str, path: str) -> ServerResponseError:
@@ -97,6 +102,15 @@ def transport_error(exc: httpx.HTTPError, url: str, *, timeout_s: float, connect
 def error_body(response: httpx.Response) -> str:
     """The start of an error response's body as text, at most ``MAX_ERROR_BODY_BYTES`` of it."""
     return capped_text(response, MAX_ERROR_BODY_BYTES)[0]
+
+
+def answer_text(response: httpx.Response) -> str:
+    """A JSON answer's body as text, read at most ``MAX_ANSWER_BYTES`` far: a larger one is garbage, and
+    the rest is never read, so a server cannot fill memory with one."""
+    text, longer = capped_text(response, MAX_ANSWER_BYTES)
+    if longer:
+        raise garbage(f"the server answered with a JSON body larger than {MAX_ANSWER_BYTES // 2**20} MiB")
+    return text
 
 
 def capped_text(response: httpx.Response, limit: int) -> tuple[str, bool]:

@@ -1,7 +1,10 @@
 """The OpenAI streaming wire format: server-sent events of JSON chunks, read strictly.
 
 Everything here turns bytes the server sent into values or into a
-``ServerResponseError``; nothing here does I/O.
+``ServerResponseError``; nothing here does I/O. :func:`sse_runs` is the whole
+state machine of an answer: body pieces in, a ``ChunkRun`` per socket read
+out, and what the stream said (usage, finish reason, ``[DONE]``) kept in an
+:class:`Answer`.
 """
 
 from __future__ import annotations
@@ -12,14 +15,20 @@ from typing import Any, Iterable, Iterator, Mapping
 import msgspec
 
 from ...errors import ServerResponseError
-from .base import Completion, client_error, excerpt, finish_reason_text
+from .base import Chunk, ChunkRun, Completion, client_error, excerpt, finish_reason_text
 
 __all__ = [
     "CHUNK_DECODER",
     "MAX_EVENT_BYTES",
+    "Answer",
     "StreamChunk",
+    "check_ended",
+    "json_answer",
+    "json_body",
+    "lenient_chunk",
     "plain_chunks",
     "sse_events",
+    "sse_runs",
     "json_object",
     "choice_text",
     "completion_from_usage",
@@ -142,6 +151,188 @@ def plain_chunks(region: bytes) -> tuple[list[StreamChunk], bool] | None:
         return None
     # a line holding only blanks would be skipped: the count must match
     return (chunks, done) if len(chunks) == n else None
+
+
+# Chunk(text) runs NamedTuple's Python-level __new__; building the tuple directly
+# is the same value at a third of the cost, once per streamed token
+_new_tuple = tuple.__new__
+
+
+class Answer:
+    """What a stream has said so far: usage, finish reason, texts and events counted, whether [DONE] came."""
+
+    __slots__ = ("usage", "finish_reason", "n_chunks", "n_events", "done")
+
+    def __init__(self) -> None:
+        self.usage: dict[str, Any] | None = None
+        self.finish_reason: Any = None  # as the server sent it; the runner normalises it
+        self.n_chunks = 0
+        self.n_events = 0
+        self.done = False
+
+
+def sse_runs(pieces: Iterator[bytes], api: str, answer: Answer) -> Iterator[ChunkRun | Chunk]:
+    """The texts of a server-sent-events body: a ``ChunkRun`` per body piece, ``answer`` kept up to date.
+
+    Each piece (one socket read) is cut after its last whole event. Whole
+    events that are all plain ``data:`` chunks of the usual shape are decoded
+    in one call (:func:`plain_chunks`); any other region is read event by
+    event, each odd chunk judged by :func:`lenient_chunk`. It stops at
+    ``[DONE]``, leaving the rest of ``pieces`` unread (the caller drains it);
+    whether the answer is whole is :func:`check_ended`'s to say.
+    """
+    chat = api == "chat"
+    rest = b""
+    for piece in pieces:
+        data = rest + piece if rest else piece
+        held = b""
+        if b"\r" in data:  # CRLF or CR line ends (sse-starlette, as llama_cpp.server uses, sends CRLF)
+            if data.endswith(b"\r"):
+                data, held = data[:-1], b"\r"  # it may be the first half of a CRLF
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        cut = data.rfind(b"\n\n") + 2
+        if cut < 2:
+            rest = data + held
+        else:
+            region, rest = data[:cut], data[cut:] + held
+            run = _plain_run(region, answer, chat)
+            if run is None:
+                yield from _events(sse_events((region,)), answer, api)
+            elif run:
+                yield run
+            if answer.done:
+                return
+        if len(rest) > MAX_EVENT_BYTES:
+            raise garbage(f"an event longer than {MAX_EVENT_BYTES} bytes")
+    if rest:  # the last event may end without its blank line
+        yield from _events(sse_events((rest,)), answer, api)
+
+
+def check_ended(answer: Answer) -> None:
+    """Raise unless the stream sent events and ended as a whole answer ends: ``[DONE]`` or a finish reason."""
+    if answer.n_events == 0:
+        raise garbage("the server sent no events")
+    if not answer.done and answer.finish_reason is None:
+        raise client_error(
+            ServerResponseError,
+            "the stream ended before the server finished the answer (no finish_reason, no [DONE])",
+            retryable=True,
+            hint="the server may have crashed or dropped the connection; check its log",
+        )
+
+
+def _plain_run(region: bytes, answer: Answer, chat: bool) -> ChunkRun | None:
+    """The texts of a region of plain chunks, with ``answer`` updated; None (``answer`` untouched) otherwise."""
+    parsed = plain_chunks(region)
+    if parsed is None:
+        return None
+    chunks, done = parsed
+    run = ChunkRun()
+    add = run.append
+    usage = answer.usage
+    finish_reason = answer.finish_reason
+    unset = msgspec.UNSET
+    for chunk in chunks:
+        if chunk.error is not unset:
+            return None  # the server reports an error: the event path raises it, after the texts before it
+        if chunk.usage is not None:
+            usage = chunk.usage
+        choices = chunk.choices
+        if not choices:
+            continue
+        choice = choices[0]
+        if chat:
+            delta = choice.delta
+            text = delta.content if delta is not None else None
+        else:
+            text = choice.text
+        if text:
+            add(text)
+        finish = choice.finish_reason
+        if finish:
+            finish_reason = finish
+    answer.usage = usage
+    answer.finish_reason = finish_reason
+    answer.n_events += len(chunks) + done
+    answer.n_chunks += len(run)
+    answer.done = done
+    return run
+
+
+def _events(events: Iterable[tuple[str, bytes]], answer: Answer, api: str) -> Iterator[Chunk]:
+    """Events read one at a time, each chunk of an odd shape judged by the lenient path; a ``Chunk`` per text."""
+    decode = CHUNK_DECODER.decode
+    chat = api == "chat"
+    for event, data in events:
+        answer.n_events += 1
+        if data[:1] in (b"[", b" ") and data.strip() == b"[DONE]":
+            answer.done = True
+            return
+        try:
+            chunk = decode(data)
+        except (msgspec.MsgspecError, RecursionError):  # nesting deeper than the stack: let the lenient path call it garbage
+            chunk = None
+        if chunk is None or event == "error" or chunk.error is not msgspec.UNSET:
+            # an odd shape: the lenient path judges it (and raises on garbage or a reported error)
+            chunk_usage, text, finish = lenient_chunk(event, data, api)
+            if chunk_usage is not None:
+                answer.usage = chunk_usage
+        else:
+            if chunk.usage is not None:
+                answer.usage = chunk.usage
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            if chat:
+                text = choice.delta.content if choice.delta is not None else None
+            else:
+                text = choice.text
+            finish = choice.finish_reason
+        if text:
+            answer.n_chunks += 1
+            yield _new_tuple(Chunk, (text, 1))
+        if finish:
+            answer.finish_reason = finish
+
+
+def lenient_chunk(event: str, data: bytes, api: str) -> tuple[dict[str, Any] | None, str, str | None]:
+    """Usage, text and finish reason of a chunk of any shape; garbage or a reported error raises."""
+    obj = json_object(data.decode("utf-8", "replace"))
+    if event == "error" or "error" in obj:
+        raise stream_error(obj.get("error", obj))
+    usage = obj["usage"] if isinstance(obj.get("usage"), dict) else None
+    choices = obj.get("choices") or []
+    if not isinstance(choices, list):
+        raise garbage(f"'choices' is not a list: {excerpt(data.decode('utf-8', 'replace'))}")
+    text, finish = "", None
+    for choice in choices[:1]:
+        text = choice_text(choice, api)
+        if choice.get("finish_reason"):
+            finish = choice["finish_reason"]  # as sent: the runner normalises it (a dict is not repr'd)
+    return usage, text, finish
+
+
+def json_answer(text: str, api: str) -> Iterator[Chunk | Completion]:
+    """The answer of a server that ignored ``stream: true`` and sent one JSON object."""
+    obj = json_object(text)
+    if "error" in obj:
+        raise stream_error(obj["error"])
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise garbage(f"JSON answer without choices: {excerpt(text)}")
+    choice = choices[0]
+    message = choice.get("message") or {}
+    content = message.get("content") if api == "chat" else choice.get("text")
+    usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
+    if content:
+        n_tokens = usage_count(usage.get("completion_tokens")) if usage else None
+        yield Chunk(str(content), n_tokens if n_tokens else 1)
+    yield completion_from_usage(usage, choice.get("finish_reason"), 1 if content else 0)
+
+
+def json_body(body: dict[str, Any]) -> bytes:
+    """A request body as compact UTF-8 JSON; NaN or infinity is refused (``ValueError``), as JSON has neither."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def json_object(text: str) -> dict[str, Any]:

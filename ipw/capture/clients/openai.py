@@ -17,11 +17,6 @@ not asked again, and its usage is ``counted`` with no prompt count. In chat
 mode the server applies a chat template the client cannot see, so there the
 prompt count stays unknown. ``usage_fallback=count`` skips the extra request.
 
-Base URL: ``http://127.0.0.1:8000/v1`` by default. A URL with no path
-(``http://host:8000``) gets ``/v1`` appended; a URL with a path is used as it
-is, so ``https://example.com/openai/v1`` works, and a pasted endpoint
-(``…/v1/chat/completions``) is cut back to its base.
-
 An answer that never ends is cut off and fails its query (not retried):
 ``deadline_s`` bounds one answer from request to last byte (default
 10 × ``timeout_s``: 20 minutes at the default ``timeout_s=120``), checked at
@@ -29,95 +24,39 @@ every socket read, so a server that only sends keep-alive comments is cut
 off too; past :func:`~.base.answer_byte_cap` bytes the read stops as well.
 ``timeout_s`` is how long one read may wait for the next byte.
 
-The API key comes from ``api_key``, else ``IPW_API_KEY``, else
-``OPENAI_API_KEY``; it is only ever sent as the ``Authorization`` header and
-never appears in ``describe()``.
+Base URL (``http://127.0.0.1:8000/v1`` by default), API key and headers: see
+:mod:`._openai_settings`; the key never appears in ``describe()``.
+
+Every request goes one way, :meth:`OpenAIClient.send`: an ``httpx.Request``
+handed to the transport's ``handle_request`` (ipw's
+:class:`~._http.PooledTransport`, or one given as ``transport`` from Python,
+such as ``httpx.MockTransport`` in tests), so a test drives the very path a
+capture uses. What the bytes mean is :mod:`._openai_wire`'s.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import math
-import os
 from typing import Any, Iterable, Iterator, Mapping
 
 import httpx
-import msgspec
 
-from ...errors import ConfigError, ServerResponseError
-from ._http import PooledTransport, RawResponse
-from ._openai_errors import capped_text, status_error, transport_error
-from ._openai_wire import (
-    CHUNK_DECODER,
-    MAX_EVENT_BYTES,
-    choice_text,
-    completion_from_usage,
-    garbage,
-    json_object,
-    plain_chunks,
-    sse_events,
-    stream_error,
-    usage_count,
-)
-from .base import (REDACTED, Chunk, ChunkRun, Completion, InferenceClient, answer_byte_cap, client_error, excerpt,
-                   param)
+from ...errors import ConfigError
+from ._http import PooledTransport
+from ._openai_errors import answer_text, capped_text, status_error, transport_error
+from ._openai_settings import (Requests, choice_param, normalise_base_url, request_headers, timeout_param,
+                               transport_param)
+from ._openai_wire import (Answer, check_ended, completion_from_usage, garbage, json_answer, json_body, json_object,
+                           sse_runs, usage_count)
+from .base import REDACTED, Chunk, ChunkRun, Completion, InferenceClient, answer_byte_cap, excerpt, param
 
-# Chunk(text) runs NamedTuple's Python-level __new__; building the tuple directly
-# is the same value at a third of the cost, once per streamed token
-_new_tuple = tuple.__new__
+_new_tuple = tuple.__new__  # Chunk(text) without NamedTuple's Python-level __new__, once per streamed token
 
 __all__ = ["OpenAIClient", "normalise_base_url", "timeout_param", "transport_param"]
 
 _RESERVED_GEN = frozenset({"model", "messages", "prompt", "stream"})
-_ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
-_KEY_ENV = ("IPW_API_KEY", "OPENAI_API_KEY")
 _DRAIN_LIMIT_BYTES = 1024 * 1024  # what is read after [DONE] so the connection can be reused
-MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a whole JSON answer (a server that ignored stream: true), as one SSE event
-
-
-def normalise_base_url(url: str) -> str:
-    """The API base for ``url``: ``/v1`` added to a bare host, endpoints cut off."""
-    url = url.strip().rstrip("/")
-    for suffix in _ENDPOINT_SUFFIXES:
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-            break
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"invalid base URL {url!r}: {exc}", hint="give one like http://127.0.0.1:8000/v1") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigError(f"invalid base URL {url!r}", hint="give one like http://127.0.0.1:8000/v1")
-    if parsed.path in ("", "/"):
-        url += "/v1"
-    return url
-
-
-def timeout_param(params: Mapping[str, Any], name: str, default: float, client_id: str) -> float:
-    """A timeout in seconds: a finite number above zero, or a ``ConfigError`` naming it."""
-    value = param(params, name, float, default, client_id)
-    if value is None or not math.isfinite(value) or value <= 0:
-        raise ConfigError(
-            f"client '{client_id}' parameter {name}={params.get(name)!r} is not a timeout",
-            hint=f"pass a number of seconds above zero, e.g. --client-param {name}={default:g}",
-        )
-    return value
-
-
-def transport_param(params: Mapping[str, Any], client_id: str) -> httpx.BaseTransport | None:
-    """The ``transport`` param: an ``httpx.BaseTransport`` given from Python, or ``None``.
-
-    It exists so tests and embedders can route requests in process; from the
-    command line it can only ever be a string or a number, which is refused.
-    """
-    transport = params.get("transport")
-    if transport is None or isinstance(transport, httpx.BaseTransport):
-        return transport
-    raise ConfigError(
-        f"client '{client_id}' parameter transport={transport!r} is not an httpx transport",
-        hint="drop --client-param transport; it can only be set from Python",
-    )
+_TOKENIZER_ANSWER_BYTES = 64 * 1024  # {"count": n} and no more
 
 
 class OpenAIClient(InferenceClient):
@@ -135,64 +74,44 @@ class OpenAIClient(InferenceClient):
         super().__init__(base_url, **params)
         self.base_url = normalise_base_url(self.base_url or self.default_base_url)
         cid = self.client_id
-        self.api = str(param(params, "api", str, "chat", cid)).lower()
-        if self.api not in ("chat", "completions"):
-            raise ConfigError(f"client 'openai' api={self.api!r} is unknown", hint="use api=chat or api=completions")
+        self.api = choice_param(params, "api", ("chat", "completions"), cid)
         self.timeout_s = timeout_param(params, "timeout_s", 120.0, cid)
         self.connect_timeout_s = timeout_param(params, "connect_timeout_s", 5.0, cid)
         self.deadline_s = timeout_param(params, "deadline_s", 10 * self.timeout_s, cid)
         transport = transport_param(params, cid)
         self.stream_usage = param(params, "stream_usage", bool, True, cid)
-        self.usage_fallback = str(param(params, "usage_fallback", str, "auto", cid)).lower()
-        if self.usage_fallback not in ("auto", "count"):
-            raise ConfigError(
-                f"client 'openai' usage_fallback={self.usage_fallback!r} is unknown",
-                hint="use usage_fallback=auto or usage_fallback=count",
-            )
+        self.usage_fallback = choice_param(params, "usage_fallback", ("auto", "count"), cid)
         self._server_tokenizer: bool | None = None  # None: not yet known whether the server has one
-        extra_headers = params.get("headers") or {}
-        if not isinstance(extra_headers, Mapping):
-            raise ConfigError("client 'openai' headers must be a mapping", hint='pass --client-param headers=\'{"X-Name": "value"}\'')
-        self._extra_header_names = sorted(str(k) for k in extra_headers)
-
-        self._key_source: str | None = None
-        api_key = params.get("api_key")
-        if api_key:
-            self._key_source = "api_key param"
-        else:
-            for name in _KEY_ENV:
-                if os.environ.get(name):
-                    api_key, self._key_source = os.environ[name], name
-                    break
-        headers = {str(k): str(v) for k, v in extra_headers.items()}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
+        headers, self._key_source = request_headers(params, self.base_url, cid)
+        self._extra_header_names = sorted(str(k) for k in params.get("headers") or {})
 
         # ipw's own keep-alive transport: no pool cap, bodies read per socket read (see _http)
         self._transport = transport if transport is not None else PooledTransport()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-            transport=self._transport,
-        )
-        # what every streamed request shares, built once: httpx.Client builds and parses them per
-        # request, and that (with its cookie jar) was ~40% of ipw's CPU per query
-        self._stream_urls = {p: httpx.URL(self.base_url + p) for p in ("/chat/completions", "/completions")}
-        self._stream_extensions = {"timeout": self._http.timeout.as_dict()}
-        self._stream_headers = httpx.Headers(self._http.headers)
-        self._stream_headers["Content-Type"] = "application/json"
-        url = httpx.URL(self.base_url)
-        if (url.username or url.password) and "Authorization" not in self._stream_headers:
-            # httpx.Client turns URL userinfo into HTTP Basic auth; the direct path must send it too
-            # (the secrets registry already knows this value and its base64 form)
-            token = base64.b64encode(f"{url.username}:{url.password}".encode()).decode("ascii")
-            self._stream_headers["Authorization"] = f"Basic {token}"
-        # with ipw's own transport, a stream's request is sent as bytes: the head httpx would send,
-        # built once per endpoint, only its Content-Length written per query
-        self._raw_heads: dict[str, tuple[tuple[str, str, int], bytes]] | None = None
-        if transport is None:
-            self._raw_heads = {p: _raw_head(u, self._stream_headers) for p, u in self._stream_urls.items()}
+        # what every request shares, built once: an httpx.Client building and parsing headers and URLs
+        # per request (with its cookie jar) was ~40% of ipw's CPU per query
+        self._requests = Requests(self.base_url, headers)
+        self._timeouts = httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s).as_dict()
+
+    # -- the one send path -----------------------------------------------------
+    def send(self, method: str, path: str, content: bytes | None = None, *, timeout: httpx.Timeout | None = None,
+             deadline_s: float | None = None, max_bytes: int | None = None) -> httpx.Response:
+        """Send one request the way this client sends all of them; the response's body is not read yet.
+
+        ``path`` is under the base URL (``/chat/completions``) or a whole URL;
+        ``content`` goes as JSON. Headers, auth and timeouts are the client's
+        (``timeout`` overrides the timeouts); ``deadline_s`` and ``max_bytes``
+        bound the whole answer (see :mod:`._http`). What httpx.Client.send
+        does, without its per-request work: no redirects, auth flows or event
+        hooks are configured, so none are skipped, and cookies a server sets
+        are not sent back. Failures are httpx's exceptions; the caller closes
+        the response.
+        """
+        extensions = {"timeout": self._timeouts if timeout is None else timeout.as_dict(), "deadline_s": deadline_s,
+                      "max_bytes": max_bytes}
+        request = self._requests.build(method, path, content, extensions)
+        response = self._transport.handle_request(request)
+        response.request = request
+        return response
 
     # -- streaming -------------------------------------------------------------
     def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
@@ -208,76 +127,35 @@ class OpenAIClient(InferenceClient):
             runs.close()
 
     def stream_runs(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | ChunkRun | Completion]:
-        """The stream with the chunks of each socket read as one ``ChunkRun`` (what the runner reads)."""
+        """The stream with the chunks of each socket read as one ``ChunkRun`` (what the runner reads).
+
+        The answer is an error status (raised), one JSON object (a server that
+        ignored ``stream: true``) or an event stream, read as it arrives; a
+        compressed body is decoded by httpx on its way.
+        """
         path, body = self._request(model, prompt, gen)
-        if self._raw_heads is not None:
-            yield from self._stream_raw(path, body, model, prompt, answer_byte_cap(gen))
-            return
+        content = json_body(body)
         try:
-            response = self._send_stream(path, body)
+            response = self.send("POST", path, content, deadline_s=self.deadline_s, max_bytes=answer_byte_cap(gen))
             try:
-                yield from self._from_response(response, path, model, prompt)
+                if response.status_code >= 400:
+                    raise status_error(response, self.base_url, path)
+                headers = response.headers
+                if "application/json" in headers.get("content-type", ""):
+                    yield from json_answer(answer_text(response), self.api)
+                else:
+                    encoding = headers.get("content-encoding")
+                    # a plain body straight from the transport, one socket read per piece
+                    plain = not encoding or encoding.lower() == "identity"
+                    pieces = iter(response.stream) if plain else response.iter_bytes()  # type: ignore[arg-type]
+                    yield from self._from_sse(pieces, model, prompt)
             finally:
                 response.close()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, path) from exc
 
-    def _from_response(self, response: httpx.Response, path: str, model: str,
-                       prompt: str) -> Iterator[Chunk | ChunkRun | Completion]:
-        """The answer in an httpx response: an error status raised, a JSON answer, or an event stream."""
-        if response.status_code >= 400:
-            raise status_error(response, self.base_url, path)
-        if "application/json" in response.headers.get("content-type", ""):
-            yield from self._from_json_body(_answer_text(response))
-        else:
-            yield from self._from_sse(response.iter_bytes(), model, prompt)
-
     def prepare(self, model: str, gen: dict[str, Any]) -> None:
         self._request(model, "", gen)  # the body every query sends: a reserved field is refused here
-
-    def _stream_raw(self, path: str, body: dict[str, Any], model: str, prompt: str,
-                    max_bytes: int) -> Iterator[Chunk | ChunkRun | Completion]:
-        """``stream_runs`` over ipw's transport without httpx's request and response objects.
-
-        A server-sent-events body in plain encoding is read straight from the
-        socket reads; anything else (an error status, a JSON answer, a
-        compressed body) becomes the ``httpx.Response`` it would have been,
-        so it is judged by exactly the same code.
-        """
-        assert self._raw_heads is not None
-        key, head = self._raw_heads[path]
-        content = _json_bytes(body)
-        try:
-            raw = self._transport.send(key, head + b"Content-Length: %d\r\n\r\n" % len(content), content,
-                                       self._stream_extensions["timeout"], deadline_s=self.deadline_s,
-                                       max_bytes=max_bytes)
-            try:
-                ctype = raw.header(b"content-type") or b""
-                encoding = raw.header(b"content-encoding")
-                if raw.status >= 400 or b"application/json" in ctype or (encoding and encoding.lower() != b"identity"):
-                    request = httpx.Request("POST", self._stream_urls[path], headers=self._stream_headers,
-                                            content=content, extensions=self._stream_extensions)
-                    yield from self._from_response(raw.to_httpx(request), path, model, prompt)
-                else:
-                    yield from self._from_sse(raw.pieces(), model, prompt)
-            finally:
-                raw.close()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, path) from exc
-
-    def _send_stream(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """POST ``body`` straight to the transport: the request httpx.Client would send, without its per-request work.
-
-        Same URL, headers (the client's defaults and ours), JSON encoding and
-        timeouts; no redirects, auth flows or event hooks are configured, so
-        none are skipped. Cookies a server sets are not sent back on streams.
-        """
-        content = _json_bytes(body)
-        request = httpx.Request("POST", self._stream_urls[path], headers=self._stream_headers, content=content,
-                                extensions=self._stream_extensions)
-        response = self._transport.handle_request(request)
-        response.request = request
-        return response
 
     def _request(self, model: str, prompt: str, gen: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         clash = sorted(_RESERVED_GEN & set(gen))
@@ -300,195 +178,48 @@ class OpenAIClient(InferenceClient):
         return path, body
 
     def _from_sse(self, body: Iterable[bytes], model: str, prompt: str) -> Iterator[Chunk | ChunkRun | Completion]:
-        """The answer in a server-sent-events body: a ``ChunkRun`` per body piece, then the ``Completion``.
-
-        Each piece (one socket read) is cut after its last whole event. Whole
-        events that are all plain ``data:`` chunks of the usual shape are
-        decoded in one call (:func:`plain_chunks`); any other region is read
-        event by event, each odd chunk judged by the lenient path.
-        """
-        answer = _Answer()
-        chat = self.api == "chat"
+        """The answer in a server-sent-events body (:func:`~._openai_wire.sse_runs`), then its ``Completion``."""
+        answer = Answer()
         pieces = iter(body)
-        rest = b""
-        for piece in pieces:
-            data = rest + piece if rest else piece
-            held = b""
-            if b"\r" in data:  # CRLF or CR line ends (sse-starlette, as llama_cpp.server uses, sends CRLF)
-                if data.endswith(b"\r"):
-                    data, held = data[:-1], b"\r"  # it may be the first half of a CRLF
-                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            cut = data.rfind(b"\n\n") + 2
-            if cut < 2:
-                rest = data + held
-            else:
-                region, rest = data[:cut], data[cut:] + held
-                run = self._plain_run(region, answer, chat)
-                if run is None:
-                    yield from self._events(sse_events((region,)), answer, chat)
-                elif run:
-                    yield run
-                if answer.done:
-                    break
-            if len(rest) > MAX_EVENT_BYTES:
-                raise garbage(f"an event longer than {MAX_EVENT_BYTES} bytes")
-        else:
-            if rest:  # the last event may end without its blank line
-                yield from self._events(sse_events((rest,)), answer, chat)
+        yield from sse_runs(pieces, self.api, answer)
         if answer.done:
-            drained = 0  # read to the end of the body, so the connection goes back to the pool
             try:
-                for piece in pieces:
-                    drained += len(piece)
-                    if drained > _DRAIN_LIMIT_BYTES:
-                        break
+                _drain(pieces)
             except httpx.HTTPError:
                 # the answer is whole at [DONE]; a server that then drops the connection (llama_cpp.server
                 # does, after cutting a stream short) costs only the connection, which is not reused
                 pass
-        finish_reason = answer.finish_reason
-        if answer.n_events == 0:
-            raise garbage("the server sent no events")
-        if not answer.done and finish_reason is None:
-            raise client_error(
-                ServerResponseError,
-                "the stream ended before the server finished the answer (no finish_reason, no [DONE])",
-                retryable=True,
-                hint="the server may have crashed or dropped the connection; check its log",
-            )
+        check_ended(answer)
         if answer.usage is None and self.api == "completions" and self.usage_fallback == "auto":
             prompt_tokens = self._server_prompt_tokens(model, prompt)
             if prompt_tokens is not None:
-                yield Completion(prompt_tokens, answer.n_chunks, finish_reason, "tokenizer")
+                yield Completion(prompt_tokens, answer.n_chunks, answer.finish_reason, "tokenizer")
                 return
-        yield completion_from_usage(answer.usage, finish_reason, answer.n_chunks)
-
-    @staticmethod
-    def _plain_run(region: bytes, answer: "_Answer", chat: bool) -> ChunkRun | None:
-        """The texts of a region of plain chunks, with ``answer`` updated; None (``answer`` untouched) otherwise."""
-        parsed = plain_chunks(region)
-        if parsed is None:
-            return None
-        chunks, done = parsed
-        run = ChunkRun()
-        add = run.append
-        usage = answer.usage
-        finish_reason = answer.finish_reason
-        unset = msgspec.UNSET
-        for chunk in chunks:
-            if chunk.error is not unset:
-                return None  # the server reports an error: the event path raises it, after the texts before it
-            if chunk.usage is not None:
-                usage = chunk.usage
-            choices = chunk.choices
-            if not choices:
-                continue
-            choice = choices[0]
-            if chat:
-                delta = choice.delta
-                text = delta.content if delta is not None else None
-            else:
-                text = choice.text
-            if text:
-                add(text)
-            finish = choice.finish_reason
-            if finish:
-                finish_reason = finish
-        answer.usage = usage
-        answer.finish_reason = finish_reason
-        answer.n_events += len(chunks) + done
-        answer.n_chunks += len(run)
-        answer.done = done
-        return run
-
-    def _events(self, events: Iterable[tuple[str, bytes]], answer: "_Answer", chat: bool) -> Iterator[Chunk]:
-        """Events read one at a time, each chunk of an odd shape judged by the lenient path; a ``Chunk`` per text."""
-        decode = CHUNK_DECODER.decode
-        for event, data in events:
-            answer.n_events += 1
-            if data[:1] in (b"[", b" ") and data.strip() == b"[DONE]":
-                answer.done = True
-                return
-            try:
-                chunk = decode(data)
-            except (msgspec.MsgspecError, RecursionError):  # nesting deeper than the stack: let the lenient path call it garbage
-                chunk = None
-            if chunk is None or event == "error" or chunk.error is not msgspec.UNSET:
-                # an odd shape: the lenient path judges it (and raises on garbage or a reported error)
-                chunk_usage, text, finish = self._lenient_chunk(event, data)
-                if chunk_usage is not None:
-                    answer.usage = chunk_usage
-            else:
-                if chunk.usage is not None:
-                    answer.usage = chunk.usage
-                if not chunk.choices:
-                    continue
-                choice = chunk.choices[0]
-                if chat:
-                    text = choice.delta.content if choice.delta is not None else None
-                else:
-                    text = choice.text
-                finish = choice.finish_reason
-            if text:
-                answer.n_chunks += 1
-                yield _new_tuple(Chunk, (text, 1))
-            if finish:
-                answer.finish_reason = finish
-
-    def _lenient_chunk(self, event: str, data: bytes) -> tuple[dict[str, Any] | None, str, str | None]:
-        """Usage, text and finish reason of a chunk of any shape; garbage or a reported error raises."""
-        obj = json_object(data.decode("utf-8", "replace"))
-        if event == "error" or "error" in obj:
-            raise stream_error(obj.get("error", obj))
-        usage = obj["usage"] if isinstance(obj.get("usage"), dict) else None
-        choices = obj.get("choices") or []
-        if not isinstance(choices, list):
-            raise garbage(f"'choices' is not a list: {excerpt(data.decode('utf-8', 'replace'))}")
-        text, finish = "", None
-        for choice in choices[:1]:
-            text = choice_text(choice, self.api)
-            if choice.get("finish_reason"):
-                finish = choice["finish_reason"]  # as sent: the runner normalises it (a dict is not repr'd)
-        return usage, text, finish
+        yield completion_from_usage(answer.usage, answer.finish_reason, answer.n_chunks)
 
     def _server_prompt_tokens(self, model: str, prompt: str) -> int | None:
         """The prompt's length by the server's own tokenizer, where it offers one."""
         if self._server_tokenizer is False or not self.base_url.endswith("/v1"):
             return None
         url = self.base_url[: -len("/v1")] + "/extras/tokenize/count"
+        content = json_body({"model": model, "input": prompt})
         try:
-            response = self._http.post(url, json={"model": model, "input": prompt}, timeout=min(self.timeout_s, 10.0))
+            response = self.send("POST", url, content, timeout=httpx.Timeout(min(self.timeout_s, 10.0)))
+            try:
+                text, longer = capped_text(response, _TOKENIZER_ANSWER_BYTES)
+            finally:
+                response.close()
         except httpx.HTTPError:
             return None  # a passing failure; the next query asks again
-        count = None
-        if response.is_success:
-            try:
-                count = response.json().get("count")
-            except (ValueError, AttributeError):
-                count = None
-        count = usage_count(count)
+        try:
+            count = usage_count(json.loads(text).get("count")) if response.is_success and not longer else None
+        except (ValueError, AttributeError, RecursionError):
+            count = None
         if count is None:
             self._server_tokenizer = False
             return None
         self._server_tokenizer = True
         return count
-
-    def _from_json_body(self, text: str) -> Iterator[Chunk | Completion]:
-        """A server that ignored ``stream: true`` and sent one JSON answer."""
-        obj = json_object(text)
-        if "error" in obj:
-            raise stream_error(obj["error"])
-        choices = obj.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise garbage(f"JSON answer without choices: {excerpt(text)}")
-        choice = choices[0]
-        message = choice.get("message") or {}
-        content = message.get("content") if self.api == "chat" else choice.get("text")
-        usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
-        if content:
-            n_tokens = usage_count(usage.get("completion_tokens")) if usage else None
-            yield Chunk(str(content), n_tokens if n_tokens else 1)
-        yield completion_from_usage(usage, choice.get("finish_reason"), 1 if content else 0)
 
     # -- the rest of the contract ---------------------------------------------
     def _transport_error(self, exc: httpx.HTTPError, path: str) -> Exception:
@@ -497,28 +228,28 @@ class OpenAIClient(InferenceClient):
 
     def list_models(self) -> list[str]:
         try:
-            response = self._http.get("/models")
+            response = self.send("GET", "/models")
+            try:
+                if response.status_code >= 400:
+                    raise status_error(response, self.base_url, "/models")
+                text = answer_text(response)
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, "/models") from exc
-        if response.status_code >= 400:
-            raise status_error(response, self.base_url, "/models")
-        obj = json_object(response.text)
-        data = obj.get("data")
+        data = json_object(text).get("data")
         if not isinstance(data, list):
-            raise garbage(f"/models answer has no 'data' list: {excerpt(response.text)}")
+            raise garbage(f"/models answer has no 'data' list: {excerpt(text)}")
         return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
 
     def health(self) -> bool:
         try:
-            # only the status is needed; a small body is read to its end so the
-            # connection is reused, a huge one is abandoned after _DRAIN_LIMIT_BYTES
-            with self._http.stream("GET", "/models", timeout=min(self.connect_timeout_s, 5.0)) as response:
-                read = 0
-                for piece in response.iter_bytes():
-                    read += len(piece)
-                    if read > _DRAIN_LIMIT_BYTES:
-                        break
+            response = self.send("GET", "/models", timeout=httpx.Timeout(min(self.connect_timeout_s, 5.0)))
+            try:
+                _drain(response.iter_bytes())  # only the status is needed
                 return response.is_success
+            finally:
+                response.close()
         except httpx.HTTPError:
             return False
 
@@ -541,50 +272,15 @@ class OpenAIClient(InferenceClient):
             out["model"] = model
         return out
 
-    @property
-    def http(self) -> httpx.Client:
-        """The configured HTTP client (base URL, auth, headers, timeouts, transport), for requests this
-        client does not make itself, such as the built-in agent's tool-calling chat (:mod:`ipw.agent.chat`)."""
-        return self._http
-
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
 
-class _Answer:
-    """What a stream has said so far: usage, finish reason, texts and events counted, whether [DONE] came."""
-
-    __slots__ = ("usage", "finish_reason", "n_chunks", "n_events", "done")
-
-    def __init__(self) -> None:
-        self.usage: dict[str, Any] | None = None
-        self.finish_reason: Any = None  # as the server sent it; the runner normalises it
-        self.n_chunks = 0
-        self.n_events = 0
-        self.done = False
-
-
-def _answer_text(response: httpx.Response) -> str:
-    """A JSON answer's body as text, read at most ``MAX_ANSWER_BYTES`` far: a larger one is garbage, and
-    the rest is never read, so a server cannot fill memory with one."""
-    text, longer = capped_text(response, MAX_ANSWER_BYTES)
-    if longer:
-        raise garbage(f"the server answered with a JSON body larger than {MAX_ANSWER_BYTES // 2**20} MiB")
-    return text
-
-
-def _json_bytes(body: dict[str, Any]) -> bytes:
-    """A request body as compact UTF-8 JSON; NaN or infinity is refused (``ValueError``), as JSON has neither."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-
-
-def _raw_head(url: httpx.URL, headers: httpx.Headers) -> tuple[tuple[str, str, int], bytes]:
-    """Where a POST to ``url`` goes, and its request line and headers as httpx would send them, less
-    Content-Length (written per request, last)."""
-    template = httpx.Request("POST", url, headers=headers, content=b"-")
-    lines = [b"POST ", url.raw_path, b" HTTP/1.1\r\n"]
-    for name, value in template.headers.raw:
-        if name.lower() != b"content-length":
-            lines += (name, b": ", value, b"\r\n")
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return (url.scheme, url.host, port), b"".join(lines)
+def _drain(pieces: Iterable[bytes]) -> None:
+    """Read the rest of a body, so the connection goes back to the pool; past ``_DRAIN_LIMIT_BYTES`` it is
+    abandoned (and the connection closed) instead."""
+    read = 0
+    for piece in pieces:
+        read += len(piece)
+        if read > _DRAIN_LIMIT_BYTES:
+            return

@@ -98,7 +98,9 @@ def test_a_streamed_request_is_the_one_httpx_client_would_send():
 
     client = make_client(handler, api_key="sk-test", headers={"X-Team": "a"}, timeout_s=7, connect_timeout_s=2)
     run(client, prompt="ünïcode", gen={"max_tokens": 8})
-    expected = client._http.build_request("POST", "/chat/completions", json=json.loads(seen[0].content))
+    configured = httpx.Client(base_url="http://testserver/v1", headers={"X-Team": "a", "Authorization": "Bearer sk-test"},
+                              timeout=httpx.Timeout(7, connect=2))
+    expected = configured.build_request("POST", "/chat/completions", json=json.loads(seen[0].content))
     streamed = seen[0]
     assert (streamed.method, streamed.url) == ("POST", expected.url)
     # httpx's json= spacing changed between releases (0.27 writes ", ", 0.28 ","): the same JSON,

@@ -6,10 +6,10 @@ Two things make ipw's capture fast, and both must change nothing a user can see:
   chunks are decoded in one call. Whatever a server sends, and however the
   network splits it, the texts, the completion and any error must be exactly
   what reading event by event gives (a hypothesis property below).
-- the raw request path: with ipw's own transport a stream's request is written
-  as bytes, without httpx's objects. The bytes must be the ones httpx would
-  send, and answers that are not a plain event stream (an error status, JSON,
-  a gzip body) must be judged by the same code as before.
+- the one send path: a request goes straight to the transport, without
+  httpx.Client's per-request work. The bytes must be the ones httpx.Client
+  would send, and answers that are not a plain event stream (an error status,
+  JSON, a gzip body) must be judged by the same code as before.
 
 The servers are loopback sockets answering with fixed bytes, standing in for
 any OpenAI-compatible server (vLLM, llama.cpp, OpenAI) at the HTTP wire.
@@ -29,7 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipw.capture.clients import Chunk, Completion, OpenAIClient
-from ipw.capture.clients import openai as openai_module
+from ipw.capture.clients import _openai_wire as wire_module
 from ipw.capture.clients._http import PooledTransport
 from ipw.capture.clients._openai_wire import plain_chunks
 from ipw.capture.clients.base import ChunkRun
@@ -112,25 +112,24 @@ DONE = b"data: [DONE]\n\n"
 SSE = "Content-Type: text/event-stream"
 
 
-# -- the raw request path -------------------------------------------------------------------
+# -- the one send path -----------------------------------------------------------------------
 
-def test_a_raw_request_is_byte_for_byte_the_one_httpx_sends() -> None:
-    """The same client settings through httpx's objects and as raw bytes: identical requests."""
+def test_a_request_is_byte_for_byte_the_one_httpx_client_sends() -> None:
+    """The client's one send path and an httpx.Client with the same settings: identical requests."""
     body = chunked(chat("a"), chat("b", "stop"), USAGE, DONE)
     with WireServer(response(body, SSE, "Transfer-Encoding: chunked")) as server:
         params: dict[str, Any] = {"api_key": "sk-raw", "headers": {"X-Team": "ipw"}, "timeout_s": 9}
-        raw = OpenAIClient(server.url, **params)
-        # a transport given from Python takes the httpx path, through the very same transport class
-        via_httpx = OpenAIClient(server.url, transport=PooledTransport(), **params)
-        assert raw._raw_heads is not None and via_httpx._raw_heads is None
-        gen = {"max_tokens": 4, "temperature": 0.5, "stop": ["ü"]}
-        for client in (raw, via_httpx):
-            items = list(client.stream("m", "ünïcode prompt", gen))
+        # ipw's own transport, and the same transport class given from Python: the one path either way
+        for client in (OpenAIClient(server.url, **params), OpenAIClient(server.url, transport=PooledTransport(), **params)):
+            items = list(client.stream("m", "ünïcode prompt", {"max_tokens": 4, "temperature": 0.5, "stop": ["ü"]}))
             assert items == [Chunk("a"), Chunk("b"), Completion(5, 3, "stop", "server")]
             client.close()
-    sent_raw, sent_httpx = server.requests
-    assert sent_raw == sent_httpx
-    assert b"authorization: bearer sk-raw" in sent_raw.lower() and b"x-team: ipw" in sent_raw.lower()
+        content = server.requests[0].partition(b"\r\n\r\n")[2]
+        with httpx.Client(base_url=server.url, headers={"X-Team": "ipw", "Authorization": "Bearer sk-raw"}) as plain:
+            plain.post("/chat/completions", content=content, headers={"Content-Type": "application/json"})
+    sent, sent_given, sent_httpx = server.requests
+    assert sent == sent_given == sent_httpx
+    assert b"authorization: bearer sk-raw" in sent.lower() and b"x-team: ipw" in sent.lower()
 
 
 def test_the_runner_reads_one_run_per_socket_read_and_stream_gives_chunks() -> None:
@@ -146,7 +145,7 @@ def test_the_runner_reads_one_run_per_socket_read_and_stream_gives_chunks() -> N
         client.close()
 
 
-def test_a_gzip_event_stream_is_decoded_on_the_raw_path() -> None:
+def test_a_gzip_event_stream_is_decoded_on_its_way() -> None:
     body = gzip.compress(chat("hot") + chat(" path", "stop") + DONE)
     with WireServer(response(body, SSE, "Content-Encoding: gzip")) as server:
         client = OpenAIClient(server.url)
@@ -154,7 +153,7 @@ def test_a_gzip_event_stream_is_decoded_on_the_raw_path() -> None:
         client.close()
 
 
-def test_a_json_answer_on_the_raw_path_is_read_as_one_answer() -> None:
+def test_a_json_answer_is_read_as_one_answer() -> None:
     body = json.dumps({"choices": [{"message": {"content": "four"}, "finish_reason": "stop"}],
                        "usage": {"prompt_tokens": 2, "completion_tokens": 3}}).encode()
     with WireServer(response(body, "Content-Type: application/json")) as server:
@@ -164,7 +163,7 @@ def test_a_json_answer_on_the_raw_path_is_read_as_one_answer() -> None:
 
 
 @pytest.mark.parametrize("status, retryable", [("500 Internal Server Error", True), ("400 Bad Request", False)])
-def test_an_error_status_reads_the_same_on_both_paths(status: str, retryable: bool) -> None:
+def test_an_error_status_reads_the_same_with_either_transport(status: str, retryable: bool) -> None:
     body = json.dumps({"error": {"message": "model 'm' is not loaded"}}).encode()
     with WireServer(response(body, "Content-Type: application/json", status=status)) as server:
         errors = []
@@ -193,7 +192,7 @@ def _outcome(client: OpenAIClient, pieces: list[bytes]) -> tuple[list[Any], Any]
 def _event_by_event(client: OpenAIClient, body: bytes) -> tuple[list[Any], Any]:
     """The reference: the whole body at once, read only by the event-by-event path."""
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(openai_module, "plain_chunks", lambda region: None)
+        m.setattr(wire_module, "plain_chunks", lambda region: None)
         return _outcome(client, [body])
 
 

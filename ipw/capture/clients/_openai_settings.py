@@ -1,0 +1,169 @@
+"""What an OpenAI-compatible client is set up with (base URL, timeouts, transport, headers, API key), and its requests.
+
+Each reader turns one client param into a value, or into a ``ConfigError``
+that names the param and how to pass it right. The Ollama client reads its
+timeouts and transport the same way.
+
+Base URL: ``http://127.0.0.1:8000/v1`` by default. A URL with no path
+(``http://host:8000``) gets ``/v1`` appended; a URL with a path is used as it
+is, so ``https://example.com/openai/v1`` works, and a pasted endpoint
+(``…/v1/chat/completions``) is cut back to its base.
+
+The API key comes from ``api_key``, else ``IPW_API_KEY``, else
+``OPENAI_API_KEY``; it is only ever sent as the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+from typing import Any, Mapping
+
+import httpx
+
+from ...errors import ConfigError
+from .base import param
+
+__all__ = ["Requests", "choice_param", "client_headers", "normalise_base_url", "request_headers", "timeout_param", "transport_param"]
+
+_ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
+_KEY_ENV = ("IPW_API_KEY", "OPENAI_API_KEY")
+
+
+def normalise_base_url(url: str) -> str:
+    """The API base for ``url``: ``/v1`` added to a bare host, endpoints cut off."""
+    url = url.strip().rstrip("/")
+    for suffix in _ENDPOINT_SUFFIXES:
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+            break
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid base URL {url!r}: {exc}", hint="give one like http://127.0.0.1:8000/v1") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(f"invalid base URL {url!r}", hint="give one like http://127.0.0.1:8000/v1")
+    if parsed.path in ("", "/"):
+        url += "/v1"
+    return url
+
+
+def timeout_param(params: Mapping[str, Any], name: str, default: float, client_id: str) -> float:
+    """A timeout in seconds: a finite number above zero, or a ``ConfigError`` naming it."""
+    value = param(params, name, float, default, client_id)
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise ConfigError(
+            f"client '{client_id}' parameter {name}={params.get(name)!r} is not a timeout",
+            hint=f"pass a number of seconds above zero, e.g. --client-param {name}={default:g}",
+        )
+    return value
+
+
+def choice_param(params: Mapping[str, Any], name: str, choices: tuple[str, ...], client_id: str) -> str:
+    """A param that is one of a few words (the first is the default), or a ``ConfigError`` naming them."""
+    value = str(param(params, name, str, choices[0], client_id)).lower()
+    if value not in choices:
+        raise ConfigError(f"client '{client_id}' {name}={value!r} is unknown",
+                          hint="use " + " or ".join(f"{name}={choice}" for choice in choices))
+    return value
+
+
+def transport_param(params: Mapping[str, Any], client_id: str) -> httpx.BaseTransport | None:
+    """The ``transport`` param: an ``httpx.BaseTransport`` given from Python, or ``None``.
+
+    It exists so tests and embedders can route requests in process; from the
+    command line it can only ever be a string or a number, which is refused.
+    """
+    transport = params.get("transport")
+    if transport is None or isinstance(transport, httpx.BaseTransport):
+        return transport
+    raise ConfigError(
+        f"client '{client_id}' parameter transport={transport!r} is not an httpx transport",
+        hint="drop --client-param transport; it can only be set from Python",
+    )
+
+
+def request_headers(params: Mapping[str, Any], base_url: str, client_id: str) -> tuple[dict[str, str], str | None]:
+    """The headers of every request, and where the API key came from (None: no key).
+
+    The ``headers`` param; then ``Authorization``: a bearer token from the
+    ``api_key`` param, else ``IPW_API_KEY``, else ``OPENAI_API_KEY``; without
+    one, HTTP Basic auth from the base URL's userinfo, as httpx.Client makes
+    of it (the secrets registry already knows that value and its base64 form).
+    """
+    extra = params.get("headers") or {}
+    if not isinstance(extra, Mapping):
+        raise ConfigError(f"client '{client_id}' headers must be a mapping",
+                          hint='pass --client-param headers=\'{"X-Name": "value"}\'')
+    headers = {str(k): str(v) for k, v in extra.items()}
+    api_key, source = params.get("api_key"), None
+    if api_key:
+        source = "api_key param"
+    else:
+        for name in _KEY_ENV:
+            if os.environ.get(name):
+                api_key, source = os.environ[name], name
+                break
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    url = httpx.URL(base_url)
+    if (url.username or url.password) and "Authorization" not in headers:
+        token = base64.b64encode(f"{url.username}:{url.password}".encode()).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    return headers, source
+
+
+class Requests:
+    """The requests a client sends: its headers over httpx.Client's, normalised once per endpoint.
+
+    ``httpx.Request`` normalises every header of every request anew, about a
+    twentieth of a streamed query's CPU. So the first request to an endpoint
+    is made by ``httpx.Request``, and later ones reuse its URL and headers
+    with their own ``Content-Length``: the same bytes on the wire (a test
+    compares them with httpx.Client's).
+    """
+
+    def __init__(self, base_url: str, headers: Mapping[str, str]) -> None:
+        self._base_url = base_url
+        self._headers = client_headers(headers)
+        self._json_headers = httpx.Headers(self._headers)
+        self._json_headers["Content-Type"] = "application/json"
+        self._made: dict[tuple[str, str, bool], tuple[httpx.URL, httpx.Headers]] = {}
+
+    def build(self, method: str, path: str, content: bytes | None, extensions: dict[str, Any]) -> httpx.Request:
+        """A request to ``path`` (under the base URL) or to a whole URL, with ``content`` as JSON."""
+        made = self._made.get((method, path, content is None))
+        if made is None:
+            url = httpx.URL(self._base_url + path if path.startswith("/") else path)
+            request = httpx.Request(method, url, headers=self._headers if content is None else self._json_headers,
+                                    content=content, extensions=extensions)
+            self._made[method, path, content is None] = (url, httpx.Headers(request.headers))
+            return request
+        url, headers = made
+        headers = httpx.Headers(headers)
+        if content is not None:
+            headers["Content-Length"] = str(len(content))
+        return _Request(method, url, headers, content, extensions)
+
+
+class _Request(httpx.Request):
+    """An ``httpx.Request`` from a URL and headers already normalised (what ``httpx.Request.__init__`` would
+    make of them, Host and Content-Length included)."""
+
+    def __init__(self, method: str, url: httpx.URL, headers: httpx.Headers, content: bytes | None,
+                 extensions: dict[str, Any]) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.extensions = extensions
+        self.stream = httpx.ByteStream(content or b"")
+
+
+def client_headers(headers: Mapping[str, str]) -> httpx.Headers:
+    """``headers`` over the defaults httpx.Client sends (Accept, Accept-Encoding, User-Agent …), so requests
+    stay what they were when an httpx.Client sent them. That client only merges headers: it never sends."""
+    return httpx.Client(headers=headers, transport=_NEVER_SENDS, trust_env=False).headers
+
+
+_NEVER_SENDS = httpx.MockTransport(lambda request: httpx.Response(500))
