@@ -119,17 +119,21 @@ def test_a_request_is_byte_for_byte_the_one_httpx_client_sends() -> None:
     body = chunked(chat("a"), chat("b", "stop"), USAGE, DONE)
     with WireServer(response(body, SSE, "Transfer-Encoding: chunked")) as server:
         params: dict[str, Any] = {"api_key": "sk-raw", "headers": {"X-Team": "ipw"}, "timeout_s": 9}
-        # ipw's own transport, and the same transport class given from Python: the one path either way
+        # ipw's own transport, and the same transport class given from Python: the one path either way;
+        # the second request reuses the headers the first one normalised
         for client in (OpenAIClient(server.url, **params), OpenAIClient(server.url, transport=PooledTransport(), **params)):
-            items = list(client.stream("m", "ünïcode prompt", {"max_tokens": 4, "temperature": 0.5, "stop": ["ü"]}))
-            assert items == [Chunk("a"), Chunk("b"), Completion(5, 3, "stop", "server")]
+            for prompt in ("ünïcode prompt", "a longer ünïcode prompt"):
+                items = list(client.stream("m", prompt, {"max_tokens": 4, "temperature": 0.5, "stop": ["ü"]}))
+                assert items == [Chunk("a"), Chunk("b"), Completion(5, 3, "stop", "server")]
             client.close()
-        content = server.requests[0].partition(b"\r\n\r\n")[2]
         with httpx.Client(base_url=server.url, headers={"X-Team": "ipw", "Authorization": "Bearer sk-raw"}) as plain:
-            plain.post("/chat/completions", content=content, headers={"Content-Type": "application/json"})
-    sent, sent_given, sent_httpx = server.requests
-    assert sent == sent_given == sent_httpx
-    assert b"authorization: bearer sk-raw" in sent.lower() and b"x-team: ipw" in sent.lower()
+            for sent in server.requests[:2]:
+                plain.post("/chat/completions", content=sent.partition(b"\r\n\r\n")[2],
+                           headers={"Content-Type": "application/json"})
+    first, second, first_given, second_given, first_httpx, second_httpx = server.requests
+    assert first == first_given == first_httpx and second == second_given == second_httpx
+    assert b"authorization: bearer sk-raw" in first.lower() and b"x-team: ipw" in first.lower()
+    assert b"a longer" in second
 
 
 def test_the_runner_reads_one_run_per_socket_read_and_stream_gives_chunks() -> None:
