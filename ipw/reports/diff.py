@@ -10,7 +10,6 @@ same intervals. When both runs have agent tasks, ``tasks`` compares them
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -18,9 +17,10 @@ import numpy as np
 from ..errors import UsageError
 from ..replay.engine import RunView
 from ._metrics import ENERGY_OPTIONS, QueryRow, energy_note, judged, query_rows, run_label
+from .deltas import bootstrap_delta, natural_key, outcome_flips, ratio_interval
 from .tables import format_cell, format_table
 
-__all__ = ["diff_runs", "format_diff", "flatten", "dict_differences", "bootstrap_delta"]
+__all__ = ["diff_runs", "format_diff", "flatten", "dict_differences", "mean_delta", "signed_text"]
 
 _METRICS = (
     ("accuracy", "accuracy", lambda r: None if r.is_correct is None else float(r.is_correct)),
@@ -28,7 +28,6 @@ _METRICS = (
     ("latency_e2e_s", "end-to-end latency (s)", lambda r: r.e2e_s),
     ("ttft_s", "time to first token (s)", lambda r: r.ttft_s),
 )
-_BOOT_CELLS = 4_000_000  # resampled values held in memory at once
 # ratios of sums over queries (ipw.analyses.intensity): key, title, numerator/denominator of each row
 _RATIOS = (
     ("joules_per_output_token", "energy per output token (J)", lambda r: r.energy_j, lambda r: r.completion_tokens),
@@ -74,46 +73,19 @@ def data_differs(config_diffs: list[dict[str, Any]]) -> bool:
                for d in config_diffs)
 
 
-def _boot_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    n = len(values)
-    out = np.empty(n_boot)
-    step = max(1, _BOOT_CELLS // n)
-    for start in range(0, n_boot, step):
-        k = min(step, n_boot - start)
-        out[start : start + k] = values[rng.integers(0, n, size=(k, n))].mean(axis=1)
-    return out
-
-
-def bootstrap_delta(
-    a: np.ndarray, b: np.ndarray, *, paired: bool, n_boot: int, rng: np.random.Generator
-) -> tuple[float, float] | None:
-    """Percentile 95 % interval of mean(b) − mean(a); None with fewer than two values a side."""
-    if len(a) < 2 or len(b) < 2 or n_boot < 1:
-        return None
-    if paired:
-        boots = _boot_means(b - a, n_boot, rng)
-    else:
-        boots = _boot_means(b, n_boot, rng) - _boot_means(a, n_boot, rng)
-    low, high = np.percentile(boots, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def _natural(text: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
 def _by_record(rows: list[QueryRow]) -> dict[str, QueryRow]:
     # the latest query of each record stands for it (a record asked twice keeps its last answer)
     return {r.record_id: r for r in rows if r.record_id}
 
 
-def _delta(
+def mean_delta(
     rows_a: list[QueryRow], rows_b: list[QueryRow], getter: Any, *, n_boot: int, rng: np.random.Generator
 ) -> dict[str, Any]:
+    """mean(B) − mean(A) of ``getter`` over rows with a ``record_id``, its interval paired when pairs cover half."""
     rec_a, rec_b = _by_record(rows_a), _by_record(rows_b)
     pairs = [
         (getter(rec_a[k]), getter(rec_b[k]))
-        for k in sorted(set(rec_a) & set(rec_b), key=_natural)
+        for k in sorted(set(rec_a) & set(rec_b), key=natural_key)
         if getter(rec_a[k]) is not None and getter(rec_b[k]) is not None
     ]
     va = np.array([v for v in map(getter, rows_a) if v is not None], dtype=np.float64)
@@ -147,21 +119,16 @@ def _ratio_of_sums(num: np.ndarray, den: np.ndarray) -> float | None:
     return float(num.sum()) / total if total > 0 else None
 
 
-def _boot_ratios(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return num[idx].sum(axis=1) / den[idx].sum(axis=1)
-
-
 def _ratio_delta(rows_a: list[QueryRow], rows_b: list[QueryRow], num: Any, den: Any, *, n_boot: int,
                  rng: np.random.Generator) -> dict[str, Any]:
-    """Like :func:`_delta`, for a ratio of sums (Σ num ÷ Σ den) resampled over queries."""
+    """Like :func:`mean_delta`, for a ratio of sums (Σ num ÷ Σ den) resampled over queries."""
     from ..analyses.intensity import output_token_energy
 
     def usable(r: QueryRow) -> bool:  # the same queries output_token_energy keeps
         return bool(output_token_energy([(r.energy_j, r.completion_tokens)])["output_tokens"])
 
     rec_a, rec_b = _by_record(rows_a), _by_record(rows_b)
-    keys = [k for k in sorted(set(rec_a) & set(rec_b), key=_natural) if usable(rec_a[k]) and usable(rec_b[k])]
+    keys = [k for k in sorted(set(rec_a) & set(rec_b), key=natural_key) if usable(rec_a[k]) and usable(rec_b[k])]
     side_a, side_b = [r for r in rows_a if usable(r)], [r for r in rows_b if usable(r)]
     paired = len(keys) >= max(2, 0.5 * min(len(side_a), len(side_b)))
     if paired:
@@ -181,43 +148,24 @@ def _ratio_delta(rows_a: list[QueryRow], rows_b: list[QueryRow], num: Any, den: 
     if min(len(side_a), len(side_b)) < 2 or n_boot < 1:
         out["note"] = "too few values for a confidence interval (need two per run)"
         return out
-    step = max(1, _BOOT_CELLS // max(len(side_a), len(side_b)))
-    boots = []
-    for start in range(0, n_boot, step):
-        k = min(step, n_boot - start)
-        ia = rng.integers(0, len(side_a), size=(k, len(side_a)))
-        ib = ia if paired else rng.integers(0, len(side_b), size=(k, len(side_b)))
-        boots.append(_boot_ratios(*arrays[1], ib) - _boot_ratios(*arrays[0], ia))
-    values = np.concatenate(boots)
-    values = values[np.isfinite(values)]
-    if len(values):
-        out["ci_low"], out["ci_high"] = (float(v) for v in np.percentile(values, [2.5, 97.5]))
+    ci = ratio_interval(arrays[0], arrays[1], paired=paired, n_boot=n_boot, rng=rng)
+    if ci is not None:
+        out["ci_low"], out["ci_high"] = ci
     return out
 
 
 def _flips(rows_a: list[QueryRow], rows_b: list[QueryRow]) -> dict[str, Any]:
-    rec_a, rec_b = _by_record(rows_a), _by_record(rows_b)
-    shared = sorted(set(rec_a) & set(rec_b), key=_natural)
-    right_to_wrong, wrong_to_right, same, unevaluated = [], [], 0, 0
-    for key in shared:
-        ca, cb = rec_a[key].is_correct, rec_b[key].is_correct
-        if ca is None or cb is None:
-            unevaluated += 1
-        elif ca and not cb:
-            right_to_wrong.append(key)
-        elif cb and not ca:
-            wrong_to_right.append(key)
-        else:
-            same += 1
+    f = outcome_flips({k: r.is_correct for k, r in _by_record(rows_a).items()},
+                      {k: r.is_correct for k, r in _by_record(rows_b).items()})
     return {
-        "shared_records": len(shared),
-        "compared": len(shared) - unevaluated,
-        "unevaluated": unevaluated,
-        "unchanged": same,
-        "n_right_to_wrong": len(right_to_wrong),
-        "n_wrong_to_right": len(wrong_to_right),
-        "right_to_wrong": right_to_wrong,
-        "wrong_to_right": wrong_to_right,
+        "shared_records": len(f.shared),
+        "compared": len(f.shared) - f.unevaluated,
+        "unevaluated": f.unevaluated,
+        "unchanged": f.unchanged,
+        "n_right_to_wrong": len(f.true_to_false),
+        "n_wrong_to_right": len(f.false_to_true),
+        "right_to_wrong": f.true_to_false,
+        "wrong_to_right": f.false_to_true,
     }
 
 
@@ -284,7 +232,7 @@ def diff_runs(
                 "note": "no energy comparison; " + "; ".join(missing),
             }
             continue
-        deltas[key] = _delta(rows_a, rows_b, getter, n_boot=n_boot, rng=rng)
+        deltas[key] = mean_delta(rows_a, rows_b, getter, n_boot=n_boot, rng=rng)
 
     for index, (key, _title, num, den) in enumerate(_RATIOS, start=len(_METRICS)):
         if energy_a and energy_b:
@@ -320,7 +268,8 @@ def _packages(view: RunView) -> dict[str, Any]:
     return dict(view.runs_started[0].packages) if view.runs_started else {}
 
 
-def _signed(value: float | None) -> str:
+def signed_text(value: float | None) -> str:
+    """A delta for the terminal, with its sign; empty for None."""
     if value is None:
         return ""
     text = format_cell(float(value))
@@ -383,14 +332,14 @@ def format_diff(result: dict[str, Any]) -> str:
         d = result["deltas"].get(key)
         if d is None:  # a diff written before this metric existed
             continue
-        ci = f"[{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]" if d["ci_low"] is not None else ""
+        ci = f"[{signed_text(d['ci_low'])}, {signed_text(d['ci_high'])}]" if d["ci_low"] is not None else ""
         method = d["method"] or ""
         if method == "paired":
             method = f"paired, n={d['n_pairs']}"
         elif method == "unpaired":
             method = f"unpaired, n={d['n_a']}/{d['n_b']}"
         pct = f"{d['delta_percent']:+.1f}%" if d["delta_percent"] is not None else ""
-        rows.append([title, d["a"], d["b"], _signed(d["delta"]), pct, ci, method])
+        rows.append([title, d["a"], d["b"], signed_text(d["delta"]), pct, ci, method])
         if d["note"]:
             notes.append(f"{title}: {d['note']}")
     boot = result["bootstrap"]

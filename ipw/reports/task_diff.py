@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..replay.engine import RunView
-from .diff import _BOOT_CELLS, _delta, _natural, _signed
+from .deltas import natural_key, outcome_flips, ratio_interval
+from .diff import mean_delta, signed_text
 from .tables import format_table
 
 __all__ = ["TASK_METRICS", "task_diff", "format_task_diff"]
@@ -63,9 +64,9 @@ def _per_solved(rows: list[_Task]) -> np.ndarray:
 
 
 def _solved_delta(rows_a: list[_Task], rows_b: list[_Task], *, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
-    """Σ energy ÷ tasks solved in each run, B − A, resampled over tasks (paired like :func:`_delta`)."""
+    """Σ energy ÷ tasks solved in each run, B − A, resampled over tasks (paired as in :func:`.diff.mean_delta`)."""
     by_a, by_b = {r.record_id: r for r in rows_a}, {r.record_id: r for r in rows_b}
-    keys = sorted(set(by_a) & set(by_b), key=_natural)
+    keys = sorted(set(by_a) & set(by_b), key=natural_key)
     paired = len(keys) >= max(2, 0.5 * min(len(rows_a), len(rows_b)))
     side_a, side_b = ([by_a[k] for k in keys], [by_b[k] for k in keys]) if paired else (rows_a, rows_b)
     arr_a, arr_b = _per_solved(side_a), _per_solved(side_b)
@@ -83,39 +84,19 @@ def _solved_delta(rows_a: list[_Task], rows_b: list[_Task], *, n_boot: int, rng:
     if min(len(side_a), len(side_b)) < 2 or n_boot < 1:
         out["note"] = "too few tasks for a confidence interval (need two per run)"
         return out
-    boots = []
-    step = max(1, _BOOT_CELLS // max(len(side_a), len(side_b)))
-    for start in range(0, n_boot, step):
-        k = min(step, n_boot - start)
-        ia = rng.integers(0, len(side_a), size=(k, len(side_a)))
-        ib = ia if paired else rng.integers(0, len(side_b), size=(k, len(side_b)))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            boots.append(arr_b[ib, 0].sum(axis=1) / arr_b[ib, 1].sum(axis=1)
-                         - arr_a[ia, 0].sum(axis=1) / arr_a[ia, 1].sum(axis=1))
-    values = np.concatenate(boots)
-    values = values[np.isfinite(values)]  # a resample with no solved task has no ratio
-    if len(values):
-        out["ci_low"], out["ci_high"] = (float(v) for v in np.percentile(values, [2.5, 97.5]))
+    # a resample with no solved task has no ratio
+    ci = ratio_interval((arr_a[:, 0], arr_a[:, 1]), (arr_b[:, 0], arr_b[:, 1]), paired=paired, n_boot=n_boot, rng=rng)
+    if ci is not None:
+        out["ci_low"], out["ci_high"] = ci
     return out
 
 
 def _flips(rows_a: list[_Task], rows_b: list[_Task]) -> dict[str, Any]:
-    by_a, by_b = {r.record_id: r for r in rows_a}, {r.record_id: r for r in rows_b}
-    shared = sorted(set(by_a) & set(by_b), key=_natural)
-    lost, gained, same, unevaluated = [], [], 0, 0
-    for key in shared:
-        sa, sb = by_a[key].solved, by_b[key].solved
-        if sa is None or sb is None:
-            unevaluated += 1
-        elif sa and not sb:
-            lost.append(key)
-        elif sb and not sa:
-            gained.append(key)
-        else:
-            same += 1
-    return {"shared_tasks": len(shared), "compared": len(shared) - unevaluated, "unevaluated": unevaluated,
-            "unchanged": same, "n_solved_to_unsolved": len(lost), "n_unsolved_to_solved": len(gained),
-            "solved_to_unsolved": lost, "unsolved_to_solved": gained}
+    f = outcome_flips({r.record_id: r.solved for r in rows_a}, {r.record_id: r.solved for r in rows_b})
+    return {"shared_tasks": len(f.shared), "compared": len(f.shared) - f.unevaluated, "unevaluated": f.unevaluated,
+            "unchanged": f.unchanged, "n_solved_to_unsolved": len(f.true_to_false),
+            "n_unsolved_to_solved": len(f.false_to_true), "solved_to_unsolved": f.true_to_false,
+            "unsolved_to_solved": f.false_to_true}
 
 
 def _overall(result: dict[str, Any]) -> dict[str, Any]:
@@ -135,10 +116,10 @@ def task_diff(view_a: RunView, view_b: RunView, *, energy_options: dict[str, Any
     rows_a, rows_b = _rows(result_a), _rows(result_b)
     rng = [np.random.default_rng([seed, 100 + i]) for i in range(len(TASK_METRICS))]
     deltas = {
-        "success_rate": _delta(rows_a, rows_b, lambda r: r.solved, n_boot=n_boot, rng=rng[0]),
-        "joules_per_task": _delta(rows_a, rows_b, lambda r: r.energy_j, n_boot=n_boot, rng=rng[1]),
+        "success_rate": mean_delta(rows_a, rows_b, lambda r: r.solved, n_boot=n_boot, rng=rng[0]),
+        "joules_per_task": mean_delta(rows_a, rows_b, lambda r: r.energy_j, n_boot=n_boot, rng=rng[1]),
         "joules_per_solved_task": _solved_delta(rows_a, rows_b, n_boot=n_boot, rng=rng[2]),
-        "turns_per_task": _delta(rows_a, rows_b, lambda r: r.turns, n_boot=n_boot, rng=rng[3]),
+        "turns_per_task": mean_delta(rows_a, rows_b, lambda r: r.turns, n_boot=n_boot, rng=rng[3]),
     }
     for key in ("joules_per_task", "joules_per_solved_task"):  # a run with any task of unknown energy has none
         if result_a[key] is None or result_b[key] is None:
@@ -177,11 +158,11 @@ def format_task_diff(tasks: dict[str, Any] | None) -> list[str]:
     rows, notes = [], []
     for key, title in TASK_METRICS:
         d = tasks["deltas"][key]
-        ci = f"[{_signed(d['ci_low'])}, {_signed(d['ci_high'])}]" if d["ci_low"] is not None else ""
+        ci = f"[{signed_text(d['ci_low'])}, {signed_text(d['ci_high'])}]" if d["ci_low"] is not None else ""
         method = {"paired": f"paired, n={d['n_pairs']}", "unpaired": f"unpaired, n={d['n_a']}/{d['n_b']}"}.get(
             d["method"] or "", "")
         pct = f"{d['delta_percent']:+.1f}%" if d["delta_percent"] is not None else ""
-        rows.append([title, d["a"], d["b"], _signed(d["delta"]), pct, ci, method])
+        rows.append([title, d["a"], d["b"], signed_text(d["delta"]), pct, ci, method])
         if d["note"]:
             notes.append(f"{title}: {d['note']}")
     lines += ["  " + line for line in format_table(["task metric", "A", "B", "delta", "%", "95% CI", "method"],

@@ -10,7 +10,8 @@ import pytest
 
 from ipw.errors import UsageError
 from ipw.replay.engine import load_run
-from ipw.reports.diff import bootstrap_delta, diff_runs, dict_differences, flatten, format_diff
+from ipw.reports.deltas import bootstrap_delta
+from ipw.reports.diff import diff_runs, dict_differences, flatten, format_diff
 
 from .conftest import EXTRA_S, POWER_W
 
