@@ -24,6 +24,8 @@ def diff(run_a: Path, run_b: Path, as_json: bool, judge: str | None, n_boot: int
     that flipped between right and wrong, and the change (B − A) in accuracy,
     energy per query, end-to-end latency and time to first token, each with a
     bootstrap 95% confidence interval (paired over shared dataset records).
+    Two agent runs also compare their tasks: success rate, joules per task
+    and per solved task, turns, and the tasks solved in one run only.
 
     Example:
 
