@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .._atomic import write_atomic
 from .._untrusted import InputRefused, decode_json, read_regular
 from ..errors import LedgerCorruptError, LedgerError
 from ..events import SCHEMA_VERSION
-from ._scan import ScanResult
+from ._scan import ScanResult, SegmentState
 
 MANIFEST_NAME = "manifest.json"
 LEDGER_FORMAT = "ipw-ledger"
@@ -38,8 +38,9 @@ def build_manifest(run_id: str, segments: list[dict[str, Any]], frames: int, eve
     }
 
 
-def manifest_from_scan(run_id: str, scan: ScanResult) -> dict[str, Any]:
-    segments = [
+def segment_entries(segments: Iterable[SegmentState]) -> list[dict[str, Any]]:
+    """The manifest's entry for each segment: its name, valid size, sha256, frames and events."""
+    return [
         {
             "name": f"events/{s.name}",
             "size_bytes": s.valid_bytes,
@@ -47,9 +48,12 @@ def manifest_from_scan(run_id: str, scan: ScanResult) -> dict[str, Any]:
             "frames": s.frames,
             "events": s.events,
         }
-        for s in scan.segments
+        for s in segments
     ]
-    return build_manifest(run_id, segments, scan.frames, scan.events, scan.head_hash)
+
+
+def manifest_from_scan(run_id: str, scan: ScanResult) -> dict[str, Any]:
+    return build_manifest(run_id, segment_entries(scan.segments), scan.frames, scan.events, scan.head_hash)
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from ._codec import TokenRun, encode_items
 from .._atomic import fsync_dir
 from ._scan import ScanResult, SegmentState, events_dir, scan, segment_paths
 from .lock import RunLock
-from .manifest import build_manifest, read_manifest, write_manifest
+from .manifest import build_manifest, read_manifest, segment_entries, write_manifest
 
 DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_BATCH = 65536
@@ -364,16 +364,7 @@ class LedgerWriter:
             raise error from exc
 
     def _write_manifest_file(self) -> None:
-        segments = [
-            {
-                "name": f"events/{s.name}",
-                "size_bytes": s.valid_bytes,
-                "sha256": s.sha256.hexdigest(),
-                "frames": s.frames,
-                "events": s.events,
-            }
-            for s in self._segments
-        ]
+        segments = segment_entries(self._segments)
         write_manifest(self.run_dir, build_manifest(self.run_id, segments, self._frames, self._acked, self._head))
 
 
