@@ -37,7 +37,7 @@ def main() -> None:
     for name, max_tokens in SETTINGS.items():
         config = server_config(out, name, client_params={"api": "completions"}, max_queries=4,
                                gen_params={"max_tokens": max_tokens}, energy=os.environ.get("IPW_EXAMPLE_ENERGY", "auto"))
-        runs.append(str(api.profile(config, api.profile_judge(config)).run.run_dir))
+        runs.append(str(api.profile(config).run.run_dir))
 
     diff = json.loads(ipw("diff", *runs, "--json"))
     (out / "diff.json").write_text(json.dumps(diff, indent=2, sort_keys=True) + "\n")

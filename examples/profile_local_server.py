@@ -34,8 +34,8 @@ def main() -> None:
         output_dir(), "local-server", client_params={"api": os.environ.get("IPW_EXAMPLE_API", "completions")},
         max_queries=4, gen_params={"max_tokens": 8}, energy=os.environ.get("IPW_EXAMPLE_ENERGY", "auto"),
     )
-    judge = api.profile_judge(config)  # built first: a judge that cannot work fails before anything runs
-    result = api.profile(config, judge)
+    # the judge is built before anything runs: one that cannot work fails before the capture
+    result = api.profile(config, api.EvalSettings())
     run = result.run.run_dir
     metrics = result.summary["metrics"]
     print(f"run directory: {run}")

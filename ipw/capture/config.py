@@ -2,118 +2,122 @@
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
 
 from ..errors import UsageError
 from ..events.devices import device_parents
 from ..secrets import redact
+from .settings import FLAG, KEY, Spelling, about, convert_settings
 
-__all__ = ["DEFAULT_GEN", "CaptureConfig", "Progress", "RunResult", "default_run_name", "resolve_dataset"]
+__all__ = ["DEFAULT_GEN", "CaptureConfig", "EvalSettings", "Progress", "RunResult", "default_run_name",
+           "resolve_dataset"]
 
 DEFAULT_GEN = {"temperature": 0.0, "max_tokens": 16, "seed": 0}
 # About one request in three hours: slower is no load test, and a Poisson gap
 # drawn at a rate near zero overflows the wait (1e-300 requests/s means ~1e300 s).
 MIN_REQUEST_RATE = 1e-4
-MIN_BURSTINESS = 0.01
+MAX_REQUEST_RATE = 1e9  # finite: an infinite rate is "no limit", which is leaving the flag out
+MIN_BURSTINESS = 0.01  # a gamma shape near 0 draws gaps too long for any clock to wait
+_KV = "K=V"
+
+Table = dict[str, Any]
 
 
-@dataclass
-class CaptureConfig:
-    """Everything that decides what a capture does; stored (redacted) in ``run_started``."""
+class CaptureConfig(msgspec.Struct, kw_only=True):
+    """Everything that decides what a capture does; stored (redacted) in ``run_started``.
 
-    client: str
-    model: str
-    dataset: str = "builtin"
-    output_dir: str = "runs"
-    run_name: str | None = None
-    max_queries: int | None = None
-    max_concurrency: int = 1
-    request_rate: float | None = None
-    burstiness: float | None = None  # gamma shape of the gaps at request_rate: 1 Poisson, < 1 burstier
-    ramp_up_s: float | None = None  # the rate rises linearly from 0 to request_rate over this many seconds
-    arrival_trace: str | None = None  # a file of arrival times replayed instead (see ipw.capture.arrivals)
-    warmup_queries: int = 0
-    client_base_url: str | None = None
-    client_params: dict[str, Any] = field(default_factory=dict)
-    dataset_params: dict[str, Any] = field(default_factory=dict)
-    gen_params: dict[str, Any] = field(default_factory=dict)
-    energy: str = "auto"
-    sample_interval_ms: int = 100
-    cpu_tdp_w: float | None = None
-    max_retries: int = 2
-    retry_backoff_s: float = 0.5
+    Each field is one setting, declared here only: its constraints are its
+    ``Meta``, and :func:`~ipw.capture.settings.about` gives the words of its
+    flag and study key (see :mod:`ipw.capture.settings`). Fields without
+    them (``retry_backoff_s``, ``seed``, ``eval``) are set by ipw, not people.
+    """
+
+    client: Annotated[str, about("Client id: llamacpp, openai, ollama, vllm (see 'ipw list clients').")]
+    model: Annotated[str, about("Model name for the client (llamacpp: a .gguf path or 'gemma-3-270m').")]
+    dataset: Annotated[str, about("Dataset id (see 'ipw list datasets'), or the path of a data file.")] = "builtin"
+    output_dir: Annotated[str, about("Where run directories go.", study=False, path="dir")] = "runs"
+    run_name: Annotated[str | None, about("Name of the run directory (default: profile_<client>_<model>_<time>).",
+                                          study=False)] = None
+    max_queries: Annotated[Annotated[int, Meta(ge=1)] | None, about("Stop after this many dataset records.")] = None
+    max_concurrency: Annotated[int, Meta(ge=1), about("Queries in flight at once.")] = 1
+    request_rate: Annotated[Annotated[float, Meta(ge=MIN_REQUEST_RATE, le=MAX_REQUEST_RATE)] | None, about(
+        "Mean arrival rate in requests/s (Poisson); default: as fast as allowed.",
+        hint=f"a finite number of requests per second of at least {MIN_REQUEST_RATE}, or leave it out for no limit",
+    )] = None
+    burstiness: Annotated[Annotated[float, Meta(ge=MIN_BURSTINESS, le=1e3)] | None, about(
+        "With request_rate: gamma shape of the gaps (1: Poisson [default], below 1: burstier).",
+        hint=f"a gamma shape from {MIN_BURSTINESS} to 1000 (1: Poisson, below 1: burstier)")] = None
+    ramp_up_s: Annotated[Annotated[float, Meta(ge=0.0, le=1e6)] | None, about(
+        "With request_rate: raise the rate linearly from 0 to it over this many seconds.")] = None
+    arrival_trace: Annotated[str | None, about(
+        "Send the measured queries at a trace's times: seconds per line, or CSV/JSONL with a timestamp column "
+        "(offsets from its first arrival).", metavar="FILE", path="file")] = None
+    warmup_queries: Annotated[int, Meta(ge=0), about(
+        "Queries run first, recorded and flagged, excluded from results.")] = 0
+    client_base_url: Annotated[str | None, about("Base URL of the inference server.")] = None
+    client_params: Annotated[Table, about("Client parameter (repeatable).", option="client_param")] = {}
+    dataset_params: Annotated[Table, about("Dataset parameter, e.g. path=… limit=… (repeatable).",
+                                           option="dataset_param")] = {}
+    gen_params: Annotated[Table, about("Generation parameter: temperature, max_tokens, seed, … (repeatable).",
+                                       option="gen_param")] = {}
+    energy: Annotated[str, about(
+        "auto, none, or a comma list of collectors (nvml,rapl,amdsmi,powermetrics,estimate).")] = "auto"
+    sample_interval_ms: Annotated[int, Meta(ge=1), about("Energy sampling interval.")] = 100
+    cpu_tdp_w: Annotated[Annotated[float, Meta(gt=0.0, le=1e5)] | None, about(
+        "TDP for the estimated CPU collector.", hint="a positive number of watts, e.g. 65")] = None
+    max_retries: Annotated[int, Meta(ge=0), about("Retries per query on retryable errors.")] = 2
+    retry_backoff_s: Annotated[float, Meta(ge=0.0)] = 0.5
     seed: int = 0
-    eval: dict[str, Any] = field(default_factory=dict)
+    eval: Table = {}  # how the run's answers are judged: written by ipw.api.profile (judge, client, base_url, ...)
 
     def __post_init__(self) -> None:
         self.dataset, self.dataset_params = resolve_dataset(self.dataset, self.dataset_params)
 
-    def validate(self) -> None:
-        if self.max_concurrency < 1:
-            raise UsageError("--max-concurrency must be at least 1")
-        if self.request_rate is not None and not (
-            math.isfinite(self.request_rate) and MIN_REQUEST_RATE <= self.request_rate
-        ):  # nan would mean "no limit" and a tiny rate a wait longer than any clock can hold
-            raise UsageError(
-                f"--request-rate {self.request_rate} is not a usable rate",
-                hint=f"pass a finite number of requests per second of at least {MIN_REQUEST_RATE}, "
-                "or leave it out for no limit",
-            )
-        self._validate_arrivals()
-        self._validate_run_name()
-        if self.max_queries is not None and self.max_queries < 1:
-            raise UsageError("--max-queries must be at least 1")
-        if self.warmup_queries < 0:
-            raise UsageError("--warmup-queries cannot be negative")
-        if self.max_retries < 0:
-            raise UsageError("the number of retries cannot be negative")
-        if self.sample_interval_ms < 1:
-            raise UsageError("--sample-interval-ms must be at least 1")
-        if self.cpu_tdp_w is not None and not (math.isfinite(self.cpu_tdp_w) and self.cpu_tdp_w > 0):
-            raise UsageError("--cpu-tdp-w must be a positive number of watts", hint="e.g. --cpu-tdp-w 65")
-        self._validate_energy()
-        self._validate_gen()
+    def validate(self, spell: Spelling = KEY) -> None:
+        """Check every setting: each against its constraints, then how they combine; names spelt by ``spell``."""
+        convert_settings(CaptureConfig, {}, spell=spell, **msgspec.structs.asdict(self))
+        self._validate_arrivals(spell)
+        self._validate_run_name(spell)
+        self._validate_energy(spell)
+        self._validate_gen(spell)
 
-    def _validate_arrivals(self) -> None:
-        """--burstiness and --ramp-up-s shape --request-rate; --arrival-trace replaces all three."""
-        for flag, value in (("--burstiness", self.burstiness), ("--ramp-up-s", self.ramp_up_s)):
+    def _validate_arrivals(self, spell: Spelling) -> None:
+        """burstiness and ramp_up_s shape request_rate; arrival_trace replaces all three (ranges: their Meta)."""
+        rate, trace = spell("request_rate"), spell("arrival_trace")
+        for name, value in (("burstiness", self.burstiness), ("ramp_up_s", self.ramp_up_s)):
             if value is None:
                 continue
-            # a shape near 0 draws gaps too long for any clock to wait
-            least, most = (MIN_BURSTINESS, 1e3) if flag == "--burstiness" else (0.0, 1e6)
-            if isinstance(value, bool) or not (math.isfinite(value) and least <= value <= most):
-                raise UsageError(f"{flag} {value} is not usable",
-                                 hint=f"--burstiness is a gamma shape from {MIN_BURSTINESS} to 1000 (1: Poisson, "
-                                 "below 1: burstier); --ramp-up-s a number of seconds from 0 to 1e6")
             if self.request_rate is None:
-                raise UsageError(f"{flag} shapes the arrivals at --request-rate, which is not set",
-                                 hint="add --request-rate RATE")
+                raise UsageError(f"{spell(name)} shapes the arrivals at {rate}, which is not set",
+                                 hint=f"add {rate} RATE" if spell is FLAG else f"set {rate}")
             if self.arrival_trace:
-                raise UsageError(f"{flag} and --arrival-trace both decide when queries are sent",
-                                 hint="give the trace alone, or --request-rate with its shape")
+                raise UsageError(f"{spell(name)} and {trace} both decide when queries are sent",
+                                 hint=f"give the trace alone, or {rate} with its shape")
         if self.arrival_trace and self.request_rate is not None:
-            raise UsageError("--request-rate and --arrival-trace both decide when queries are sent",
-                             hint="give the trace alone, or --request-rate alone")
+            raise UsageError(f"{rate} and {trace} both decide when queries are sent",
+                             hint=f"give the trace alone, or {rate} alone")
 
-    def _validate_run_name(self) -> None:
-        """A run name is one folder inside ``--output-dir``: never a path that leads out of it."""
+    def _validate_run_name(self, spell: Spelling) -> None:
+        """A run name is one folder inside ``output_dir``: never a path that leads out of it."""
         name = self.run_name
         if name is None or name == "":
             return
         if name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(os.fsencode(name)) > 255:
             raise UsageError(
-                f"--run-name {name[:80]!r} is not a plain folder name",
-                hint="use a name without '/', '\\' or '..' (choose where runs go with --output-dir)",
+                f"{spell('run_name')} {name[:80]!r} is not a plain folder name",
+                hint=f"use a name without '/', '\\' or '..' (choose where runs go with {spell('output_dir')})",
             )
 
-    def _validate_energy(self) -> None:
+    def _validate_energy(self, spell: Spelling) -> None:
         from ..registry import REGISTRY
 
         if self.energy in ("auto", "none"):
@@ -123,26 +127,46 @@ class CaptureConfig:
         unknown = [n for n in names if n not in known]
         if unknown or not names:
             raise UsageError(
-                f"--energy {self.energy!r} names no known collector" if not names
-                else f"--energy: unknown collector(s) {', '.join(unknown)}",
+                f"{spell('energy')} {self.energy!r} names no known collector" if not names
+                else f"{spell('energy')}: unknown collector(s) {', '.join(unknown)}",
                 hint=f"use auto, none, or a comma list of: {', '.join(known)}",
             )
 
-    def _validate_gen(self) -> None:
-        gen = self.gen_params
+    def _validate_gen(self, spell: Spelling) -> None:
+        gen, flag = self.gen_params, spell("gen_param")
+        entry = (lambda name: f"{flag} {name}") if spell is FLAG else (lambda name: f"{flag}.{name}")
         for name in ("max_tokens", "seed", "top_k"):
             value = gen.get(name)
             least = 1 if name == "max_tokens" else 0
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
-                raise UsageError(f"--gen-param {name}={value!r} must be a whole number of at least {least}",
-                                 hint=f"e.g. --gen-param {name}=16")
+                raise UsageError(f"{entry(name)}={value!r} must be a whole number of at least {least}",
+                                 hint=f"e.g. {entry(name)}=16")
         for name in ("temperature", "top_p", "min_p", "repeat_penalty", "presence_penalty", "frequency_penalty"):
             value = gen.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise UsageError(f"--gen-param {name}={value!r} must be a number", hint=f"e.g. --gen-param {name}=0")
+                raise UsageError(f"{entry(name)}={value!r} must be a number", hint=f"e.g. {entry(name)}=0")
 
     def to_record(self) -> dict[str, Any]:
-        return redact(asdict(self))
+        return redact(msgspec.structs.asdict(self))
+
+
+class EvalSettings(msgspec.Struct, kw_only=True):
+    """How a run's answers are judged: ``--eval-*`` and ``--no-eval``, a study's ``eval_*`` and ``no_eval``."""
+
+    client: Annotated[str | None, about(
+        "Judge client: openai (an LLM judge) or a scorer: auto, letter, numeric, exact.", option="eval_client")] = None
+    base_url: Annotated[str | None, about(
+        "OpenAI-compatible judge endpoint (default https://api.openai.com/v1).", option="eval_base_url")] = None
+    model: Annotated[str | None, about("Judge model (default gpt-5-nano-2025-08-07).", option="eval_model")] = None
+    params: Annotated[Table, about("Extra judge request field, e.g. max_tokens=64 (repeatable).",
+                                   option="eval_param")] = {}
+    no_eval: Annotated[bool, about("Skip judging; accuracy is reported as unevaluated.")] = False
+
+    def to_record(self, judge_spec: str) -> dict[str, Any]:
+        """What ``config.eval`` keeps: enough to rebuild the judge later (credentials redacted; keys come from
+        the environment)."""
+        return redact({"judge": judge_spec, "client": self.client, "base_url": self.base_url, "model": self.model,
+                       "params": self.params})
 
 
 @dataclass

@@ -26,10 +26,11 @@ records that never got an outcome (a run cut short).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
+
+import msgspec
 
 from ..errors import UsageError
 from ..secrets import REDACTED, is_secret_name, scrub
@@ -58,9 +59,9 @@ def _flag(field: str) -> str:
 def explicit_fields(config: CaptureConfig) -> set[str]:
     """The fields a library caller set: client and model, and every field that differs from its default."""
     out = {"client", "model"}
-    for f in dataclasses.fields(CaptureConfig):
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        if default is not dataclasses.MISSING and getattr(config, f.name) != default:
+    for f in msgspec.structs.fields(CaptureConfig):
+        default = f.default_factory() if f.default_factory is not msgspec.NODEFAULT else f.default
+        if default is not msgspec.NODEFAULT and getattr(config, f.name) != default:
             out.add(f.name)
     return out
 
@@ -96,7 +97,7 @@ def resume_config(
     :class:`UsageError` naming every flag that differs and may not.
     """
     given = set(explicit_fields(live) if explicit is None else explicit) - _NOT_COMPARED
-    known = {f.name for f in dataclasses.fields(CaptureConfig)}
+    known = {f.name for f in msgspec.structs.fields(CaptureConfig)}
     kwargs = {k: _without_redacted(v) for k, v in stored.items() if k in known}
     changes: dict[str, dict[str, Any]] = {}
     refused: list[str] = []

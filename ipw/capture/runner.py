@@ -82,11 +82,13 @@ class Runner:
         observers: tuple[Any, ...] = (),
         explicit: Iterable[str] | None = None,
         server: Any = None,
+        records: tuple[list[DatasetRecord], dict[str, Any]] | None = None,
     ) -> None:
         """``explicit`` names the config fields the user set (a resume checks those against the ledger;
         None: the fields that differ from their defaults, see :func:`ipw.capture.resume.explicit_fields`).
         ``server`` is a started :class:`ipw.capture.server_process.ServerProcess`: its ``server_started``
-        event follows ``run_started``, and it is stopped (``server_stopped``) before ``run_finished``."""
+        event follows ``run_started``, and it is stopped (``server_stopped``) before ``run_finished``.
+        ``records`` is :func:`load_records` of ``config`` already read (a new run uses it; a resume reads its own)."""
         config.validate()
         self.config = config
         # watchers of the capture (e.g. the Prometheus exporter): attach(progress) once, observe(event) per
@@ -104,6 +106,7 @@ class Runner:
         self._resume_changes: dict[str, dict[str, Any]] = {}
         self._server = server
         self._schedule: ArrivalSchedule | None = None
+        self._records = records
 
     # -- public -----------------------------------------------------------
 
@@ -142,7 +145,7 @@ class Runner:
             else:
                 config, run_id, done_records, next_qid = self._resume_state(run_dir, lock)
                 self.config = config
-        records, dataset_info = load_records(config)
+        records, dataset_info = self._records if self._records is not None and not resume else load_records(config)
         self._schedule = _arrival_schedule(config, sum(1 for r in records if r.record_id not in done_records))
         client = self._client or make_client(config)
         plan = [r for r in records if r.record_id not in done_records]

@@ -72,17 +72,11 @@ def wait_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def eval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The upstream eval flags."""
-    options = [
-        click.option("--eval-client", default=None, help="Judge client: openai (an LLM judge) or a scorer: auto, letter, numeric, exact."),
-        click.option("--eval-base-url", default=None, help="OpenAI-compatible judge endpoint (default https://api.openai.com/v1)."),
-        click.option("--eval-model", default=None, help="Judge model (default gpt-5-nano-2025-08-07)."),
-        click.option("--eval-param", multiple=True, metavar="K=V", help="Extra judge request field, e.g. max_tokens=64 (repeatable)."),
-        click.option("--no-eval", is_flag=True, help="Skip judging; accuracy is reported as unevaluated."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    """The upstream eval flags: one per setting of :class:`~ipw.capture.config.EvalSettings`."""
+    from ..capture.config import EvalSettings
+    from ._settings import settings_options
+
+    return settings_options(EvalSettings)(fn)
 
 
 def eval_flags(kw: dict[str, Any]) -> Any:

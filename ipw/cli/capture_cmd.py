@@ -1,5 +1,8 @@
 """``ipw record`` and ``ipw profile``: capture a run, then (profile) score and summarise it.
 
+The capture and eval flags are made from the settings Structs (:mod:`._settings`); ``profile`` is
+:func:`ipw.api.profile`, the one path that records, judges and analyses.
+
 Both exit 0 only when every measured query was answered. When some failed
 the run is still printed and kept whole, and the exit status says how many:
 11 (``SomeQueriesFailedError``) when some did, 5 (``AllQueriesFailedError``)
@@ -11,42 +14,21 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
-from ._options import eval_flags, eval_options, parse_kv, wait_option
+from ._options import eval_options, parse_kv, wait_option
 from ._progress import JudgeProgress, ProgressLine
+from ._settings import from_options, given_fields, settings_options
 
 
 def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The options shared by ``record`` and ``profile``."""
+    """The options shared by ``record`` and ``profile``: every capture setting, then how this run is done."""
+    from ..capture.config import CaptureConfig
+
     options = [
-        click.option("--client", "client_id", required=True, help="Client id: llamacpp, openai, ollama, vllm (see 'ipw list clients')."),
-        click.option("--model", required=True, help="Model name for the client (llamacpp: a .gguf path or 'gemma-3-270m')."),
-        click.option("--dataset", "dataset_id", default="builtin", show_default=True, help="Dataset id (see 'ipw list datasets')."),
-        click.option("--output-dir", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where run directories go."),
-        click.option("--run-name", default=None, help="Name of the run directory (default: profile_<client>_<model>_<time>)."),
-        click.option("--max-queries", type=int, default=None, help="Stop after this many dataset records."),
-        click.option("--max-concurrency", type=int, default=1, show_default=True, help="Queries in flight at once."),
-        click.option("--request-rate", type=float, default=None, help="Mean arrival rate in requests/s (Poisson); default: as fast as allowed."),
-        click.option("--burstiness", type=float, default=None,
-                     help="With --request-rate: gamma shape of the gaps (1: Poisson [default], below 1: burstier)."),
-        click.option("--ramp-up-s", type=float, default=None,
-                     help="With --request-rate: raise the rate linearly from 0 to it over this many seconds."),
-        click.option("--arrival-trace", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                     help="Send the measured queries at a trace's times: seconds per line, or CSV/JSONL with a "
-                          "timestamp column (offsets from its first arrival)."),
-        click.option("--warmup-queries", type=int, default=0, show_default=True, help="Queries run first, recorded and flagged, excluded from results."),
-        click.option("--client-base-url", default=None, help="Base URL of the inference server."),
-        click.option("--client-param", multiple=True, metavar="K=V", help="Client parameter (repeatable)."),
-        click.option("--dataset-param", multiple=True, metavar="K=V", help="Dataset parameter, e.g. path=… limit=… (repeatable)."),
-        click.option("--gen-param", multiple=True, metavar="K=V", help="Generation parameter: temperature, max_tokens, seed, … (repeatable)."),
-        click.option("--energy", default="auto", show_default=True, help="auto, none, or a comma list of collectors (nvml,rapl,amdsmi,powermetrics,estimate)."),
-        click.option("--sample-interval-ms", type=int, default=100, show_default=True, help="Energy sampling interval."),
-        click.option("--cpu-tdp-w", type=float, default=None, help="TDP for the estimated CPU collector."),
         click.option("--power-trace", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Import an external meter's CSV (timestamp, watts or joules) after capture."),
-        click.option("--max-retries", type=int, default=2, show_default=True, help="Retries per query on retryable errors."),
         click.option("--resume", is_flag=True, help="Finish an interrupted run with the same --output-dir/--run-name."),
         click.option("--server-cmd", default=None, metavar="TEMPLATE",
                      help="Start this server for the run and stop it after: {port}, {model}, {model_path} and "
@@ -71,7 +53,7 @@ def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         fn = option(fn)
-    return fn
+    return settings_options(CaptureConfig)(fn)
 
 
 def _agent_dataset(kw: dict[str, Any], dataset_params: dict[str, Any]) -> str:
@@ -84,8 +66,8 @@ def _agent_dataset(kw: dict[str, Any], dataset_params: dict[str, Any]) -> str:
                                                            ("task_budget_s", flags["budget_s"])) if v is not None]
         if given:
             raise UsageError(f"{', '.join(given)} only apply to --workload agent", hint="add --workload agent")
-        return kw["dataset_id"]
-    if kw["dataset_id"] not in ("builtin", "agent"):
+        return kw["dataset"]
+    if kw["dataset"] not in ("builtin", "agent"):
         raise UsageError("--workload agent runs tasks, not --dataset", hint="give your own tasks with --tasks FILE")
     if flags["tasks"] is not None:
         flags["tasks"] = str(Path(flags["tasks"]).expanduser().resolve())
@@ -94,39 +76,22 @@ def _agent_dataset(kw: dict[str, Any], dataset_params: dict[str, Any]) -> str:
 
 
 def _config(kw: dict[str, Any]) -> Any:
-    from ..capture.runner import CaptureConfig
+    """The capture settings the flags give, checked: a bad --run-name or --request-rate is refused before
+    anything is read or created, naming its flag."""
+    from ..capture.config import CaptureConfig
+    from ..capture.settings import FLAG
 
     dataset_params = parse_kv(kw["dataset_param"], "--dataset-param")
-    dataset_id = _agent_dataset(kw, dataset_params)
-    config = CaptureConfig(
-        client=kw["client_id"],
-        model=kw["model"],
-        dataset=dataset_id,
-        output_dir=kw["output_dir"],
-        run_name=kw["run_name"],
-        max_queries=kw["max_queries"],
-        max_concurrency=kw["max_concurrency"],
-        request_rate=kw["request_rate"],
-        burstiness=kw.get("burstiness"),
-        ramp_up_s=kw.get("ramp_up_s"),
-        arrival_trace=str(Path(kw["arrival_trace"]).expanduser().resolve()) if kw.get("arrival_trace") else None,
-        warmup_queries=kw["warmup_queries"],
-        client_base_url=kw["client_base_url"],
-        client_params=parse_kv(kw["client_param"], "--client-param"),
-        dataset_params=dataset_params,
-        gen_params=parse_kv(kw["gen_param"], "--gen-param"),
-        energy=kw["energy"],
-        sample_interval_ms=kw["sample_interval_ms"],
-        cpu_tdp_w=kw["cpu_tdp_w"],
-        max_retries=kw["max_retries"],
-    )
-    config.validate()  # a bad --run-name or --request-rate is refused before anything is read or created
+    dataset = _agent_dataset(kw, dataset_params)
+    trace = str(Path(kw["arrival_trace"]).expanduser().resolve()) if kw.get("arrival_trace") else None
+    config = from_options(CaptureConfig, kw, dataset=dataset, dataset_param=dataset_params, arrival_trace=trace)
+    config.validate(FLAG)
     return config
 
 
-def _record(config: Any, kw: dict[str, Any]) -> Any:
-    from .. import api
-
+@contextlib.contextmanager
+def _capturing(kw: dict[str, Any]) -> Iterator[tuple[ProgressLine, tuple[Any, ...]]]:
+    """The progress line and observers of one capture (with --metrics-port, its server), closed after."""
     observers: list[Any] = []
     server: Any = contextlib.nullcontext()
     if kw.get("metrics_port") is not None:
@@ -139,15 +104,33 @@ def _record(config: Any, kw: dict[str, Any]) -> Any:
     progress = ProgressLine(enabled=False if kw["as_json"] else None)
     try:
         with server:
-            result = api.record(config, resume=kw["resume"], progress=progress, power_trace=kw.get("power_trace"),
-                                observers=(*observers, progress), explicit=_explicit_fields(),
-                                server=_server_spec(kw))
+            yield progress, (*observers, progress)
     finally:
         progress.close()
+
+
+class _Recorded:
+    """Once the capture ends, before judging: close the progress line and say what was recorded."""
+
+    def __init__(self, progress: ProgressLine, as_json: bool) -> None:
+        self.progress, self.as_json = progress, as_json
+
+    def attach(self, progress: Any) -> None:
+        pass
+
+    def observe(self, event: Any) -> None:
+        pass
+
+    def recorded(self, result: Any) -> None:
+        self.progress.close()
+        _warn_truncated(result)
+        _announce(result, self.as_json)
+
+
+def _warn_truncated(result: Any) -> None:
     warning = result.truncation_warning()
     if warning:  # said even with --json: stdout holds the JSON, this goes to stderr
         click.echo(f"ipw: warning: {warning}", err=True)
-    return result
 
 
 def _server_spec(kw: dict[str, Any]) -> Any:
@@ -166,19 +149,16 @@ def _server_spec(kw: dict[str, Any]) -> Any:
     return spec
 
 
-_FIELDS = {"client_id": "client", "dataset_id": "dataset", "workload": "dataset", "agent_tasks": "dataset_params",
-           "max_turns": "dataset_params", "task_budget_s": "dataset_params", "client_param": "client_params",
-           "dataset_param": "dataset_params", "gen_param": "gen_params"}
+# the workload flags are not settings of their own: they choose the dataset and fill its parameters
+_WORKLOAD_FIELDS = {"workload": "dataset", "agent_tasks": "dataset_params", "max_turns": "dataset_params",
+                    "task_budget_s": "dataset_params"}
 
 
 def _explicit_fields() -> set[str]:
     """The capture settings given on the command line (a resume checks these against the run)."""
-    from click.core import ParameterSource
+    from ..capture.config import CaptureConfig
 
-    ctx = click.get_current_context()
-    given = {name for name in ctx.params
-             if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
-    return {_FIELDS.get(name, name) for name in given}
+    return given_fields(CaptureConfig, _WORKLOAD_FIELDS)
 
 
 def _check_queries(result: Any) -> None:
@@ -222,8 +202,13 @@ def record(**kw: Any) -> None:
 
         ipw record --workload agent --client openai --client-base-url http://127.0.0.1:8000/v1 --model qwen2.5-7b
     """
+    from .. import api
+
     config = _config(kw)
-    result = _record(config, kw)
+    with _capturing(kw) as (progress, observers):
+        result = api.record(config, resume=kw["resume"], progress=progress, power_trace=kw.get("power_trace"),
+                            observers=observers, explicit=_explicit_fields(), server=_server_spec(kw))
+    _warn_truncated(result)
     if kw["as_json"]:
         click.echo(json.dumps({"run_dir": str(result.run_dir), "run_id": result.run_id, "status": result.status,
                                "queries_completed": result.completed, "queries_failed": result.failed,
@@ -255,56 +240,30 @@ def profile(**kw: Any) -> None:
 
         raise UsageError("ipw profile scores answers; an agent's tasks are scored by their checks",
                          hint="use ipw record --workload agent")
-    config = _config(kw)
+    from .. import api
     from ..analyses.slo import parse_slo
+    from ..capture.config import EvalSettings
 
+    config = _config(kw)
+    settings = from_options(EvalSettings, kw)
     slo = parse_slo(kw.get("slo"))  # a malformed SLO fails before anything is recorded
-    judge = None if kw["no_eval"] else _pre_flight_judge(config, kw)
-    if judge is not None:
-        config.eval = {"judge": judge.spec, "client": kw["eval_client"], "base_url": kw["eval_base_url"], "model": kw["eval_model"]}
-    result = _record(config, kw)
-    _announce(result, kw["as_json"])
-    summary = analyse_run(result.run_dir, judge=judge, quiet=kw["as_json"], evaluate=not kw["no_eval"], slo=slo)
+    judging = JudgeProgress(enabled=False if kw["as_json"] or settings.no_eval else None)
+    try:
+        with _capturing(kw) as (progress, observers):
+            out = api.profile(config, settings, resume=kw["resume"], progress=progress, judge_progress=judging,
+                              power_trace=kw.get("power_trace"), explicit=_explicit_fields(),
+                              observers=(*observers, _Recorded(progress, kw["as_json"])), server=_server_spec(kw),
+                              slo=slo)
+    finally:
+        judging.close()
+    result, report = out.run, out.analysis.judge_report
+    if not kw["as_json"] and report is not None and report.calls:
+        click.echo(f"judged {report.calls} answers with {report.judge_spec}", err=True)
     if kw["as_json"]:
-        click.echo(json.dumps({"run_dir": str(result.run_dir), "summary": summary}, indent=2, sort_keys=True))
+        click.echo(json.dumps({"run_dir": str(result.run_dir), "summary": out.summary}, indent=2, sort_keys=True))
     else:
         from ..reports.summary_table import format_summary
 
-        click.echo(format_summary(summary))
+        click.echo(format_summary(out.summary))
         click.echo(f"\nrun directory: {result.run_dir}")
     _check_queries(result)
-
-
-def _pre_flight_judge(config: Any, kw: dict[str, Any]) -> Any:
-    """Build the judge before anything runs, so a missing key fails fast."""
-    from .. import api
-
-    return api.profile_judge(config, eval_client=kw["eval_client"], eval_base_url=kw["eval_base_url"],
-                             eval_model=kw["eval_model"], eval_params=eval_flags(kw).params,
-                             resume=kw["resume"])
-
-
-_SLO_ANALYSES = ("latency", "summary")
-
-
-def analyse_run(run_dir: Path, *, judge: Any = None, quiet: bool = False, evaluate: bool = True,
-                slo: dict[str, float] | None = None) -> dict[str, Any]:
-    """Judge what is unjudged (unless ``evaluate`` is false), then write the profile's analyses; returns the summary."""
-    from .. import api
-
-    progress = JudgeProgress(enabled=False if quiet or not evaluate else None)
-    how = {"judge": judge, "judge_progress": progress, "choose_judge": None if evaluate else (lambda view: None)}
-    try:
-        if slo is None:
-            out = api.analyse(run_dir, api.PROFILE_ANALYSES, **how)
-        else:  # the SLO is an option of latency and summary only; their pass finds nothing left to judge
-            first = api.analyse(run_dir, [a for a in api.PROFILE_ANALYSES if a not in _SLO_ANALYSES], **how)
-            out = api.analyse(run_dir, [a for a in api.PROFILE_ANALYSES if a in _SLO_ANALYSES], {"slo": slo}, **how)
-            out.judge_report = first.judge_report
-    finally:
-        progress.close()
-    if not quiet and out.judge_report is not None and out.judge_report.calls:
-        click.echo(f"judged {out.judge_report.calls} answers with {out.judge_report.judge_spec}", err=True)
-    return out.results["summary"]
-
-

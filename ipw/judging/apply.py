@@ -31,9 +31,9 @@ from typing import Any, Callable, Protocol
 from .. import secrets
 from ..errors import JudgeError, LedgerCorruptError
 from ..events import Verdict
-from ..ledger import LedgerWriter
+from ..ledger import LedgerWriter, scan
 from ..ledger.lock import RunLock
-from ..replay import QueryRecord, load_run
+from ..replay import QueryRecord, RunView, load_run
 from .prompts import JudgeItem
 from .dispatch import SCORERS, AutoScorer
 from .scorers import ScoreResult
@@ -162,8 +162,12 @@ def judge_run(
     concurrency: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_consecutive_errors: int | None = MAX_CONSECUTIVE_ERRORS,
+    view: RunView | None = None,
 ) -> JudgeReport:
     """Judge what ``judge`` has not judged yet in the run at ``run_dir`` and append the verdicts.
+
+    ``view`` is the run already replayed by the caller: it is planned from, and
+    replayed again under the lock only when the ledger has grown since.
 
     ``progress(done, total)`` is called after each verdict. When
     ``max_consecutive_errors`` queries in a row fail with errors the pass stops
@@ -173,14 +177,15 @@ def judge_run(
     and a rerun asked the same way would be refused again.
     """
     run_dir = Path(run_dir)
-    measured, already, skipped, todo = _plan(run_dir, judge)
+    measured, already, skipped, todo = _plan(run_dir, judge, view)
     counts = {"calls": 0, "appended": 0, "errors": 0, "unevaluated": 0}
     last_error: dict[str, Any] = {}
     if todo:
         # the lock only when there is something to write, so a no-op pass leaves the run untouched
         # and can run beside a capture; planned again under it, so two passes never judge one answer twice
         with RunLock(run_dir) as lock:
-            measured, already, skipped, todo = _plan(run_dir, judge)
+            if view is None or scan(run_dir).events != view.events_total:
+                measured, already, skipped, todo = _plan(run_dir, judge)
             if todo:
                 writer = LedgerWriter.open_append(run_dir, lock=lock)
                 try:
@@ -200,9 +205,9 @@ def judge_run(
     )
 
 
-def _plan(run_dir: Path, judge: Judge) -> tuple[list[Any], int, int, list[JudgeItem]]:
+def _plan(run_dir: Path, judge: Judge, view: RunView | None = None) -> tuple[list[Any], int, int, list[JudgeItem]]:
     """The measured queries, how many ``judge`` has judged or cannot judge, and what it has left to judge."""
-    view = load_run(run_dir)
+    view = load_run(run_dir) if view is None else view
     if view.problem is not None:
         raise LedgerCorruptError(
             f"cannot judge a damaged ledger: {view.problem.message}",

@@ -38,6 +38,7 @@ import httpx
 from ..errors import ConfigError, UsageError
 from ..registry import REGISTRY
 from ..replay import RunView, select_judge
+from ..secrets import REDACTED
 from .apply import ScorerJudge
 from .keys import require_eval_key, resolve_eval_key
 from .family_prompts import PROMPT_SETS, prompt_set_for
@@ -206,7 +207,10 @@ def _recorded_judge(
     configured = view.config.get("eval") if isinstance(view.config.get("eval"), dict) else {}
     if configured.get("judge") != spec:
         return None  # an LLM judge this run was not configured with: name it with the --eval-* flags
-    recorded = EvalFlags(configured.get("client"), configured.get("base_url"), configured.get("model"), flags.params)
+    # its recorded request fields, credentials left out (they were redacted; a key comes from the environment)
+    kept = {k: v for k, v in (configured.get("params") or {}).items() if v != REDACTED}
+    recorded = EvalFlags(configured.get("client"), configured.get("base_url"), configured.get("model"),
+                         flags.params or kept)
     prompts = spec.rsplit(":", 1)[-1]
     if prompts in PROMPT_SETS and recorded.names_llm:
         options = {**options, "prompts": prompts}  # the prompts its verdicts were given with

@@ -1,11 +1,15 @@
 """The keys a study file may set, and the type of value each one takes, checked when the file is parsed.
 
-A value of the wrong type (``max_queries = "abc"``, ``max_concurrency = [{a = 1}]``)
-is refused here, naming the table and the key, before any folder exists — not
-discovered cell by cell once the study runs. Ranges (``max_concurrency >= 1``)
-stay with :class:`ipw.capture.config.CaptureConfig`, which checks them when a
-cell's run starts, so a cell with an unusable value fails alone and the
-others go on.
+The run settings are the fields of :class:`~ipw.capture.config.CaptureConfig`
+and :class:`~ipw.capture.config.EvalSettings` that a study takes (declared
+there once, see :mod:`ipw.capture.settings`); ``resources`` and the
+``[server]`` table are a study's own. A value of the wrong type
+(``max_queries = "abc"``, ``max_concurrency = [{a = 1}]``) is refused here,
+naming the table and the key, before any folder exists — not discovered cell
+by cell once the study runs. A [base] value is held to its constraints here
+too (``max_concurrency = 0`` would fail every cell); a [matrix] value's range
+is checked when its cell's run starts, so a cell with an unusable value fails
+alone and the others go on, with the same words.
 """
 
 from __future__ import annotations
@@ -13,25 +17,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..capture.config import CaptureConfig, EvalSettings
+from ..capture.settings import KEY, SettingField, check_setting, settings_fields
 from ..errors import UsageError
 
-__all__ = ["TABLE_KEYS", "SCALAR_KEYS", "SERVER_KEYS", "check_value", "check_server_value", "MAX_VALUE_DEPTH"]
+__all__ = ["SETTINGS", "CAPTURE_KEYS", "EVAL_KEYS", "TABLE_KEYS", "SCALAR_KEYS", "SERVER_KEYS", "check_value",
+           "check_server_value", "MAX_VALUE_DEPTH"]
 
 # what each scalar key takes: a check and the words for a value that fails it
 _STR = (lambda v: isinstance(v, str), "a string")
-_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
 _NUMBER = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number")
-_BOOL = (lambda v: isinstance(v, bool), "true or false")
 
-_SCALARS: dict[str, tuple[Any, str]] = {
-    "client": _STR, "model": _STR, "dataset": _STR, "client_base_url": _STR, "energy": _STR,
-    "eval_client": _STR, "eval_base_url": _STR, "eval_model": _STR,
-    "max_queries": _INT, "max_concurrency": _INT, "warmup_queries": _INT, "max_retries": _INT,
-    "sample_interval_ms": _INT,
-    "request_rate": _NUMBER, "cpu_tdp_w": _NUMBER, "burstiness": _NUMBER, "ramp_up_s": _NUMBER,
-    "arrival_trace": _STR,
-    "no_eval": _BOOL,
-}
+# every run setting a study takes, by key: the capture's settings, then how answers are judged
+SETTINGS: dict[str, SettingField] = {f.option: f for struct in (CaptureConfig, EvalSettings)
+                                     for f in settings_fields(struct) if f.study}
+_SCALARS = {key: f for key, f in SETTINGS.items() if f.base is not dict}
+CAPTURE_KEYS = frozenset(f.option for f in settings_fields(CaptureConfig) if f.study)
+EVAL_KEYS = frozenset(f.option for f in settings_fields(EvalSettings))
 SCALAR_KEYS = tuple(_SCALARS)
 # the [server] table: how to start a server per cell; any other entry NAME is a value for {NAME} in the command
 _SERVER: dict[str, tuple[Any, str]] = {
@@ -40,7 +42,7 @@ _SERVER: dict[str, tuple[Any, str]] = {
 }
 SERVER_KEYS = tuple(_SERVER)
 _PLACEHOLDER_VALUE = (lambda v: isinstance(v, (str, int, float)), "a string, number or boolean")
-TABLE_KEYS = ("client_param", "dataset_param", "gen_param", "eval_param", "resources")
+TABLE_KEYS = (*(key for key, f in SETTINGS.items() if f.base is dict), "resources")
 # a table entry (gen_param.stop = ["\n"]) may hold lists and tables, but never nested past this
 MAX_VALUE_DEPTH = 8
 
@@ -70,14 +72,12 @@ def check_server_value(where: str, table: str, key: str, value: Any) -> None:
                          hint="see the [server] table in the README")
 
 
-def check_value(where: str, table: str, key: str, value: Any) -> None:
-    """Refuse ``value`` for ``key`` (a scalar key, a table key, or ``table.entry``) unless its type fits."""
+def check_value(where: str, table: str, key: str, value: Any, *, ranges: bool = False) -> None:
+    """Refuse ``value`` for ``key`` (a scalar key, a table key, or ``table.entry``) unless its type fits,
+    and with ``ranges`` its constraints too."""
     head, dot, entry = key.partition(".")
     if not dot and key in _SCALARS:
-        check, words = _SCALARS[key]
-        if not check(value):
-            raise UsageError(f"{where} {table} {key}: expected {words}, got {_show(value)}",
-                             hint="see examples/study.toml")
+        check_setting(_SCALARS[key], value, spell=KEY, where=f"{where} {table} ", ranges=ranges)
         return
     if not dot and head in TABLE_KEYS:
         if not isinstance(value, dict):

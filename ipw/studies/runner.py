@@ -206,15 +206,8 @@ def run_cell(cell: Cell, runs_dir: Path, *, resume: bool, progress: Callable[[An
     from .. import api
 
     try:
-        config = cell.capture_config(runs_dir)
-        settings = cell.eval_settings()
-        server = cell.server_spec()
-        if settings.pop("no_eval"):
-            result = api.record(config, resume=resume, progress=progress, server=server)
-            api.analyse(result.run_dir, api.PROFILE_ANALYSES, choose_judge=lambda view: None)
-        else:
-            judge = api.profile_judge(config, resume=resume, **settings)
-            api.profile(config, judge, resume=resume, progress=progress, server=server)
+        api.profile(cell.capture_config(runs_dir), cell.eval_settings(), resume=resume, progress=progress,
+                    server=cell.server_spec())
     except IpwError as exc:
         return exc.one_line()
     except OSError as exc:

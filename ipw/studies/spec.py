@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._untrusted import InputRefused, read_regular
-from ..capture.config import CaptureConfig
+from ..capture.config import CaptureConfig, EvalSettings
+from ..capture.settings import KEY, convert_settings
 from ..errors import UsageError
-from .keys import SCALAR_KEYS, SERVER_KEYS, TABLE_KEYS, check_server_value, check_value
+from .keys import CAPTURE_KEYS, EVAL_KEYS, SCALAR_KEYS, SERVER_KEYS, TABLE_KEYS, check_server_value, check_value
 from .redaction import is_secret_key, register_secrets, scrub_text
 from .repeats import DEFAULT_METRIC, RepeatRule
 
@@ -79,16 +80,10 @@ class Cell:
         return dict(self.settings.get("resources") or {})
 
     def capture_config(self, runs_dir: Path) -> CaptureConfig:
-        """The run's settings; checked (e.g. ``max_concurrency >= 1``) when the run starts."""
-        s = self.settings
-        scalars = {k: s[k] for k in ("dataset", "max_queries", "max_concurrency", "request_rate", "burstiness",
-                                     "ramp_up_s", "arrival_trace", "warmup_queries",
-                                     "client_base_url", "energy", "sample_interval_ms", "cpu_tdp_w", "max_retries")
-                   if k in s}
-        return CaptureConfig(client=str(s["client"]), model=str(s["model"]), output_dir=str(runs_dir),
-                             run_name=self.name, client_params=dict(s.get("client_param") or {}),
-                             dataset_params=dict(s.get("dataset_param") or {}),
-                             gen_params=dict(s.get("gen_param") or {}), **scalars)
+        """The run's settings, converted into their Struct: a value out of range (a swept
+        ``max_concurrency = 0``) fails this cell alone, named as the study file names it."""
+        values = {k: v for k, v in self.settings.items() if k in CAPTURE_KEYS}
+        return convert_settings(CaptureConfig, values, spell=KEY, output_dir=str(runs_dir), run_name=self.name)
 
     def server_spec(self) -> ServerSpec | None:
         """How to start this cell's server ([server] with its swept values), or None without one."""
@@ -101,11 +96,9 @@ class Cell:
         values = {k: v for k, v in table.items() if k not in SERVER_KEYS}
         return ServerSpec(values=values, **known)
 
-    def eval_settings(self) -> dict[str, Any]:
-        s = self.settings
-        return {"eval_client": s.get("eval_client"), "eval_base_url": s.get("eval_base_url"),
-                "eval_model": s.get("eval_model"), "eval_params": dict(s.get("eval_param") or {}) or None,
-                "no_eval": bool(s.get("no_eval", False))}
+    def eval_settings(self) -> EvalSettings:
+        """How this cell's answers are judged (``eval_*``, ``eval_param``, ``no_eval``)."""
+        return convert_settings(EvalSettings, {k: v for k, v in self.settings.items() if k in EVAL_KEYS}, spell=KEY)
 
 
 @dataclass(frozen=True)
@@ -181,7 +174,7 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
         raise UsageError(f"{where}: repeats must be a whole number from 1 to 1000, got {repeats!r}")
     for key, value in base.items():
         _check_key(key, where, "[base]")
-        check_value(where, "[base]", key, value)
+        check_value(where, "[base]", key, value, ranges=True)  # a [base] value is every cell's
     server = _check_server(data.get("server"), matrix, where)
     for key, values in matrix.items():
         _check_key(key, where, "[matrix]", server=server is not None)

@@ -108,11 +108,12 @@ def test_a_fifo_trace_is_refused_without_waiting(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("changes", "words"), [
-    ({"burstiness": 0.5}, "--request-rate, which is not set"),
-    ({"ramp_up_s": 3.0}, "--request-rate, which is not set"),
-    ({"request_rate": 2.0, "burstiness": 0.0}, "--burstiness 0.0 is not usable"),
-    ({"request_rate": 2.0, "burstiness": float("nan")}, "is not usable"),
-    ({"request_rate": 2.0, "ramp_up_s": -1.0}, "--ramp-up-s -1.0 is not usable"),
+    # a Python caller's settings are named as Python spells them (the CLI says --request-rate)
+    ({"burstiness": 0.5}, "^burstiness shapes the arrivals at request_rate, which is not set"),
+    ({"ramp_up_s": 3.0}, "^ramp_up_s shapes the arrivals at request_rate, which is not set"),
+    ({"request_rate": 2.0, "burstiness": 0.0}, "^burstiness: must be >= 0.01, got 0.0"),
+    ({"request_rate": 2.0, "burstiness": float("nan")}, "^burstiness: must be >= 0.01, got NaN"),
+    ({"request_rate": 2.0, "ramp_up_s": -1.0}, "^ramp_up_s: must be >= 0.0, got -1.0"),
     ({"request_rate": 2.0, "arrival_trace": "t.txt"}, "both decide"),
 ])
 def test_arrival_settings_that_cannot_work_are_refused(changes: dict, words: str) -> None:

@@ -114,7 +114,7 @@ def test_failed_cells_are_recorded_and_the_others_finish(tmp_path: Path, llama_s
     good = cells[(1, False)]
     assert good["status"] == "completed" and verify(tmp_path / "studies" / "grid" / good["run_dir"]).ok
     for key in ((0, False), (0, True)):
-        assert cells[key]["status"] == "failed" and "--max-concurrency must be at least 1" in cells[key]["message"]
+        assert cells[key]["status"] == "failed" and "max_concurrency: must be >= 1, got 0" in cells[key]["message"]
     unreachable = cells[(1, True)]
     assert unreachable["status"] == "failed" and "does not answer" in unreachable["message"]
     assert "\n" not in unreachable["message"]
