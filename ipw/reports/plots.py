@@ -194,8 +194,11 @@ def accuracy_energy(views: list[RunView], output_dir: Path, options: dict[str, A
         points.append((label, float(joules.mean()), 1.96 * se, accuracy, accuracy - low, high - accuracy))
     fig, axes = new_figure(figsize=(9, 6))
     ax = axes[0][0]
+    # labelled even when empty: a reader (and the page's label check) sees what the axes would hold
+    ax.set_xlabel("Mean energy per query (J)")
     if not points:
         no_data(ax, "no run has both judged answers and energy per query")
+        ax.set_ylabel("Accuracy (share of judged answers)")
     else:
         for k, (label, mean_j, err_j, acc, lo, hi) in enumerate(points):
             color = f"C{k % 10}"
@@ -206,7 +209,6 @@ def accuracy_energy(views: list[RunView], output_dir: Path, options: dict[str, A
         xs = [p[1] + p[2] for p in points]
         ax.set_xlim(left=0, right=max(xs) * 1.25 if max(xs) > 0 else 1.0)
         ax.set_ylim(-0.02, 1.05)
-        ax.set_xlabel("Mean energy per query (J)")
         judge_text = ", ".join(sorted(j for j in judges if j)) or "none"
         ax.set_ylabel(f"Accuracy (judge: {judge_text})")
         ax.grid(True, alpha=0.3)
