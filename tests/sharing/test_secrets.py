@@ -307,7 +307,9 @@ def _events(run: Path, kind: str) -> list[dict[str, Any]]:
 
 
 def test_an_echoed_api_key_and_header_are_scrubbed_from_query_failed(echo_runs: dict[str, Any]) -> None:
-    assert echo_runs["keyed"].exit_code == 0, echo_runs["keyed"].stderr
+    # every query was refused (401): the run is recorded whole and exits 5, "every query failed"
+    assert echo_runs["keyed"].exit_code == 5, echo_runs["keyed"].stderr
+    assert (echo_runs["root"] / "keyed" / "manifest.json").is_file()
     failures = _events(echo_runs["root"] / "keyed", "query_failed")
     assert len(failures) == 2
     for failed in failures:
