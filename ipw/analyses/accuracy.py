@@ -120,6 +120,7 @@ class AccuracyProjection:
             **counts,
             "options": applied_options(self.analysis_id, _OPTIONS, {
                 "judge": counts["judge"],  # the judge chosen when none was given: it decides every count
-                "model": None if model is None else str(model),
+                # the option can only name the run's model, so the file is the same with it or without it
+                "model": None if run_model is None else str(run_model),
             }),
         }
