@@ -3,10 +3,11 @@
 The package is layered; each layer imports only the layers above it in this
 list (checked by tests/test_layers.py), and the CLI may import all:
 
-  foundations  errors, secrets, _untrusted, _sandbox, _atomic, registry: importable from anywhere
+  foundations  errors, secrets, _untrusted, _sandbox, _atomic, _endpoints, registry: importable from anywhere
                (the registry names components by dotted path and imports only errors;
                _sandbox runs untrusted programs in a child process and imports nothing of ipw;
-               _atomic writes a file whole or not at all, fsynced where that is promised)
+               _atomic writes a file whole or not at all, fsynced where that is promised;
+               _endpoints normalises a service's base URL and quotes its bodies in error lines)
   events       what happened: frozen msgspec Structs, no I/O
   ledger       how events are stored: frames, checksums, hash chain, segments, recovery
   replay       the replay engine and the projection protocol: needs only events and the ledger

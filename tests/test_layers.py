@@ -17,7 +17,7 @@ PACKAGE = Path(ipw.__file__).resolve().parent
 # The documented order, top first; a module may import its own layer and any above it.
 LAYERS = ["foundations", "events", "ledger", "replay", "capture", "agent", "proxy", "judging", "analyses", "reports", "plugins", "api",
           "studies", "cli"]
-FOUNDATIONS = {"ipw", "errors", "secrets", "_untrusted", "_sandbox", "_atomic", "registry"}
+FOUNDATIONS = {"ipw", "errors", "secrets", "_untrusted", "_sandbox", "_atomic", "_endpoints", "registry"}
 
 # Known upward imports, each deferred inside a function and each with its reason. Add none lightly.
 # None is left: move the code to the layer it belongs to instead (select_judge went down to replay).
@@ -123,6 +123,13 @@ def test_replay_needs_only_events_and_the_ledger() -> None:
     replay = [p for p in all_modules() if module_name(p).startswith("ipw.replay")]
     layers = {layer_of(t) for p in replay for t, _, _ in imports_of(p)}
     assert layers <= {"foundations", "events", "ledger", "replay"}, layers
+
+
+def test_judging_needs_neither_capture_nor_analyses() -> None:
+    """Judges read a run view and talk to services through foundations, never through a client or an analysis."""
+    judging = [p for p in all_modules() if module_name(p).startswith("ipw.judging")]
+    layers = {layer_of(t) for p in judging for t, _, _ in imports_of(p)}
+    assert layers <= {"foundations", "events", "ledger", "replay", "judging"}, layers
 
 
 def test_no_command_module_imports_another() -> None:

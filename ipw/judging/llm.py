@@ -49,8 +49,7 @@ import httpx
 import openai
 
 from .. import secrets
-from ..capture.clients.base import excerpt
-from ..capture.clients.openai import normalise_base_url
+from .._endpoints import excerpt, normalise_base_url
 from ..errors import ConfigError, JudgeError
 from ..secrets import redact
 from .keys import MISSING_KEY_HINT

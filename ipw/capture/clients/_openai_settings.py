@@ -22,31 +22,13 @@ from typing import Any, Mapping
 
 import httpx
 
+from ..._endpoints import normalise_base_url
 from ...errors import ConfigError
 from .base import param
 
 __all__ = ["Requests", "choice_param", "client_headers", "normalise_base_url", "request_headers", "timeout_param", "transport_param"]
 
-_ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models")
 _KEY_ENV = ("IPW_API_KEY", "OPENAI_API_KEY")
-
-
-def normalise_base_url(url: str) -> str:
-    """The API base for ``url``: ``/v1`` added to a bare host, endpoints cut off."""
-    url = url.strip().rstrip("/")
-    for suffix in _ENDPOINT_SUFFIXES:
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-            break
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"invalid base URL {url!r}: {exc}", hint="give one like http://127.0.0.1:8000/v1") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigError(f"invalid base URL {url!r}", hint="give one like http://127.0.0.1:8000/v1")
-    if parsed.path in ("", "/"):
-        url += "/v1"
-    return url
 
 
 def timeout_param(params: Mapping[str, Any], name: str, default: float, client_id: str) -> float:

@@ -45,6 +45,7 @@ import time
 from typing import Any, Iterator, Mapping, NamedTuple, TypeVar
 
 from ... import secrets
+from ..._endpoints import excerpt
 from ...errors import ClientError, ConfigError
 from ...secrets import REDACTED, redact
 
@@ -177,12 +178,6 @@ def package_version(distribution: str) -> str | None:
         return version(distribution)
     except PackageNotFoundError:
         return None
-
-
-def excerpt(text: str, limit: int = 200) -> str:
-    """The start of a response body, on one line, for an error message."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class InferenceClient(abc.ABC):
