@@ -204,7 +204,9 @@ class OpenAIClient(InferenceClient):
         url = self.base_url[: -len("/v1")] + "/extras/tokenize/count"
         content = json_body({"model": model, "input": prompt})
         try:
-            response = self.send("POST", url, content, timeout=httpx.Timeout(min(self.timeout_s, 10.0)))
+            # the same patience as an answer: a server that serves one request at a time (llama_cpp.server)
+            # answers the count only after the generations queued before it, seconds later on a busy host
+            response = self.send("POST", url, content, timeout=httpx.Timeout(self.timeout_s))
             try:
                 text, longer = capped_text(response, _TOKENIZER_ANSWER_BYTES)
             finally:
