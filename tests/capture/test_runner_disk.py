@@ -73,7 +73,7 @@ class FillingDisk:
     """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, what: str, nth: int) -> None:
-        from ipw.ledger import manifest as manifest_mod
+        from ipw import _atomic as atomic_mod
         from ipw.ledger import writer as writer_mod
 
         self.calls = 0
@@ -92,11 +92,14 @@ class FillingDisk:
             disk = self
 
             class HalfFile:
+                """The manifest's temp file (written through ipw._atomic) on the filling disk; other files as usual."""
+
                 def __init__(self, path: Any, mode: str) -> None:
                     self.fh = open(path, mode)
+                    self.manifest = Path(path).name == ".manifest.json.tmp"
 
                 def write(self, data: bytes) -> int:
-                    if disk._now():
+                    if self.manifest and disk._now():
                         self.fh.write(data[: len(data) // 2])
                         self.fh.flush()
                         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -108,7 +111,7 @@ class FillingDisk:
                 def __exit__(self, *exc: object) -> None:
                     self.fh.close()
 
-            monkeypatch.setattr(manifest_mod, "open", HalfFile, raising=False)
+            monkeypatch.setattr(atomic_mod, "open", HalfFile, raising=False)
         self.nth = nth
 
     def _now(self) -> bool:

@@ -246,7 +246,10 @@ class OpenAIClient(InferenceClient):
 
     def health(self) -> bool:
         try:
-            response = self.send("GET", "/models", timeout=httpx.Timeout(min(self.connect_timeout_s, 5.0)))
+            # a refused connection fails fast; a server that took the connection is alive, and one that
+            # serves one request at a time (llama_cpp.server) answers /models after the generation in flight
+            timeout = httpx.Timeout(min(self.timeout_s, 30.0), connect=min(self.connect_timeout_s, 5.0))
+            response = self.send("GET", "/models", timeout=timeout)
             try:
                 _drain(response.iter_bytes())  # only the status is needed
                 return response.is_success
