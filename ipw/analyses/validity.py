@@ -15,7 +15,12 @@ power_in_range     per device in the total: its mean power over the window (the
                    baseline (the energy analysis's median idle power) and its
                    TDP (``tdp_w``, ``power_limit_w`` or ``max_power_w`` in
                    ``device_seen.metadata``); a bound that is crossed fails, a
-                   bound that is missing makes the check unknown
+                   bound that is missing makes the check unknown. It is unknown,
+                   never failed, for an ``estimated`` device (a utilisation × TDP
+                   model lies in that range by construction, so it cannot
+                   validate the hardware; on a busy host its idle median is the
+                   TDP itself) and when the idle baseline is not below the TDP
+                   (a degenerate range)
 monitor_coverage   per device in the total: the share of the run window (first
                    measured start to last end) covered by readings, where a
                    stretch between readings over 2 sample intervals (the
@@ -85,6 +90,16 @@ def _tdp_w(view: RunView, device: str) -> float | None:
     return None
 
 
+def _untestable(source: str, idle_w: float | None, tdp_w: float | None) -> list[str]:
+    """Why a device's range check can say nothing either way (empty when it can)."""
+    why = []
+    if source == "estimated":
+        why.append("power is estimated, not measured: a model cannot validate the hardware")
+    if idle_w is not None and tdp_w is not None and not idle_w < tdp_w:
+        why.append(f"the idle baseline ({idle_w:.4g} W) is not below the TDP ({tdp_w:.4g} W): the range is degenerate")
+    return why
+
+
 def _power_checks(view: RunView, attribution: Any, steady: SteadyState) -> list[dict[str, Any]]:
     if not attribution.measured:
         return [_check("power_in_range", None, None, "W", "unknown",
@@ -103,8 +118,11 @@ def _power_checks(view: RunView, attribution: Any, steady: SteadyState) -> list[
         threshold = {"min_w": finite(idle_w), "max_w": tdp_w}
         missing = [why for bound, why in ((idle_w, "no idle baseline (no idle readings)"),
                                           (tdp_w, "no TDP in the device's metadata")) if bound is None]
+        untestable = _untestable(dev.source, idle_w, tdp_w)
         if mean_w is None:
             out.append(_check("power_in_range", None, threshold, "W", "unknown", "no window to average over", d))
+        elif untestable:
+            out.append(_check("power_in_range", mean_w, threshold, "W", "unknown", "; ".join(untestable + missing), d))
         elif (idle_w is not None and mean_w < idle_w) or (tdp_w is not None and mean_w > tdp_w):
             out.append(_check("power_in_range", mean_w, threshold, "W", "fail", None, d))
         elif missing:

@@ -101,6 +101,42 @@ def test_a_device_power_under_its_idle_baseline_fails(tmp_path: Path) -> None:
     assert check["status"] == "fail" and check["value"] == pytest.approx(5.0)
 
 
+def _busy_host_events(source: str, tdp_w: str) -> list[dict]:
+    """A host busy throughout: idle readings at 10 W, 9.962 W while it runs (just under the idle median)."""
+    times = [k * 0.5 for k in range(-10, 73)]
+    events = [e if e["kind"] != "device_seen" else device("cpu:estimate", "cpu", tdp_w=tdp_w)
+              for e in closed_loop_events() if e["kind"] != "power_sample"]
+    return events + power_samples("cpu:estimate", times, power_w=[9.962 if 0 <= t <= 31 else 10.0 for t in times],
+                                  source=source)
+
+
+def test_an_estimated_power_whose_idle_median_is_its_tdp_is_unknown_never_a_fail(tmp_path: Path) -> None:
+    # the estimate collector on a busy host: its idle readings are its TDP, so the range is 10 W to 10 W
+    validity = _validity(tmp_path, _busy_host_events("estimated", "10"), min_steady_s=0)
+    check = _check(validity, "power_in_range")
+    assert check["status"] == "unknown" and check["value"] == pytest.approx(9.962)
+    assert check["threshold"] == {"min_w": pytest.approx(10.0), "max_w": 10.0}
+    assert check["reason"] == ("power is estimated, not measured: a model cannot validate the hardware; "
+                               "the idle baseline (10 W) is not below the TDP (10 W): the range is degenerate")
+    assert "power_in_range[cpu:estimate]" in validity["unknown"] and validity["failures"] == []
+
+
+def test_an_estimated_power_is_unknown_even_inside_a_sound_range(tmp_path: Path) -> None:
+    events = [e if e["kind"] != "power_sample" else {**e, "source": "estimated"} for e in closed_loop_events()]
+    check = _check(_validity(tmp_path, events, min_steady_s=0), "power_in_range")
+    assert (check["status"], check["value"]) == ("unknown", pytest.approx(50.0))  # 10 W < 50 W < 100 W
+    assert check["reason"] == "power is estimated, not measured: a model cannot validate the hardware"
+
+
+@pytest.mark.parametrize("tdp_w", ["10", "8"])
+def test_a_measured_device_whose_idle_baseline_is_not_below_its_tdp_is_unknown(tmp_path: Path, tdp_w: str) -> None:
+    validity = _validity(tmp_path, _busy_host_events("measured", tdp_w), min_steady_s=0)
+    check = _check(validity, "power_in_range")
+    assert check["status"] == "unknown" and check["value"] == pytest.approx(9.962)  # under idle and over 8 W
+    assert check["reason"] == f"the idle baseline (10 W) is not below the TDP ({tdp_w} W): the range is degenerate"
+    assert "power_in_range" not in " ".join(validity["failures"])
+
+
 def test_a_hole_in_the_trace_and_a_lost_monitor_cost_coverage(tmp_path: Path) -> None:
     times = [k * 0.5 for k in range(-10, 73) if not 10 < k * 0.5 < 20]  # no reading for 10 s
     events = [e for e in closed_loop_events() if e["kind"] != "power_sample"]
