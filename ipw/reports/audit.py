@@ -35,6 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from .._untrusted import InputRefused, decode_json
 from ..errors import BackendMissingError, IpwError, LedgerCorruptError, PackError
 
@@ -91,6 +94,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+class _RecordedOptions(msgspec.Struct):
+    """The one field of an analysis file read by name; the rest is compared whole with a replay."""
+
+    options: dict[str, Any] | UnsetType = UNSET  # UNSET: written before analyses recorded their options
+
+
 def _projection(analysis_id: str) -> Any:
     from ..registry import REGISTRY
 
@@ -141,11 +150,13 @@ def _rederive(projection: Any, view: Any, recorded: dict[str, Any]) -> str | Non
     """None when the file matches, ``"missing:<why>"`` for a backend not installed here, else why it differs."""
     from .analysis_files import dumps_result
 
-    options = recorded.get("options", {})
-    legacy = "options" not in recorded
-    if not isinstance(options, dict):
+    try:
+        options = msgspec.convert(recorded, _RecordedOptions).options
+    except msgspec.ValidationError:
         return 'does not match a replay of the ledger: its "options" is not an object'
-    given = {k: v for k, v in options.items() if v is not None}  # None: left unset, the default applies
+    legacy = isinstance(options, UnsetType)
+    # None: left unset, the default applies
+    given = {} if isinstance(options, UnsetType) else {k: v for k, v in options.items() if v is not None}
     try:
         derived = json.loads(dumps_result(projection.compute(view, given)))
     except BackendMissingError as exc:

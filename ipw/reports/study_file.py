@@ -1,11 +1,13 @@
 """``study.json`` read back with its type: the cells of a study, their parameters, status and run folders.
 
-``ipw study run`` writes ``study.json`` (see :mod:`ipw.studies.state`); the
-reports, ``ipw query`` and the HTML page read it here, through one msgspec
-type, so a file ipw did not write is refused with the field that is wrong
-instead of being guessed at. Fields the reports do not use (head hashes,
-messages) are ignored; a cell's run lives in ``runs/<name>`` of the study
-folder unless the entry names another folder inside it.
+``ipw study run`` writes ``study.json`` (see :mod:`ipw.studies.state`); it,
+the reports, ``ipw query`` and the HTML page all read it here, through one
+msgspec type, so a file ipw did not write is refused with the field that is
+wrong instead of being guessed at. The bookkeeping only the study runner uses
+(head hashes, messages, the [base] settings) is ``UNSET`` when a file lacks
+it, so the runner writes back exactly the keys it read; a cell's run lives in
+``runs/<name>`` of the study folder unless the entry names another folder
+inside it.
 
 A study being run appends each cell's change of state to ``study.journal``
 (one JSON entry per line) before it is folded into ``study.json``; the last
@@ -20,10 +22,13 @@ from typing import Any
 
 import msgspec
 
+from msgspec import UNSET, UnsetType
+
 from .._untrusted import InputRefused, decode_json, read_regular
 from ..errors import UsageError
 
-__all__ = ["STUDY_FILE", "JOURNAL_FILE", "CellEntry", "StudyFile", "is_study", "read_study", "cell_run_dir"]
+__all__ = ["STUDY_FILE", "JOURNAL_FILE", "CellEntry", "StudyFile", "is_study", "decode_study_file", "read_study",
+           "cell_run_dir"]
 
 STUDY_FILE = "study.json"
 JOURNAL_FILE = "study.journal"
@@ -32,20 +37,30 @@ _HINT = "rerun 'ipw study run' on the study file to rewrite it"
 
 
 class CellEntry(msgspec.Struct, frozen=True):
-    """One cell as ``study.json`` records it."""
+    """One cell as ``study.json`` records it; the fields after ``run_dir`` are the runner's bookkeeping."""
 
     name: str
     params: dict[str, Any] = {}
     status: str = "pending"
     run_dir: str | None = None
+    message: str | None | UnsetType = UNSET
+    head_hash: str | None | UnsetType = UNSET
+    run_id: str | None | UnsetType = UNSET
+    queries_completed: int | None | UnsetType = UNSET
+    queries_failed: int | None | UnsetType = UNSET
+    resumable: bool | UnsetType = UNSET  # a failed cell whose run a rerun picks up
 
 
 class StudyFile(msgspec.Struct, frozen=True):
-    """The parts of ``study.json`` a report reads; ``axes`` keeps the matrix's own order."""
+    """``study.json``; ``axes`` keeps the matrix's own order, ``base`` and ``matrix`` are redacted settings."""
 
     cells: list[CellEntry]
     name: str | None = None
     axes: list[str] = []
+    format: int | UnsetType = UNSET
+    base: dict[str, Any] | UnsetType = UNSET
+    matrix: dict[str, list[Any]] | UnsetType = UNSET
+    repeats: int | UnsetType = UNSET
 
 
 def is_study(path: Path) -> bool:
@@ -54,6 +69,14 @@ def is_study(path: Path) -> bool:
 
 def read_study(study_dir: Path) -> StudyFile:
     """``study_dir/study.json``, decoded with its type; a usage error says what is wrong with it."""
+    study = _with_journal(Path(study_dir), decode_study_file(study_dir))
+    for cell in study.cells:
+        cell_run_dir(Path(study_dir), cell)  # refuses a run folder outside the study now, not midway
+    return study
+
+
+def decode_study_file(study_dir: Path) -> StudyFile:
+    """``study_dir/study.json`` alone (its journal not applied), decoded with its type; a usage error if it is not one."""
     path = Path(study_dir) / STUDY_FILE
     if not path.exists():
         raise UsageError(f"{study_dir} is not a study folder (no {STUDY_FILE})",
@@ -66,9 +89,6 @@ def read_study(study_dir: Path) -> StudyFile:
         raise UsageError(f"{path} is not a study file: {exc}", hint=_HINT) from None
     if len({c.name for c in study.cells}) != len(study.cells):
         raise UsageError(f"{path} lists a cell name twice", hint=_HINT)
-    study = _with_journal(Path(study_dir), study)
-    for cell in study.cells:
-        cell_run_dir(Path(study_dir), cell)  # refuses a run folder outside the study now, not midway
     return study
 
 

@@ -1,6 +1,7 @@
 """The study folder: ``study.toml``, ``study.json`` (every cell's state), ``runs/``, and one runner at a time.
 
-``study.json`` is bookkeeping; the ledgers are the truth. A cell's change of
+``study.json`` is bookkeeping; the ledgers are the truth. It is read back
+with the one type the reports read it with (:mod:`ipw.reports.study_file`). A cell's change of
 state is appended as one line to ``study.journal`` (so a study of 10,000
 cells costs 10,000 short appends, not 10,000 rewrites of a growing file);
 reading the state applies the journal, and the end of a study run compacts
@@ -24,16 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import msgspec
+
 from .._atomic import write_atomic
 from ..errors import LedgerError, UsageError
+from ..reports.study_file import JOURNAL_FILE, STUDY_FILE, decode_study_file
 from ..secrets import scrub
 from .redaction import redacted
 from .spec import Cell, StudySpec
 
 __all__ = ["STATE_NAME", "JOURNAL_NAME", "RunState", "inspect_run", "StudyState", "study_lock"]
 
-STATE_NAME = "study.json"
-JOURNAL_NAME = "study.journal"
+STATE_NAME = STUDY_FILE
+JOURNAL_NAME = JOURNAL_FILE
 SPEC_NAME = "study.toml"
 FORMAT = 1
 
@@ -99,11 +103,13 @@ class StudyState:
         if previous is not None and previous != base:
             raise UsageError(f"{study_dir} holds the study '{spec.name}' with other [base] settings",
                              hint="give the changed study another name (or output_dir); a [matrix] may grow in place")
-        known = {c["name"]: c for c in state.data.get("cells", [])}
+        known = {c["name"]: c for c in state.data["cells"]}
         cells = []
         for cell in spec.cells():
             entry = known.pop(cell.name, None) or {"status": "pending", "message": None}
-            entry.update(name=cell.name, params=_redacted(cell.params), run_dir=f"runs/{cell.name}")
+            # a searched cell's run is the probe its search chose (see .goodput_cells); the next search decides again
+            chosen = entry.get("run_dir") if spec.search is not None and entry.get("goodput") else None
+            entry.update(name=cell.name, params=_redacted(cell.params), run_dir=chosen or f"runs/{cell.name}")
             cells.append(entry)
         # cells of an earlier, larger matrix stay listed: their runs are still in runs/
         cells.extend(known.values())
@@ -111,6 +117,8 @@ class StudyState:
         state.data = {"format": FORMAT, "name": spec.name, "base": base,
                       "matrix": {k: [_redacted({k: v})[k] for v in vs] for k, vs in spec.matrix.items()}, "axes": list(spec.matrix) + (["repeat"] if spec.repeats > 1 else []),
                       "repeats": spec.repeats, "cells": cells}
+        if spec.search is not None:
+            state.data["search"] = spec.search.to_dict()
         state._index = None
         (study_dir / SPEC_NAME).write_text(spec.text, encoding="utf-8")
         state.save()
@@ -118,17 +126,8 @@ class StudyState:
 
     @classmethod
     def load(cls, study_dir: Path) -> "StudyState":
-        path = Path(study_dir) / STATE_NAME
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise UsageError(f"{study_dir} is not a study folder (no {STATE_NAME})",
-                             hint="pass the folder 'ipw study run' made: <output_dir>/<name>") from exc
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{path} cannot be read: {exc}", hint="rerun 'ipw study run' on the study file") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-            raise UsageError(f"{path} is not a study state file", hint="rerun 'ipw study run' on the study file")
-        state = cls(study_dir, data)
+        # decoded with the one type the reports read it with too; the entries stay dicts the runner updates
+        state = cls(study_dir, msgspec.to_builtins(decode_study_file(Path(study_dir))))
         state._replay_journal()
         return state
 
@@ -172,6 +171,14 @@ class StudyState:
                 entry.update(change)
 
     def run_dir(self, name: str) -> Path:
+        """The cell's run: ``runs/<name>``, or the probe a goodput search chose (a folder in ``runs/``)."""
+        try:
+            relative = self.entry(name).get("run_dir")
+        except KeyError:
+            relative = None
+        parts = Path(relative).parts if isinstance(relative, str) else ()
+        if len(parts) == 2 and parts[0] == "runs" and parts[1] not in (".", ".."):
+            return self.study_dir / relative
         return self.study_dir / "runs" / name
 
     def refresh(self, name: str, *, message: str | None = None, failed: bool = False) -> dict[str, Any]:

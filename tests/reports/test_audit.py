@@ -68,6 +68,15 @@ def test_an_analysis_ipw_does_not_know_is_reported(analysed: Path, cli) -> None:
     assert "analysis/bogus.json" in result.stderr
 
 
+@pytest.mark.parametrize("options", [None, ["policy", "window"], "policy=window"])
+def test_options_that_are_not_an_object_are_reported_not_guessed_at(analysed: Path, cli, options) -> None:
+    _forge(analysed / "analysis" / "energy.json", lambda d: d.update(options=options))
+    result = cli("ledger", "verify", str(analysed))
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert_one_clean_line(result.stderr)
+    assert "analysis/energy.json" in result.stderr and '"options" is not an object' in result.stderr
+
+
 # -- files written before analyses recorded their options ----------------------------------
 
 
