@@ -49,6 +49,7 @@ class CellEntry(msgspec.Struct, frozen=True):
     queries_completed: int | None | UnsetType = UNSET
     queries_failed: int | None | UnsetType = UNSET
     resumable: bool | UnsetType = UNSET  # a failed cell whose run a rerun picks up
+    goodput: dict[str, Any] | None | UnsetType = UNSET  # a searched cell's outcome (ipw.studies.goodput)
 
 
 class StudyFile(msgspec.Struct, frozen=True):
@@ -61,6 +62,7 @@ class StudyFile(msgspec.Struct, frozen=True):
     base: dict[str, Any] | UnsetType = UNSET
     matrix: dict[str, list[Any]] | UnsetType = UNSET
     repeats: int | UnsetType = UNSET
+    search: dict[str, Any] | UnsetType = UNSET  # a goodput search's settings (ipw.studies.goodput)
 
 
 def is_study(path: Path) -> bool:

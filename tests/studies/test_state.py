@@ -24,12 +24,16 @@ def _opened(tmp_path: Path) -> StudyState:
 def test_loading_and_saving_writes_back_exactly_the_keys_it_read(tmp_path: Path) -> None:
     state = _opened(tmp_path)
     state.note(state.cells[0]["name"], status="failed", message="boom", resumable=True)
+    state.note(state.cells[1]["name"], goodput={"level": 4, "probes": []})  # what a goodput search records
+    state.data["search"] = {"axis": "max_concurrency", "low": 1, "high": 8}
     state.save()
     path = state.study_dir / STATE_NAME
     before = path.read_text()
     StudyState.load(state.study_dir).save()
-    assert path.read_text() == before  # the runner's bookkeeping (base, matrix, messages) survives the typed read
-    assert json.loads(before)["cells"][0]["resumable"] is True
+    assert path.read_text() == before  # the runner's bookkeeping (base, matrix, searches) survives the typed read
+    written = json.loads(before)
+    assert written["cells"][0]["resumable"] is True and written["cells"][1]["goodput"]["level"] == 4
+    assert "search" in written and "head_hash" not in written["cells"][1]  # absent stays absent
 
 
 @pytest.mark.parametrize(("cells", "field"), [
