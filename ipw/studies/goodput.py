@@ -9,19 +9,88 @@ answer), then halve [highest level that met, lowest that missed] until they
 are neighbours. Each level is probed at most once; every probe is kept, in
 the order it ran, so a report can show the whole search.
 
-Not yet wired to ``search = "goodput"`` in a study file (``ipw.studies.runner``):
-this module is the search and the probe, tested on their own.
+A study file asks for it with ``search = "goodput"`` and the keys of
+:class:`SearchSettings`, checked when the file is parsed; :mod:`.goodput_cells`
+runs the search for each cell of the study.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Annotated, Any, Callable, Literal, Mapping
 
+import msgspec
+from msgspec import Meta
+
+from ..capture.settings import KEY, about, convert_settings, settings_fields
 from ..errors import UsageError
 
-__all__ = ["Probe", "GoodputSearch", "search_goodput", "run_attainment"]
+__all__ = ["Probe", "GoodputSearch", "SearchSettings", "SEARCH_KEYS", "AXIS_MARK", "search_settings",
+           "search_goodput", "run_attainment"]
+
+MAX_LEVEL = 100_000  # a concurrency or request rate past this is a typing mistake, not a load test
+# a probe's run is the cell's name, this mark and the level: mc of 3 is "@c3", a rate of 3 requests/s "@r3"
+AXIS_MARK = {"max_concurrency": "c", "request_rate": "r"}
+
+
+class SearchSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """A study's goodput search: its top-level keys, each declared once with its constraints."""
+
+    search: Annotated[Literal["goodput"], about("Search each cell for its goodput level.",
+                                                hint='search = "goodput" (the one search there is)')]
+    slo: Annotated[str | dict[str, float], about(
+        "The SLO a query must meet: ttft_ms, tpot_ms, e2e_ms.",
+        hint='slo = "ttft_ms=700,tpot_ms=50", or a table: slo = { ttft_ms = 700 }')]
+    search_high: Annotated[int, Meta(ge=1, le=MAX_LEVEL), about(
+        "The highest level probed.", hint=f"a whole number from 1 to {MAX_LEVEL}, e.g. search_high = 32")]
+    search_low: Annotated[int, Meta(ge=1, le=MAX_LEVEL), about(
+        "The lowest level probed.", hint="a whole number of at least 1, e.g. search_low = 1")] = 1
+    target_attainment: Annotated[float, Meta(gt=0.0, le=1.0), about(
+        "The share of queries that must meet the SLO.", hint="a share above 0 and at most 1, e.g. 0.9")] = 0.9
+    search_axis: Annotated[Literal["max_concurrency", "request_rate"], about(
+        "What the search varies.", hint='search_axis = "max_concurrency" or "request_rate"')] = "max_concurrency"
+
+    @property
+    def targets_ms(self) -> dict[str, float]:
+        from ..analyses.slo import parse_slo
+
+        return parse_slo(self.slo) or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"axis": self.search_axis, "low": self.search_low, "high": self.search_high,
+                "target_attainment": self.target_attainment, "slo": self.targets_ms}
+
+
+SEARCH_KEYS = tuple(f.option for f in settings_fields(SearchSettings))
+
+
+def search_settings(data: Mapping[str, Any], where: str) -> SearchSettings | None:
+    """The search a study file's top level asks for, checked; None without ``search`` (its keys then refused)."""
+    given = {k: data[k] for k in SEARCH_KEYS if k in data}
+    if "search" not in given:
+        if given:
+            raise UsageError(f"{where}: {next(iter(given))} only applies with search = \"goodput\"",
+                             hint='add search = "goodput", or remove it')
+        return None
+    for key in ("slo", "search_high"):
+        if key not in given:
+            raise UsageError(f"{where}: search = \"goodput\" needs {key}",
+                             hint=f"e.g. {key} = " + ('"ttft_ms=700"' if key == "slo" else "32"))
+    for key, allowed in (("search", ("goodput",)), ("search_axis", tuple(AXIS_MARK))):
+        if key in given and given[key] not in allowed:  # said in words, not as msgspec's "expected Literal"
+            raise UsageError(f"{where}: {key}: expected {' or '.join(repr(a) for a in allowed)}, "
+                             f"got {str(given[key])[:60]!r}", hint=f'e.g. {key} = "{allowed[0]}"')
+    settings = convert_settings(SearchSettings, given, spell=KEY, where=f"{where}: ")
+    try:
+        if not settings.targets_ms:
+            raise UsageError("slo: no bound given", hint="e.g. slo = \"ttft_ms=700\"")
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from None
+    if settings.search_low > settings.search_high:
+        raise UsageError(f"{where}: search_low ({settings.search_low}) is above search_high "
+                         f"({settings.search_high})", hint="search_low <= search_high")
+    return settings
 
 
 @dataclass(frozen=True)

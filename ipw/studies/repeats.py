@@ -100,14 +100,15 @@ def run_until_tight(cells: Sequence[Any], rule: RepeatRule, *, complete: Callabl
     return outcome
 
 
-def metric_of(run_dir: Path, name: str) -> float | None:
-    """The study report's column ``name`` for one cell's run (replayed from its ledger), or None."""
+def metric_of(run_dir: Path, name: str, options: dict[str, Any] | None = None) -> float | None:
+    """The study report's column ``name`` for one cell's run (replayed from its ledger, with the analysis
+    ``options``: a searched study's ``slo``), or None."""
     from ..reports._metrics import load_views
     from ..reports.study_table import cell_row
 
     if not (Path(run_dir) / "events").is_dir():
         return None
-    value = cell_row("", {}, "completed", load_views([Path(run_dir)])[0]).value(name)
+    value = cell_row("", {}, "completed", load_views([Path(run_dir)])[0], options).value(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)

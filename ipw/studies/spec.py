@@ -24,6 +24,12 @@ entry used, so a misspelt key is refused rather than ignored.
 ``repeats = "auto"`` (with ``max_repeats``, ``min_repeats``, ``repeat_target``
 and ``repeat_metric``) repeats each cell until the interval of its figure is
 tight (see :mod:`.repeats`); its cells are each combination × ``max_repeats``.
+
+``search = "goodput"`` (with ``slo``, ``search_high``, ``search_low``,
+``target_attainment``, ``search_axis``) searches each cell for the highest
+concurrency (or request rate) whose SLO attainment meets the target (see
+:mod:`.goodput`); the axis it varies is the search's, so [base] and [matrix]
+may not set it.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from .._untrusted import InputRefused, read_regular
 from ..capture.config import CaptureConfig, EvalSettings
 from ..capture.settings import KEY, convert_settings
 from ..errors import UsageError
+from .goodput import SEARCH_KEYS, SearchSettings, search_settings
 from .keys import CAPTURE_KEYS, EVAL_KEYS, SCALAR_KEYS, SERVER_KEYS, TABLE_KEYS, check_server_value, check_value
 from .redaction import is_secret_key, register_secrets, scrub_text
 from .repeats import DEFAULT_METRIC, RepeatRule
@@ -58,7 +65,7 @@ __all__ = ["StudySpec", "Cell", "load_spec", "parse_spec", "cell_name", "TABLE_K
 # one study is one folder of runs a person compares; past this it is a mistake (two 1,000-value axes)
 MAX_CELLS = 10_000
 MAX_STUDY_BYTES = 1024**2
-_TOP_KEYS = ("name", "output_dir", "staging_dir", "base", "matrix", "repeats", "server", *_AUTO_KEYS)
+_TOP_KEYS = ("name", "output_dir", "staging_dir", "base", "matrix", "repeats", "server", *_AUTO_KEYS, *SEARCH_KEYS)
 _FILLED_BY_IPW = frozenset({"port", "model", "model_path", "python"})
 # short names for the settings most often swept; any other key is named by its last dotted part
 _SHORT = {"max_concurrency": "mc", "request_rate": "rate", "max_queries": "n", "warmup_queries": "warmup",
@@ -113,6 +120,7 @@ class StudySpec:
     staging_dir: str | None = None
     server: dict[str, Any] | None = None  # the [server] table as written
     repeat_rule: RepeatRule | None = None  # repeats = "auto": when a cell's repeats stop (repeats is max_repeats)
+    search: SearchSettings | None = None  # search = "goodput": each cell searched for its goodput level
     text: str = field(default="", repr=False)  # the TOML as written, credentials cut out: saved as study.toml
 
     @property
@@ -176,6 +184,11 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
         _check_key(key, where, "[base]")
         check_value(where, "[base]", key, value, ranges=True)  # a [base] value is every cell's
     server = _check_server(data.get("server"), matrix, where)
+    search = search_settings(data, where)
+    if search is not None and (search.search_axis in base or search.search_axis in matrix):
+        table = "[base]" if search.search_axis in base else "[matrix]"
+        raise UsageError(f"{where}: {table} sets {search.search_axis}, which the goodput search varies",
+                         hint="remove it; search_low and search_high bound the search")
     for key, values in matrix.items():
         _check_key(key, where, "[matrix]", server=server is not None)
         if not isinstance(values, list) or not values:
@@ -207,7 +220,7 @@ def parse_spec(text: str, *, default_name: str = "study", where: str = "study fi
         raise UsageError(f"{where}: output_dir and staging_dir must be strings (folder paths)")
     credentials = register_secrets(base, matrix) + _server_secrets(server, matrix)
     return StudySpec(name=name, output_dir=output_dir, base=base, matrix=matrix, repeats=repeats,
-                     staging_dir=staging, server=server, repeat_rule=rule, text=scrub_text(text, credentials))
+                     staging_dir=staging, server=server, repeat_rule=rule, search=search, text=scrub_text(text, credentials))
 
 
 def _repeat_rule(data: dict[str, Any], repeats: Any, where: str) -> RepeatRule | None:
