@@ -84,3 +84,8 @@ def llama_server_url():
 
     with llama_server() as url:
         yield url
+
+
+# one real captured run, shared by the pack and power-trace tests (tests/_shared_run.py); registered here so the
+# session captures it once for every folder, and imported last because that module uses run_cli above
+from tests._shared_run import run_copy, shared_run  # noqa: E402,F401

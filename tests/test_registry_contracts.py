@@ -5,7 +5,7 @@ distribution of :mod:`tests._plugins`, installed in this process; every
 component is built the one way ipw builds it, ``REGISTRY.create``. The other
 kinds have their own suites: clients ``tests/capture/clients/test_contract.py``,
 judges ``tests/judging/test_judge_contract.py``, collectors
-``tests/energy/test_energy_contract.py``.
+``tests/energy_monitor/collectors/test_contract.py``.
 """
 
 from __future__ import annotations

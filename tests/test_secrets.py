@@ -1,8 +1,11 @@
 """The secret registry (ipw.secrets): what counts as a credential, its wire forms, and where it is scrubbed.
 
-The end-to-end routes (servers that echo credentials back) are in
-tests/sharing/test_secrets.py; this module pins the registry's own rules and
-the two catch-alls built on it: the ledger's encoder and the CLI's stderr.
+This is the one module for :mod:`ipw.secrets` itself: it pins the registry's
+own rules and the two catch-alls built on it, the ledger's encoder and the
+CLI's stderr. The commands that carry credentials are tested beside their
+code, end to end: ``ipw profile`` (servers that echo credentials back) in
+tests/capture/test_profile_credentials.py, ``ipw study run`` in
+tests/studies/test_redaction.py.
 """
 
 from __future__ import annotations

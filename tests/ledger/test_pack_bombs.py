@@ -157,7 +157,7 @@ def test_a_refused_pack_does_not_leave_the_parents_it_would_have_made(tmp_path: 
 
 def test_a_good_pack_still_unpacks_and_verifies(tmp_path: Path) -> None:
     # a plot: derived, streamed like any member, and not re-derived (a forged analysis file is refused;
-    # tests/sharing/test_pack_derived.py covers that)
+    # tests/ledger/test_pack_derived.py covers that)
     good = _good_pack(tmp_path, derived={"plots/power-timeline.png": b"\x89PNG\r\n\x1a\n" + b"0" * 64})
     result = run_cli("ledger", "unpack", str(good), "-o", str(tmp_path / "a" / "b" / "theirs"))
     assert result.exit_code == 0, result.stderr

@@ -9,7 +9,7 @@ import pytest
 from ipw_energy_monitor.collectors import DevicePermissionError
 from ipw_energy_monitor.collectors.amdsmi import AmdSmiCollector
 
-from .fakes import FakeAmdGpu, FakeAmdSmi, FakeClock
+from ..fakes import FakeAmdGpu, FakeAmdSmi, FakeClock
 
 STEP_NS = 10_000_000  # the fake clock moves 10 ms each time it is read
 TICK_NS = 3 * STEP_NS  # a read takes it once to schedule temperature and memory, then once per GPU (two here)

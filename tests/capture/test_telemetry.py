@@ -16,7 +16,7 @@ from ipw.capture.telemetry import ENV_ENDPOINT, MonitorLauncher, TelemetrySessio
 from ipw.errors import TelemetryError
 from ipw.events import DeviceSeen, PowerSample, TelemetryStatus
 
-from .conftest import EventLog
+from tests._event_log import EventLog
 
 
 def _monitor_children() -> list[psutil.Process]:

@@ -1,4 +1,4 @@
-"""Real runs for the sharing tests, captured once per session against llama_cpp.server.
+"""A real run for the pack and power-trace tests, captured once per session against llama_cpp.server.
 
 ``shared_run`` is profiled through the real capture path (openai client,
 completions API, the energy monitor's ``auto`` collectors) and then re-judged
@@ -22,7 +22,7 @@ SECOND_JUDGE = "scorer:exact/v1"
 
 def profile(url: str, output_dir: Path, run_name: str, *extra: str, max_queries: int = QUERIES,
             max_tokens: int = MAX_TOKENS) -> CliResult:
-    """``ipw profile`` against the real server with the small settings every sharing test uses."""
+    """``ipw profile`` against the real server with the small settings every shared-run test uses."""
     return run_cli(
         "profile", "--client", "openai", "--client-base-url", url, "--model", "gemma",
         # the packaged gemma is a base model: the completions API, not a guessed chat template

@@ -20,7 +20,7 @@ from ipw.ledger import read_events, verify
 
 from tests.conftest import assert_one_clean_line
 
-from .conftest import profile
+from tests._shared_run import profile
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from ipw.cli import cli as ipw_cli
 from ipw.errors import UsageError
 from tests.conftest import CliResult, assert_one_clean_line
 
-from .conftest import EXTRA_S, PLAN, POWER_W
+from tests.reports.conftest import EXTRA_S, PLAN, POWER_W, runs  # noqa: F401 (runs: the two recorded runs)
 
 Main = Callable[..., CliResult]  # the ``cli`` fixture: ``ipw`` through ``ipw.cli.main``
 

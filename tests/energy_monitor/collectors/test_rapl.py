@@ -15,8 +15,8 @@ from ipw.events import DeviceSeen, Event, PowerSample
 from ipw_energy_monitor.collectors.base import CounterTotal
 from ipw_energy_monitor.collectors.rapl import RaplCollector, find_zones
 
-from .conftest import EventLog
-from .fakes import FakeClock, FakePowercap, Zone
+from tests._event_log import EventLog
+from ..fakes import FakeClock, FakePowercap, Zone
 
 MAX_UJ = 3_000_000  # for the layout-only tests below, where nothing is sampled over time
 WRAP_S = 0.8  # each counter wraps after 0.8 s of its power (a real package counter: after hours)

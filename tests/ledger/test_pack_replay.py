@@ -15,7 +15,7 @@ import pytest
 
 from ipw.ledger import verify
 
-from .conftest import QUERIES, SECOND_JUDGE
+from tests._shared_run import QUERIES, SECOND_JUDGE
 
 pytestmark = pytest.mark.e2e
 

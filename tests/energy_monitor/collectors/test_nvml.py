@@ -12,7 +12,7 @@ from ipw_energy_monitor.collectors import DevicePermissionError, probe_collector
 from ipw_energy_monitor.collectors.base import PowerIntegrator
 from ipw_energy_monitor.collectors.nvml import NvmlCollector, visible_indices
 
-from .fakes import FakeClock, FakeGpu, FakeNvml
+from ..fakes import FakeClock, FakeGpu, FakeNvml
 
 UUIDS = ["GPU-1f2e3d4c-aaaa-bbbb-cccc-000000000000", "GPU-9a8b7c6d-aaaa-bbbb-cccc-111111111111"]
 

@@ -21,9 +21,9 @@ from ipw_energy_monitor.collectors.nvml import NvmlCollector
 from ipw_energy_monitor.collectors.powermetrics import PowermetricsCollector
 from ipw_energy_monitor.collectors.rapl import RaplCollector
 
-from .._plugins import PLUGIN_IDS, installed, write_contract_plugin
-from .fakes import FakeAmdGpu, FakeAmdSmi, FakeGpu, FakeNvml, FakePowercap, Zone
-from .test_energy_powermetrics import _fake as fake_powermetrics
+from tests._plugins import PLUGIN_IDS, installed, write_contract_plugin
+from ..fakes import FakeAmdGpu, FakeAmdSmi, FakeGpu, FakeNvml, FakePowercap, Zone
+from .test_powermetrics import _fake as fake_powermetrics
 
 
 PLUGIN = PLUGIN_IDS["collectors"]
