@@ -53,6 +53,10 @@ class _Observer:
             where = ", ".join(f"{k}={v}" for k, v in params.items()) or "base"
             click.echo(f"repeats of {where}: {message}", err=True)
 
+    def search_decided(self, cell: Any, result: Any, message: str) -> None:
+        if not self.quiet:
+            click.echo(f"search of {cell.name}: {message}", err=True)
+
     def query_progress(self) -> Callable[[Any], None] | None:
         self._progress = ProgressLine(enabled=False if self.quiet else None)
         return self._progress

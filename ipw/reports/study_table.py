@@ -19,6 +19,10 @@ label and unit:
 - for an agent's run, ``success_rate``, ``joules_per_task`` and
   ``joules_per_solved_task``: the summary's tasks block (:mod:`ipw.analyses.tasks`);
   None for a cell without tasks;
+- for a study with ``search = "goodput"`` (:mod:`ipw.studies.goodput_cells`), the cell's row is
+  the run at its chosen level: ``goodput_level`` (None when no level met the target), and, from the
+  summary with the study's SLO, ``slo_attainment``, ``goodput_queries_per_s`` and
+  ``joules_per_correct_within_slo`` (None for a study without an SLO);
 - whether the cell is on the Pareto front of accuracy against joules per query;
 - ``by_benchmark``: the summary's per-benchmark accuracy, interval, IPW and IPJ
   (the per-benchmark leaderboard; not a flat column).
@@ -87,6 +91,10 @@ COLUMNS: tuple[Column, ...] = (
     _column("e2e_p99_s", "e2e p99 s"),
     _column("throughput_tokens_per_s", "tokens/s", from_summary=True),
     _column("energy_provenance", "energy", "text"),
+    _column("goodput_level", "goodput lvl", "count"),
+    _column("slo_attainment", "SLO att"),  # the summary's, present only when it had an SLO
+    _column("goodput_queries_per_s", "goodput q/s"),
+    _column("joules_per_correct_within_slo", "J/correct in SLO"),
     _column("valid", "valid", "text"),
     _column("validity_failures", "failed checks", "text"),
 )
@@ -125,6 +133,10 @@ class CellRow(msgspec.Struct, frozen=True, kw_only=True):
     e2e_p99_s: float | None = None
     throughput_tokens_per_s: float | None = None
     energy_provenance: str | None = None
+    goodput_level: int | None = None  # search = "goodput": the level this row's run was probed at, if it met the target
+    slo_attainment: float | None = None
+    goodput_queries_per_s: float | None = None
+    joules_per_correct_within_slo: float | None = None
     valid: str | None = None  # yes / no / unknown: the summary's validity verdict
     validity_failures: str | None = None  # the failed checks, comma-separated
     on_pareto_front: bool = False
@@ -178,6 +190,7 @@ def cell_row(cell: str, params: dict[str, Any], status: str, view: RunView | Non
         energy_provenance=metrics["mean_energy_per_query_j"]["provenance"] if summary["energy_measured"]
         else "not measured",
         by_benchmark=summary.get("by_benchmark") or {},
+        **{k: m.get(k) for k in ("slo_attainment", "goodput_queries_per_s", "joules_per_correct_within_slo")},
         **{k: (summary.get("tasks") or {}).get(k) for k in ("success_rate", "joules_per_task", "joules_per_solved_task")},
         valid={True: "yes", False: "no", None: "unknown"}[summary["validity"]["valid"]],
         validity_failures=", ".join(summary["validity"]["failures"]) or None,
@@ -210,9 +223,12 @@ def study_table(study_dir: Path, options: dict[str, Any] | None = None) -> Study
     axes = list(study.axes)
     for cell in study.cells:
         axes.extend(k for k in cell.params if k not in axes)
-    jobs = [(c.name, dict(c.params), c.status, cell_run_dir(study_dir, c), dict(options or {})) for c in study.cells
-            if c.status != "not_needed"]
-    rows = with_front(_map(_row_of_run, jobs))
+    search = study.search if isinstance(study.search, dict) else {}
+    if search.get("slo"):  # a searched study's rows are measured against its SLO
+        options = {"slo": search["slo"], **(options or {})}
+    shown = [c for c in study.cells if c.status != "not_needed"]
+    jobs = [(c.name, dict(c.params), c.status, cell_run_dir(study_dir, c), dict(options or {})) for c in shown]
+    rows = with_front([_with_level(r, c.goodput) for r, c in zip(_map(_row_of_run, jobs), shown)])
     notes = list(NOTES)
     try:
         repeats = repeat_groups(rows)
@@ -220,6 +236,12 @@ def study_table(study_dir: Path, options: dict[str, Any] | None = None) -> Study
         repeats = []
         notes.append(f"no t-intervals across repeats: {exc.message}")
     return StudyTable(study.name, axes, rows, notes, repeats)
+
+
+def _with_level(row: CellRow, goodput: Any) -> CellRow:
+    """The row of a searched cell with the level its search chose."""
+    level = goodput.get("level") if isinstance(goodput, dict) else None
+    return msgspec.structs.replace(row, goodput_level=level) if isinstance(level, int) else row
 
 
 def runs_table(views: list[RunView], labels: list[str], options: dict[str, Any] | None = None) -> StudyTable:

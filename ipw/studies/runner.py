@@ -19,6 +19,10 @@ each cell on its worker.
 A study with ``repeats = "auto"`` runs each combination's repeats in order
 until its figure's interval is tight (:mod:`.repeats`); the repeats it did
 not need are ``not_needed``, which counts as done. It runs locally only.
+
+A study with ``search = "goodput"`` searches each cell for the highest load
+that meets its SLO, each probe an ordinary run (:mod:`.goodput_cells`). It
+runs locally only, as each probe decides the next.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class StudyObserver:
     def repeats_decided(self, params: dict[str, Any], outcome: Any, message: str) -> None:
         """``repeats = "auto"`` stopped repeating the cell of ``params`` (:class:`.repeats.RepeatOutcome`)."""
 
+    def search_decided(self, cell: Cell, result: Any, message: str) -> None:
+        """``search = "goodput"`` found ``cell``'s level (:class:`.goodput.GoodputSearch`; its level may be None)."""
+
 
 @dataclass
 class StudyOutcome:
@@ -88,6 +95,9 @@ def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | No
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}", hint=f"use one of: {', '.join(EXECUTORS)}")
     observer = observer or StudyObserver()
+    if executor == "ray" and spec.search is not None:
+        raise UsageError('search = "goodput" decides each probe from the ones before it, so it runs locally',
+                         hint="use --executor local")
     if executor == "ray" and spec.repeat_rule is not None:
         raise UsageError('repeats = "auto" decides each repeat from the ones before it, so it runs locally',
                          hint="use --executor local, or a fixed repeats = N on Ray")
@@ -104,7 +114,11 @@ def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | No
             for name in sorted(done):
                 if state.entry(name).get("status") != "completed" or not state.entry(name).get("head_hash"):
                     state.refresh(name)  # complete on disk (e.g. study.json was lost): say so
-            if executor == "local" and spec.repeat_rule is not None:
+            if spec.search is not None:
+                from .goodput_cells import run_search
+
+                ran = run_search(spec, state, observer)
+            elif executor == "local" and spec.repeat_rule is not None:
                 ran = _run_auto(spec, state, todo, observer)
             elif executor == "local":
                 _run_local(state, todo, observer)
@@ -114,7 +128,7 @@ def run_study(spec: StudySpec, *, executor: str = "local", ray_address: str | No
                 run_ray(spec, state, todo, address=ray_address, observer=observer)
         finally:
             state.save()  # the journal compacted into study.json, however the run ended
-        ran = len(todo) if spec.repeat_rule is None or executor != "local" else ran
+        ran = ran if spec.search is not None or (spec.repeat_rule is not None and executor == "local") else len(todo)
         return StudyOutcome(study_dir=spec.study_dir, ran=ran, skipped=len(done), cells=list(state.cells))
 
 
