@@ -50,6 +50,8 @@ def run_query(
     ``report`` is called with ``progress`` once the query's outcome is counted.
     A :class:`ConfigError` is re-raised: the same setting would fail every query.
     """
+    # stamped before any other per-query work: under a schedule, the send time is this close to its dispatch
+    first_start_ns = time.monotonic_ns()
     prompt = prompt_for(record)
     started = QueryStarted(
         query_id=qid,
@@ -68,7 +70,7 @@ def run_query(
     attempt = 0
     while True:
         attempt += 1
-        start_ns = time.monotonic_ns()
+        start_ns = first_start_ns if attempt == 1 else time.monotonic_ns()
         writer.append(msgspec.structs.replace(started, t_ns=start_ns))
         first_ns: int | None = None
         n_tokens = 0

@@ -2,8 +2,9 @@
 
 A schedule is a list of offsets in seconds from the moment the measured
 queries begin (warm-ups are never scheduled: they go as fast as allowed).
-The runner waits for each offset before it submits the query, and never
-sends early; a query waits later when every ``max_concurrency`` slot is busy.
+The runner hands each query to its thread once a ``max_concurrency`` slot is
+free, and that thread waits for the query's offset (:func:`wait_until`), never
+sending early; a query waits later when every slot is busy.
 
 - No ``request_rate``: no schedule, queries go as fast as the slots allow.
 - ``request_rate`` r with ``burstiness`` k (default 1): the gaps between
@@ -36,6 +37,8 @@ import io
 import json
 import math
 import random
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +46,7 @@ from typing import Any
 
 from .._untrusted import InputRefused, decode_json, read_regular
 
-__all__ = ["ArrivalSchedule", "gamma_gaps_s", "ramped_offsets_s", "read_trace", "schedule_for",
+__all__ = ["ArrivalSchedule", "gamma_gaps_s", "wait_until", "ramped_offsets_s", "read_trace", "schedule_for",
            "MAX_TRACE_BYTES", "MAX_TRACE_ARRIVALS", "MAX_TRACE_SPAN_S", "TIME_COLUMNS"]
 
 MAX_TRACE_BYTES = 64 * 1024**2
@@ -110,6 +113,15 @@ def schedule_for(config: Any, n_arrivals: int) -> ArrivalSchedule | None:
     kind = "poisson" if burstiness == 1.0 else "gamma"
     return ArrivalSchedule(tuple(offsets), {"kind": kind, "request_rate": rate, "burstiness": burstiness,
                                             "ramp_up_s": ramp_up_s, "seed": config.seed})
+
+
+def wait_until(due_ns: int, stop: threading.Event) -> bool:
+    """Wait until ``time.monotonic_ns()`` reaches ``due_ns``; False if ``stop`` was set first. Never early."""
+    # a wait may wake a little before its timeout, so wait again for the rest
+    while (delay_ns := due_ns - time.monotonic_ns()) > 0:
+        if stop.wait(delay_ns / 1e9):
+            return False
+    return not stop.is_set()
 
 
 def read_trace(path: str | Path) -> tuple[list[float], str]:

@@ -35,7 +35,7 @@ from ..registry import REGISTRY
 from ..secrets import redact
 from .._untrusted import InputRefused
 from ._query import interrupted, run_query
-from .arrivals import ArrivalSchedule, schedule_for
+from .arrivals import ArrivalSchedule, schedule_for, wait_until
 from .clients.base import InferenceClient
 from .datasets.base import DatasetRecord
 from .config import DEFAULT_GEN, CaptureConfig, Progress, RunResult, default_run_name
@@ -46,6 +46,7 @@ from .resume import resume_state
 from .telemetry import HarnessCpuSampler
 
 STOP_GRACE_S = 2.0  # how long a stop waits for queries in flight to notice it
+WORKER_START_S = 60.0  # how long the query threads of a scheduled run may take to start, all together
 
 __all__ = ["CaptureConfig", "Progress", "RunResult", "Runner", "CaptureTelemetry", "DEFAULT_GEN",
            "default_run_name", "load_records", "make_client"]
@@ -274,7 +275,12 @@ class Runner:
         slots = threading.Semaphore(concurrency)
         errors: list[BaseException] = []  # what stopped a query thread (a ConfigError, say), for the scheduler
 
-        def run_one(qid: int, record: DatasetRecord, warmup: bool) -> None:
+        def run_one(qid: int, record: DatasetRecord, warmup: bool, due_ns: int | None) -> None:
+            # the query's own thread waits for its arrival: at the due time one thread wakes, not a scheduler
+            # that then wakes a worker (two waits for a CPU and the GIL, each up to a switch interval under load)
+            if due_ns is not None and not wait_until(due_ns, self._stop):
+                slots.release()  # stopped before it was due: never sent, so a resume sends it
+                return
             with self._inflight_lock:
                 self._inflight.add(qid)  # what a stop records as interrupted if the service stays silent
             try:
@@ -297,25 +303,27 @@ class Runner:
         pending: set[Future[None]] = set()
         origin_ns = 0  # the moment the schedule's offset 0 stands for: when the first measured query is due
         try:
+            if schedule is not None:
+                _start_workers(pool, min(concurrency, len(jobs)))
             for i, (record, warmup) in enumerate(jobs):
                 if self._stop.is_set():
                     break
                 take_slot()
-                if schedule is not None and not warmup:
-                    if i == len(warmups):
-                        origin_ns = time.monotonic_ns()
-                        writer.append(Annotation(t_ns=origin_ns, key="arrival_schedule",
-                                                 value=schedule.annotation_value()))
-                    due_ns = origin_ns + round(schedule.offsets_s[i - len(warmups)] * 1e9)
-                    # never early: a wait may wake a little before its timeout, so wait again for the rest
-                    while (delay_ns := due_ns - time.monotonic_ns()) > 0 and not self._stop.is_set():
-                        self._stop.wait(delay_ns / 1e9)
                 if self._stop.is_set():
                     slots.release()
                     break
                 if bracket is not None and i == len(warmups):
                     bracket("start")  # synchronous, short timeout, never raises: the window's first edge
-                future = pool.submit(run_one, next_qid + i, record, warmup)
+                due_ns = None
+                if schedule is not None and not warmup:
+                    if i == len(warmups):  # after the bracket read, so its time does not make the first query late
+                        origin_ns = time.monotonic_ns()
+                        writer.append(Annotation(t_ns=origin_ns, key="arrival_schedule",
+                                                 value=schedule.annotation_value()))
+                    due_ns = origin_ns + round(schedule.offsets_s[i - len(warmups)] * 1e9)
+                # a query holds its slot from here, as it did while the scheduler waited for it: slots are taken
+                # in order, and each query starts at its due time or at the first free slot after it
+                future = pool.submit(run_one, next_qid + i, record, warmup, due_ns)
                 pending.add(future)
                 future.add_done_callback(pending.discard)
             for _ in range(concurrency):  # every slot back: every query ended
@@ -341,6 +349,19 @@ class Runner:
     def _report(self, progress: Progress) -> None:
         if self._progress_cb is not None:
             self._progress_cb(progress)
+
+
+def _start_workers(pool: ThreadPoolExecutor, n: int) -> None:
+    """Start ``n`` of the pool's threads now, so no dispatch waits for one to start (``Thread.start`` waits until
+    the new thread runs: under load, a wait for the GIL, and a late arrival)."""
+    barrier = threading.Barrier(n + 1)  # each task holds its thread until all have one: n threads, not one reused
+    try:
+        for _ in range(n):
+            pool.submit(barrier.wait, WORKER_START_S)
+        barrier.wait(WORKER_START_S)
+    except BaseException:
+        barrier.abort()  # the threads already started let go, and the error goes to the caller
+        raise
 
 
 def _arrival_schedule(config: CaptureConfig, n_measured: int) -> ArrivalSchedule | None:
