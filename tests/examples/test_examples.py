@@ -184,11 +184,20 @@ def test_an_example_fails_with_ipws_one_line_error(tmp_path: Path) -> None:
 
 def test_the_experiment_study_uses_a_server_per_cell_bursty_arrivals_and_auto_repeats(tmp_path: Path) -> None:
     """examples/experiment.toml parses into the study it says: every cell its own server (n_threads swept),
-    gamma arrivals with a ramp-up, and repeats until J per correct answer is within 5 %."""
+    gamma arrivals with a ramp-up, a goodput search over max_concurrency, and repeats until J per correct
+    answer is within 5 %."""
+    from ipw.studies.goodput import SearchSettings
+    from ipw.studies.goodput_cells import probe_cell
     from ipw.studies.repeats import RepeatRule
     from ipw.studies.spec import load_spec
 
     spec = load_spec(EXAMPLES / "experiment.toml")
+    assert spec.search == SearchSettings(search="goodput", slo="ttft_ms=2000,tpot_ms=200", search_high=16,
+                                         search_low=1, target_attainment=0.9, search_axis="max_concurrency")
+    assert spec.search.targets_ms == {"tpot_ms": 200.0, "ttft_ms": 2000.0}
+    probe = probe_cell(spec.cells()[0], spec.search, 4)
+    assert probe.name == "n_threads2-r1@c4" and probe.capture_config(tmp_path).max_concurrency == 4
+    probe.capture_config(tmp_path).validate()  # a probe is a usable run with the arrival settings
     assert spec.repeat_rule == RepeatRule(target=0.05, max_repeats=6, min_repeats=3, metric="joules_per_correct")
     cells = spec.cells()
     assert len(cells) == 2 * 6
@@ -198,7 +207,8 @@ def test_the_experiment_study_uses_a_server_per_cell_bursty_arrivals_and_auto_re
     assert (config.request_rate, config.burstiness, config.ramp_up_s) == (4, 0.5, 5)
 
 
-@pytest.mark.parametrize("section", ["### Arrivals:", "### Repeats until the interval is tight"])
+@pytest.mark.parametrize("section", ["### Arrivals:", "### Repeats until the interval is tight",
+                                     "**Goodput search**"])
 def test_the_readme_study_files_parse(section: str, tmp_path: Path) -> None:
     from ipw.studies.spec import parse_spec
 
@@ -210,5 +220,13 @@ def test_the_readme_study_files_parse(section: str, tmp_path: Path) -> None:
         cell.capture_config(tmp_path).validate()
     if "Repeats" in section:
         assert spec.repeat_rule is not None and len(cells) == 2 * spec.repeat_rule.max_repeats
+    elif "Goodput" in section:
+        from ipw.studies.goodput_cells import probe_cell
+
+        assert spec.search is not None and spec.search.targets_ms == {"ttft_ms": 700.0}
+        assert (spec.search.search_axis, spec.search.search_low, spec.search.search_high) == ("max_concurrency", 1, 8)
+        assert spec.search.target_attainment == 0.9 and len(cells) == 2
+        probe = probe_cell(cells[0], spec.search, 3)
+        assert probe.name == "max_tokens1@c3" and probe.capture_config(tmp_path).max_concurrency == 3
     else:
         assert [c.capture_config(tmp_path).burstiness for c in cells] == [0.25, 1.0, 4.0]
