@@ -9,6 +9,9 @@ run under ``<output_dir>/<name>/runs/``. The modules, one idea each:
     redaction      a study's credentials: registered, and kept out of every file it writes
     state          study.json and its journal, what counts as a complete cell, one runner at a time
     runner         run the cells not yet complete (local executor), via ipw.api
+    repeats        repeats = "auto": repeat a cell until its figure's interval is tight
+    goodput        the goodput search: bisect a load level against an SLO target, and its study keys
+    goodput_cells  search = "goodput" in a study: each cell's probes as runs, the cell as its chosen level
     ray_executor   the same as Ray tasks: placed by resources, one measured cell per node, packs verified
     report         one row per cell: accuracy (Wilson 95 %), IPW, IPJ, J/query, J/token, latency
     figures        accuracy vs J/query with the Pareto front, IPW vs each axis
