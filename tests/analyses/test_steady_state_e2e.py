@@ -43,13 +43,22 @@ def test_a_real_run_has_a_steady_window_inside_it_and_every_check_measured(tmp_p
         for check in found:
             assert check["value"] is not None, check  # measured, whatever the verdict
             assert check["status"] in ("pass", "fail", "unknown")
-    assert validity["valid"] is False and "steady_state_s" in validity["failures"]  # a few seconds, not 30
+    (length,) = [c for c in validity["checks"] if c["check"] == "steady_state_s"]
+    # the verdict follows the measured length against the 30 s default, however long a loaded host took
+    assert length["status"] == ("pass" if length["value"] >= 30 else "fail"), length
+    if length["status"] == "fail":
+        assert validity["valid"] is False and "validity: NOT VALID" in result.stdout  # the terminal says so
+    # and a window shorter than asked always fails the run, in the file and on the terminal
+    strict = cli("replay", str(tmp_path / "steady"), "--analysis", "summary",
+                 "--option", f"min_steady_s={length['value'] + 1000}")
+    assert strict.exit_code == 0, strict.stderr
+    again = json.loads((analysis / "summary.json").read_text())["validity"]
+    assert again["valid"] is False and "steady_state_s" in again["failures"], again
 
     assert latency["slo"]["targets_ms"] == {"e2e_ms": 60000.0, "ttft_ms": 60000.0}
     assert latency["slo"]["attainment"] == 1.0  # a minute is plenty for 8 tokens
     assert summary["metrics"]["slo_attainment"]["value"] == 1.0
     assert summary["options"]["slo"] == {"e2e_ms": 60000.0, "ttft_ms": 60000.0}
-    assert "validity: NOT VALID" in result.stdout  # the terminal summary says so
 
 
 def test_a_malformed_slo_fails_before_anything_is_recorded(tmp_path: Path, cli) -> None:
