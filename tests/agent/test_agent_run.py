@@ -8,6 +8,7 @@ ledger, the sandbox that runs the programs and the checks.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from ipw.events import QueryStarted, TaskFinished, TaskStarted, ToolCallFinished, ToolCallStarted
@@ -49,7 +50,8 @@ def test_four_tasks_four_outcomes(tmp_path: Path, cli) -> None:
     with scripted_server(server) as url:
         result = cli("record", "--workload", "agent", "--tasks", str(_tasks_file(tmp_path)), "--client", "openai",
                      "--client-base-url", url, "--model", "scripted", "--max-turns", "3",
-                     "--dataset-param", "tool_timeout_s=2", "--energy", "none", "--output-dir", str(tmp_path),
+                     # the estimated CPU meter: the machine's only one here, and it gives each task an energy split
+                     "--dataset-param", "tool_timeout_s=2", "--energy", "estimate", "--output-dir", str(tmp_path),
                      "--run-name", "agent", "--json")
     assert result.exit_code == 0, result.stderr
     run = tmp_path / "agent"
@@ -100,6 +102,12 @@ def test_four_tasks_four_outcomes(tmp_path: Path, cli) -> None:
     rows = {t["task_id"]: (t["outcome"], t["turns"], t["tool_calls"]) for t in json.loads(replayed.stdout)["tasks"]}
     assert rows == {"forever": ("failed", 2, 1), "solved": ("solved", 3, 3), "failed": ("failed", 2, 2),
                     "turns": ("out_of_turns", 3, 3)}
+    # and each task's energy, split into the model's calls and the tools, the parts adding up to the whole
+    for task in json.loads(replayed.stdout)["tasks"]:
+        parts = (task["energy_j"], task["model_energy_j"], task["tools_energy_j"])
+        assert all(p is not None and p >= 0 for p in parts), task
+        assert task["model_energy_j"] > 0, task  # every task made at least one model call
+        assert math.isclose(task["energy_j"], task["model_energy_j"] + task["tools_energy_j"], rel_tol=1e-9), task
 
 
 def test_settings_the_agent_cannot_honour_are_refused_before_a_run_exists(tmp_path: Path, cli) -> None:
