@@ -70,6 +70,8 @@ _CHOICE_LINE = re.compile(r"^\s*\(?([A-J])[.):]\s+\S", re.M)
 
 def has_lettered_choices(problem: str) -> bool:
     """Whether ``problem`` already lists its choices as "A. …", "B) …" lines."""
+    if "\n" not in problem:
+        return False  # two choice lines need a line break between them: most questions are one line, skip the regex
     found = {m.group(1) for m in _CHOICE_LINE.finditer(problem)}
     return {"A", "B"} <= found
 
