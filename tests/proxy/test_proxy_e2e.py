@@ -13,6 +13,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -98,12 +99,20 @@ def test_kill_9_mid_task_loses_no_acknowledged_call_and_resume_continues(upstrea
     url, proc = start_proxy(upstream, tmp_path, "killed", "--energy", "none")
     agent = openai.OpenAI(base_url=url, api_key="none", default_headers={"X-IPW-Task": "long"}, max_retries=0)
     done = [agent_turn(agent, stream=True), agent_turn(agent, stream=False)]
-    with httpx.stream("POST", url + "/chat/completions", headers={"X-IPW-Task": "long"}, timeout=60,
-                      json={"model": "gemma", "prompt": PROMPT, "max_tokens": 64, "stream": True}) as r:
-        next(r.iter_raw())  # the third call is streaming when the proxy dies
+    run_dir = tmp_path / "killed"
+    # A long answer (the end-of-sequence token is banned, so it runs to max_tokens: many seconds here), and the
+    # kill only once the proxy's group commit has put the third call's start on disk: a call whose start never
+    # reached the disk is not one the proxy can know it cut.
+    long_answer = {"model": "gemma", "prompt": PROMPT, "max_tokens": 200, "stream": True, "logit_bias": {"1": -100}}
+    with httpx.stream("POST", url + "/completions", headers={"X-IPW-Task": "long"}, timeout=60, json=long_answer) as r:
+        pieces = r.iter_raw()  # held: a dropped generator closes the response, and the agent would have hung up
+        next(pieces)  # the third call is streaming
+        deadline = time.monotonic() + 30
+        while len(events_of(run_dir, "QueryStarted")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(events_of(run_dir, "QueryFinished")) == 2, "the third call ended before the kill"
         proc.kill()
         proc.wait(timeout=30)
-    run_dir = tmp_path / "killed"
     started = events_of(run_dir, "QueryStarted")
     finished = {e.query_id for e in events_of(run_dir, "QueryFinished")}
     assert [q.turn for q in started if q.query_id in finished] == [1, 2]  # both acknowledged calls survived
