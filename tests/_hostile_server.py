@@ -18,11 +18,12 @@ Modes (``HostileServer(mode)``):
 
 from __future__ import annotations
 
-import http.server
+import contextlib
 import json
-import threading
 from pathlib import Path
 from typing import Any
+
+from tests._servers import StubHandler, loopback_http
 
 DEPTH = 100_000
 HUGE_BYTES = 256 * 1024**2
@@ -41,36 +42,23 @@ def _deep(depth: int = DEPTH) -> bytes:
     return b'{"error": ' + b"[" * depth + b"]" * depth + b"}"
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(StubHandler):
     mode = "ok"
     server_state: dict[str, Any] = {}
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args: object) -> None:
-        return
-
-    def _send(self, status: int, ctype: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._send(200, "application/json", json.dumps({"object": "list", "data": [{"id": "m"}]}).encode())
-
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.read_body()
         self.server_state["posts"] = self.server_state.get("posts", 0) + 1
         try:
             if self.mode == "ok":
-                self._send(200, "text/event-stream", _ok_sse())
+                self.send_whole(200, "text/event-stream", _ok_sse())
             elif self.mode == "deep-error":
-                self._send(500, "application/json", _deep())
+                self.send_whole(500, "application/json", _deep())
             elif self.mode == "deep-sse":
-                self._send(200, "text/event-stream", b"data: " + _deep() + b"\n\n")
+                self.send_whole(200, "text/event-stream", b"data: " + _deep() + b"\n\n")
             elif self.mode == "binary-sse":
-                self._send(200, "text/event-stream", b"data: \xff\xfe\x80{\xc3(\n\n")
+                self.send_whole(200, "text/event-stream", b"data: \xff\xfe\x80{\xc3(\n\n")
             elif self.mode in ("huge-error", "huge-json"):
                 self.send_response(500 if self.mode == "huge-error" else 200)
                 self.send_header("Content-Type", "application/json")
@@ -85,29 +73,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True  # the client stopped reading, as it should
 
 
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        return  # a client that hung up mid-body is the point of some modes, not news for stderr
-
-
 class HostileServer:
     """``with HostileServer("deep-error") as url:`` a base URL ending in ``/v1``; ``.state`` counts what happened."""
 
     def __init__(self, mode: str) -> None:
         self.state: dict[str, Any] = {}
-        handler = type("H", (_Handler,), {"mode": mode, "server_state": self.state})
-        self._server = _QuietServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._handler = type("H", (_Handler,), {"mode": mode, "server_state": self.state})
+        self._serving = contextlib.ExitStack()
 
     def __enter__(self) -> str:
-        self._thread.start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        # a client that hung up mid-body is the point of some modes, not news for stderr
+        return self._serving.enter_context(loopback_http(self._handler, quiet_errors=True))
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serving.close()
 
 
 def record_against(mode: str, out_dir: Path, queries: int) -> Any:

@@ -11,12 +11,17 @@ or, to manage the process yourself, ``start_llama_server(path) -> (base_url, Pop
 and ``stop_server(proc)``. The server binds to 127.0.0.1 only, its output goes
 to a log file whose tail is quoted when it fails to come up, and it runs in its
 own process group so stopping it leaves no orphan behind.
+
+For the stand-ins written to misbehave on purpose (tests/_hostile_server.py,
+tests/capture/_endless_server.py, tests/capture/_stub_server.py ...), subclass
+``StubHandler`` and serve it with ``loopback_http(handler)``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import signal
 import socket
@@ -30,7 +35,10 @@ from typing import Iterator
 
 import httpx
 
-__all__ = ["free_port", "loopback_http", "packaged_model", "start_llama_server", "stop_server", "llama_server"]
+__all__ = [
+    "StubHandler", "free_port", "loopback_http", "one_chunk_sse",
+    "packaged_model", "start_llama_server", "stop_server", "llama_server",
+]
 
 
 def free_port() -> int:
@@ -40,10 +48,58 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class StubHandler(http.server.BaseHTTPRequestHandler):
+    """The base of the loopback stand-ins for an OpenAI-compatible server.
+
+    It writes no access log to stderr, answers every ``GET`` (``/v1/models``
+    being the one ipw asks) with a list of one model, ``m``, so a run's health
+    check passes, and gives subclasses ``read_body`` and ``send_whole`` for
+    their ``do_POST``. The protocol stays BaseHTTPRequestHandler's HTTP/1.0
+    (the connection closes after each answer) unless a subclass sets
+    ``protocol_version``.
+    """
+
+    def log_message(self, *args: object) -> None:
+        return
+
+    def read_body(self) -> bytes:
+        """The request body, as long as its Content-Length says."""
+        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+    def send_whole(self, status: int, ctype: str, body: bytes) -> None:
+        """One whole answer: status, Content-Type, Content-Length and ``body``."""
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self.send_whole(200, "application/json", json.dumps({"object": "list", "data": [{"id": "m"}]}).encode())
+
+
+def one_chunk_sse(text: str = " 4", finish_reason: str | None = "stop") -> bytes:
+    """A streamed completion of one chunk carrying ``text`` and ``finish_reason``, then ``[DONE]``."""
+    chunk = {"choices": [{"index": 0, "text": text, "finish_reason": finish_reason}]}
+    return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+
+
+class _QuietErrorsServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        return
+
+
 @contextlib.contextmanager
-def loopback_http(handler: type[http.server.BaseHTTPRequestHandler], path: str = "/v1") -> Iterator[str]:
-    """A threading HTTP server on 127.0.0.1 with ``handler`` for the block; yields its base URL + ``path``."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def loopback_http(
+    handler: type[http.server.BaseHTTPRequestHandler], path: str = "/v1", *, quiet_errors: bool = False
+) -> Iterator[str]:
+    """A threading HTTP server on 127.0.0.1 with ``handler`` for the block; yields its base URL + ``path``.
+
+    ``quiet_errors=True`` leaves out the traceback the server prints when a
+    handler raises, for stand-ins whose client hanging up mid-body is the point.
+    """
+    server_class = _QuietErrorsServer if quiet_errors else http.server.ThreadingHTTPServer
+    server = server_class(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

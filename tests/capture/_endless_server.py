@@ -21,44 +21,24 @@ with another mode: one server for a run where some queries fail.
 from __future__ import annotations
 
 import contextlib
-import http.server
-import json
 import threading
 import time
 from typing import Any, Iterator
 
-from tests._servers import loopback_http
+from tests._servers import StubHandler, loopback_http, one_chunk_sse
 
 _TOKEN = b'data: {"choices": [{"index": 0, "text": " x", "finish_reason": null}]}\n\n'
 _PADDING = b":" + b" " * (64 * 1024) + b"\n\n"
 
 
-def _ok_body() -> bytes:
-    chunk = {"choices": [{"index": 0, "text": " 4", "finish_reason": "stop"}]}
-    return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(StubHandler):
     # HTTP/1.0 and no Content-Length: the body runs until the server closes, as a stream may
     mode = "ok"
     every: dict[int, str] = {}
     state: dict[str, Any] = {}
 
-    def log_message(self, *args: object) -> None:
-        return
-
-    def _whole(self, status: int, ctype: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._whole(200, "application/json", json.dumps({"object": "list", "data": [{"id": "m"}]}).encode())
-
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.read_body()
         with self.state["lock"]:
             self.state["posts"] += 1
             n = self.state["posts"]
@@ -67,9 +47,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if n % period == 0:
                 mode = other
         if mode == "ok":
-            return self._whole(200, "text/event-stream", _ok_body())
+            return self.send_whole(200, "text/event-stream", one_chunk_sse(" 4", "stop"))
         if mode == "error":
-            return self._whole(400, "application/json", b'{"error": {"message": "refused on purpose"}}')
+            return self.send_whole(400, "application/json", b'{"error": {"message": "refused on purpose"}}')
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()

@@ -7,33 +7,17 @@ decisions (refusals, resume checks), not about a model.
 from __future__ import annotations
 
 import contextlib
-import http.server
-import json
 from typing import Iterator
 
-from tests._servers import loopback_http
+from tests._servers import StubHandler, loopback_http, one_chunk_sse
 
 
-class _Completions(http.server.BaseHTTPRequestHandler):
+class _Completions(StubHandler):
     finish_reason: str | None = "stop"
 
-    def log_message(self, *args: object) -> None:
-        return
-
-    def _send(self, body: bytes, ctype: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._send(json.dumps({"object": "list", "data": [{"id": "m"}]}).encode(), "application/json")
-
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        chunk = {"choices": [{"index": 0, "text": " 4", "finish_reason": self.finish_reason}]}
-        self._send(f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream")
+        self.read_body()
+        self.send_whole(200, "text/event-stream", one_chunk_sse(" 4", self.finish_reason))
 
 
 @contextlib.contextmanager

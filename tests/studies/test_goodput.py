@@ -12,8 +12,6 @@ highest compliant concurrency is 3, known before the search runs.
 from __future__ import annotations
 
 import contextlib
-import http.server
-import json
 import threading
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ from ipw.capture.config import CaptureConfig
 from ipw.errors import UsageError
 from ipw.studies.goodput import search_goodput, run_attainment
 
-from tests._servers import loopback_http
+from tests._servers import StubHandler, loopback_http, one_chunk_sse
 
 UNIT_S = 0.2
 SLO = "ttft_ms=700"
@@ -37,30 +35,16 @@ def slowing_server() -> Iterator[str]:
     lock = threading.Lock()
     held = [0]
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            return
-
-        def _send(self, body: bytes, ctype: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            self._send(json.dumps({"object": "list", "data": [{"id": "m"}]}).encode(), "application/json")
-
+    class Handler(StubHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.read_body()
             with lock:
                 held[0] += 1
                 in_flight = held[0]
             time.sleep(UNIT_S * in_flight)
             with lock:
                 held[0] -= 1
-            chunk = {"choices": [{"index": 0, "text": " 4", "finish_reason": "stop"}]}
-            self._send(f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream")
+            self.send_whole(200, "text/event-stream", one_chunk_sse(" 4", "stop"))
 
     with loopback_http(Handler) as url:
         yield url

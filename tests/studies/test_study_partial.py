@@ -8,7 +8,6 @@ that dies and comes back mid-cell — and counts the completions it is asked
 
 from __future__ import annotations
 
-import http.server
 import json
 import threading
 from pathlib import Path
@@ -17,41 +16,27 @@ from ipw.capture.resume import resume_state
 from ipw.events import QueryFinished, QueryStarted
 from ipw.ledger import read_events, verify
 from ipw.studies import load_spec
-from tests._servers import loopback_http
+from tests._servers import StubHandler, loopback_http, one_chunk_sse
 from tests.conftest import run_cli
 
 
-class _Flaky(http.server.BaseHTTPRequestHandler):
+class _Flaky(StubHandler):
     failing = True
     posts = 0
     lock = threading.Lock()
 
-    def log_message(self, *args: object) -> None:
-        return
-
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._send(200, json.dumps({"object": "list", "data": [{"id": "m"}]}).encode(), "application/json")
-
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.read_body()
         if not self.path.endswith("/completions"):  # ipw's token-count fallback: not a query
-            self._send(404, b'{"error": {"message": "not here"}}', "application/json")
+            self.send_whole(404, "application/json", b'{"error": {"message": "not here"}}')
             return
         with _Flaky.lock:
             _Flaky.posts += 1
             fail = _Flaky.failing and _Flaky.posts % 2 == 0
         if fail:
-            self._send(500, b'{"error": {"message": "the model crashed"}}', "application/json")
+            self.send_whole(500, "application/json", b'{"error": {"message": "the model crashed"}}')
             return
-        chunk = {"choices": [{"index": 0, "text": " 4", "finish_reason": "stop"}]}
-        self._send(200, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream")
+        self.send_whole(200, "text/event-stream", one_chunk_sse(" 4", "stop"))
 
 
 def _write(tmp_path: Path, url: str) -> Path:
