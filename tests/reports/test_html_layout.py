@@ -10,11 +10,7 @@ screenshots are kept under pytest's tmp dir (and ``$IPW_TEST_ARTIFACTS``).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ import pytest
 
 from ipw.reports.html import report_html
 
+from ._browser import Dom, open_in_chromium
 from .studies import write_study
 
 _MEASURE = """<script>
@@ -36,46 +33,13 @@ SNAKE = re.compile(r"[A-Za-z0-9]+_[A-Za-z0-9_]+")
 WITH_UNIT = re.compile(r"^[A-Z0-9ipC][^_]* \([^()]+\)$")  # words, then the unit in parentheses
 
 
-class _Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.elements: list[dict[str, Any]] = []
-        self._open: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = {"tag": tag, "attrs": dict(attrs), "text": ""}
-        self.elements.append(element)
-        if tag not in ("img", "meta", "br"):
-            self._open.append(element)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._open and self._open[-1]["tag"] == tag:
-            self._open.pop()
-
-    def handle_data(self, data: str) -> None:
-        for element in self._open:
-            element["text"] += data
-
-
-def _open_at_1200(chromium: str, html: str, shot: Path) -> _Page:
+def _open_at_1200(chromium: str, html: str, shot: Path) -> Dom:
     page = shot.with_suffix(".html")
     page.write_text(html.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-           "--disable-dev-shm-usage", f"--user-data-dir={shot.parent / (shot.stem + '-profile')}",
-           "--window-size=1200,900", f"--screenshot={shot}", "--dump-dom", page.resolve().as_uri()]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=shot.parent)
-    assert done.returncode == 0, done.stderr[-2000:]
-    keep = os.environ.get("IPW_TEST_ARTIFACTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(shot, Path(keep) / shot.name)
-    print(f"screenshot: {shot}")
-    dom = _Page()
-    dom.feed(done.stdout)
-    return dom
+    return open_in_chromium(chromium, page, shot, window_px=(1200, 900), hide_scrollbars=False)
 
 
-def _check(dom: _Page) -> dict[str, Any]:
+def _check(dom: Dom) -> dict[str, Any]:
     body = next(e for e in dom.elements if e["tag"] == "body")
     assert "data-measured" in body["attrs"], "the measuring script did not run"
     measured = json.loads(body["attrs"]["data-measured"])

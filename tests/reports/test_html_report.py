@@ -2,8 +2,8 @@
 
 Each report is rendered by Debian's ``chromium`` (``.ci/run`` installs it; the
 ``chromium`` fixture in tests/conftest.py skips these tests where it is missing,
-and fails them on CI): one call takes the screenshot and dumps the DOM after
-the page's script ran.
+and fails them on CI): one call (``open_in_chromium`` of tests/reports/_browser.py)
+takes the screenshot and dumps the DOM after the page's script ran.
 The screenshots are kept under pytest's tmp dir (and copied to
 ``$IPW_TEST_ARTIFACTS`` when set) and their paths printed (``pytest -s``
 shows them), so a person can look at what the test saw.
@@ -12,11 +12,8 @@ shows them), so a person can look at what the test saw.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -28,53 +25,9 @@ from ipw.replay.engine import load_run
 from ipw.reports._metrics import query_rows
 from ipw.reports.diff import diff_runs
 
+from ._browser import open_in_chromium
 from .conftest import plan_queries
 from .ledgers import write_run
-
-
-class _Dom(HTMLParser):
-    """Every element's attributes and text, in document order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.elements: list[dict[str, Any]] = []
-        self._open: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = {"tag": tag, "attrs": dict(attrs), "text": ""}
-        self.elements.append(element)
-        if tag not in ("img", "meta", "br", "input", "link"):
-            self._open.append(element)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._open and self._open[-1]["tag"] == tag:
-            self._open.pop()
-
-    def handle_data(self, data: str) -> None:
-        for element in self._open:
-            element["text"] += data
-
-    def with_attr(self, name: str, value: str | None = None) -> list[dict[str, Any]]:
-        return [e for e in self.elements if name in e["attrs"] and (value is None or e["attrs"][name] == value)]
-
-
-def _browse(chromium: str, html_file: Path, shot: Path, fragment: str = "") -> _Dom:
-    """Open ``html_file`` in headless chromium: screenshot to ``shot``, return the DOM after scripts ran."""
-    profile = shot.parent / f"{shot.stem}-profile"
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-           "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1280,2200",
-           f"--screenshot={shot}", "--dump-dom", html_file.resolve().as_uri() + fragment]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=shot.parent)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert shot.is_file() and shot.stat().st_size > 10_000, "chromium wrote no screenshot"
-    keep = os.environ.get("IPW_TEST_ARTIFACTS")
-    if keep:  # pytest's tmp dirs rotate away; this folder does not
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shot = Path(shutil.copy2(shot, Path(keep) / shot.name))
-    print(f"screenshot: {shot}")
-    dom = _Dom()
-    dom.feed(done.stdout)
-    return dom
 
 
 def _report(paths: list[Path], out: Path, *options: str) -> Path:
@@ -123,7 +76,7 @@ def study(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Pa
 def test_run_report_numbers_match_summary_json(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
     html = _report([runs["a"]], tmp_path / "run.html", "carbon_intensity_g_per_kwh=400")
     summary = _summary_json(runs["a"], "carbon_intensity_g_per_kwh=400")
-    dom = _browse(chromium, html, tmp_path / "run.png")
+    dom = open_in_chromium(chromium, html, tmp_path / "run.png")
     assert dom.with_attr("data-report", "run")
     cells = {e["attrs"]["data-metric"]: e for e in dom.with_attr("data-metric")}
     assert set(cells) == set(summary["metrics"])  # every number of the summary, and nothing else
@@ -150,8 +103,9 @@ def test_run_report_numbers_match_summary_json(runs: dict[str, Path], tmp_path: 
 
 def test_the_query_table_sorts_in_the_browser(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
     html = _report([runs["a"]], tmp_path / "run.html")
-    plain = [_value(e) for e in _browse(chromium, html, tmp_path / "plain.png").with_attr("data-field", "energy_j")]
-    dom = _browse(chromium, html, tmp_path / "sorted.png", "#sort=queries,4,desc")
+    plain_dom = open_in_chromium(chromium, html, tmp_path / "plain.png")
+    plain = [_value(e) for e in plain_dom.with_attr("data-field", "energy_j")]
+    dom = open_in_chromium(chromium, html, tmp_path / "sorted.png", fragment="#sort=queries,4,desc")
     ordered = [_value(e) for e in dom.with_attr("data-field", "energy_j")]
     assert plain != ordered  # the script moved rows: the ledger order is not already sorted
     assert ordered == sorted(plain, reverse=True)
@@ -160,7 +114,7 @@ def test_the_query_table_sorts_in_the_browser(runs: dict[str, Path], tmp_path: P
 
 def test_diff_report_shows_the_deltas_with_intervals(runs: dict[str, Path], tmp_path: Path, chromium: str) -> None:
     html = _report([runs["a"], runs["b"]], tmp_path / "diff.html")
-    dom = _browse(chromium, html, tmp_path / "diff.png")
+    dom = open_in_chromium(chromium, html, tmp_path / "diff.png")
     assert dom.with_attr("data-report", "diff")
     expected = diff_runs(load_run(runs["a"]), load_run(runs["b"]))
     shown = {e["attrs"]["data-delta"]: e for e in dom.with_attr("data-delta")}
@@ -181,7 +135,7 @@ def test_diff_report_shows_the_deltas_with_intervals(runs: dict[str, Path], tmp_
 
 def test_study_report_leaderboard_and_pareto(study: Path, tmp_path: Path, chromium: str) -> None:
     html = _report([study], tmp_path / "study.html")
-    dom = _browse(chromium, html, tmp_path / "study.png")
+    dom = open_in_chromium(chromium, html, tmp_path / "study.png")
     assert dom.with_attr("data-report", "study")
     names = [e["attrs"]["data-sort"] for e in dom.with_attr("data-field", "cell")]
     assert sorted(names) == ["tokens-16", "tokens-256", "tokens-64"]
