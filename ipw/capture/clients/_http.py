@@ -284,12 +284,22 @@ class RawResponse:
 
     __slots__ = ("status", "headers", "version", "reason", "_stream")
 
-    def __init__(self, parser: "ResponseParser", stream: "_BodyStream") -> None:
+    def __init__(self, parser: "ResponseParser", stream: httpx.SyncByteStream) -> None:
         self.status: int = parser.status
         self.headers: list[tuple[bytes, bytes]] = parser.headers
         self.version: bytes = parser.version
         self.reason: bytes = parser.reason
         self._stream = stream
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> "RawResponse":
+        """The same, for a response another httpx transport made (its body not read yet)."""
+        raw = cls.__new__(cls)
+        raw.status, raw.headers = response.status_code, list(response.headers.raw)
+        raw.version = response.extensions.get("http_version") or b"HTTP/1.1"
+        raw.reason = response.extensions.get("reason_phrase") or b""
+        raw._stream = response.stream  # type: ignore[assignment]
+        return raw
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of the header ``name`` (lower case), or None."""
@@ -306,7 +316,7 @@ class RawResponse:
         """Give up the rest of the body (the connection is closed unless the body was read to its end)."""
         self._stream.close()
 
-    def to_httpx(self, request: httpx.Request) -> httpx.Response:
+    def to_httpx(self, request: httpx.Request | None = None) -> httpx.Response:
         """The same response as an ``httpx.Response`` (content decoding, ``read``, ``text`` …)."""
         return httpx.Response(self.status, headers=self.headers, stream=self._stream, request=request,
                               extensions={"http_version": self.version, "reason_phrase": self.reason})

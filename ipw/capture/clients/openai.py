@@ -27,11 +27,12 @@ off too; past :func:`~.base.answer_byte_cap` bytes the read stops as well.
 Base URL (``http://127.0.0.1:8000/v1`` by default), API key and headers: see
 :mod:`._openai_settings`; the key never appears in ``describe()``.
 
-Every request goes one way, :meth:`OpenAIClient.send`: an ``httpx.Request``
-handed to the transport's ``handle_request`` (ipw's
-:class:`~._http.PooledTransport`, or one given as ``transport`` from Python,
-such as ``httpx.MockTransport`` in tests), so a test drives the very path a
-capture uses. What the bytes mean is :mod:`._openai_wire`'s.
+Every request goes one way, :meth:`OpenAIClient.send_raw`: its head and body
+as bytes to the transport's ``send`` (:class:`~._http.PooledTransport`, or a
+``transport`` given from Python, e.g. ``httpx.MockTransport`` in tests, via
+:class:`~._httpx_transport.HttpxTransport`). A 2xx event stream is read off
+the raw response, a piece per socket read; any other answer as an
+``httpx.Response``. What the bytes mean is :mod:`._openai_wire`'s.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from typing import Any, Iterable, Iterator, Mapping
 import httpx
 
 from ...errors import ConfigError
-from ._http import PooledTransport
+from ._http import PooledTransport, RawResponse
+from ._httpx_transport import HttpxTransport
 from ._openai_errors import answer_text, capped_text, status_error, transport_error
 from ._openai_settings import (Requests, choice_param, normalise_base_url, request_headers, timeout_param,
                                transport_param)
@@ -86,32 +88,36 @@ class OpenAIClient(InferenceClient):
         self._extra_header_names = sorted(str(k) for k in params.get("headers") or {})
 
         # ipw's own keep-alive transport: no pool cap, bodies read per socket read (see _http)
-        self._transport = transport if transport is not None else PooledTransport()
+        self._transport: PooledTransport | HttpxTransport = (
+            PooledTransport() if transport is None
+            else transport if isinstance(transport, PooledTransport) else HttpxTransport(transport))
         # what every request shares, built once: an httpx.Client building and parsing headers and URLs
-        # per request (with its cookie jar) was ~40% of ipw's CPU per query
+        # per request (with its cookie jar) was ~40% of ipw's CPU per query, httpx.Request objects ~6%
         self._requests = Requests(self.base_url, headers)
         self._timeouts = httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s).as_dict()
 
     # -- the one send path -----------------------------------------------------
-    def send(self, method: str, path: str, content: bytes | None = None, *, timeout: httpx.Timeout | None = None,
-             deadline_s: float | None = None, max_bytes: int | None = None) -> httpx.Response:
+    def send_raw(self, method: str, path: str, content: bytes | None = None, *,
+                 timeout: httpx.Timeout | None = None, deadline_s: float | None = None,
+                 max_bytes: int | None = None) -> RawResponse:
         """Send one request the way this client sends all of them; the response's body is not read yet.
 
-        ``path`` is under the base URL (``/chat/completions``) or a whole URL;
-        ``content`` goes as JSON. Headers, auth and timeouts are the client's
-        (``timeout`` overrides the timeouts); ``deadline_s`` and ``max_bytes``
-        bound the whole answer (see :mod:`._http`). What httpx.Client.send
-        does, without its per-request work: no redirects, auth flows or event
-        hooks are configured, so none are skipped, and cookies a server sets
-        are not sent back. Failures are httpx's exceptions; the caller closes
-        the response.
+        ``path`` is under the base URL or a whole URL; ``content`` goes as JSON.
+        Headers, auth and timeouts are the client's (``timeout`` overrides
+        them); ``deadline_s`` and ``max_bytes`` bound the whole answer (see
+        :mod:`._http`). No redirects, auth flows, hooks or cookies, as this
+        client's httpx.Client had none. Failures are httpx's exceptions; the
+        caller closes the response.
         """
-        extensions = {"timeout": self._timeouts if timeout is None else timeout.as_dict(), "deadline_s": deadline_s,
-                      "max_bytes": max_bytes}
-        request = self._requests.build(method, path, content, extensions)
-        response = self._transport.handle_request(request)
-        response.request = request
-        return response
+        key, head = self._requests.head(method, path, content)
+        return self._transport.send(key, head, content or b"", self._timeouts if timeout is None else timeout.as_dict(),
+                                    deadline_s=deadline_s, max_bytes=max_bytes)
+
+    def send(self, method: str, path: str, content: bytes | None = None, *, timeout: httpx.Timeout | None = None,
+             deadline_s: float | None = None, max_bytes: int | None = None) -> httpx.Response:
+        """:meth:`send_raw`, its answer as an ``httpx.Response`` (for answers read whole, or decoded)."""
+        return self.send_raw(method, path, content, timeout=timeout, deadline_s=deadline_s,
+                             max_bytes=max_bytes).to_httpx()
 
     # -- streaming -------------------------------------------------------------
     def stream(self, model: str, prompt: str, gen: dict[str, Any]) -> Iterator[Chunk | Completion]:
@@ -136,21 +142,22 @@ class OpenAIClient(InferenceClient):
         path, body = self._request(model, prompt, gen)
         content = json_body(body)
         try:
-            response = self.send("POST", path, content, deadline_s=self.deadline_s, max_bytes=answer_byte_cap(gen))
+            raw = self.send_raw("POST", path, content, deadline_s=self.deadline_s, max_bytes=answer_byte_cap(gen))
             try:
+                kind, coding = (raw.header(b"content-type") or b"").lower(), raw.header(b"content-encoding")
+                if raw.status < 400 and b"application/json" not in kind and (not coding or coding.lower() == b"identity"):
+                    # an event stream as it came (the one case per query): one socket read per piece
+                    yield from self._from_sse(raw.pieces(), model, prompt)
+                    return
+                response = raw.to_httpx()
                 if response.status_code >= 400:
                     raise status_error(response, self.base_url, path)
-                headers = response.headers
-                if "application/json" in headers.get("content-type", ""):
+                if b"application/json" in kind:
                     yield from json_answer(answer_text(response), self.api)
                 else:
-                    encoding = headers.get("content-encoding")
-                    # a plain body straight from the transport, one socket read per piece
-                    plain = not encoding or encoding.lower() == "identity"
-                    pieces = iter(response.stream) if plain else response.iter_bytes()  # type: ignore[arg-type]
-                    yield from self._from_sse(pieces, model, prompt)
+                    yield from self._from_sse(response.iter_bytes(), model, prompt)  # decoded by httpx
             finally:
-                response.close()
+                raw.close()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, path) from exc
 
