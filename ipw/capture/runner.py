@@ -3,7 +3,8 @@
 It writes events and computes nothing. It schedules the queries — warm-ups
 first, at most ``max_concurrency`` at once, the measured ones at the times of
 their arrival schedule (:mod:`ipw.capture.arrivals`: Poisson or gamma at
-``request_rate``, a ramp-up, or a replayed trace) — and stops cleanly on Ctrl-C or SIGTERM; each query's
+``request_rate``, a ramp-up, or a replayed trace) — and stops cleanly on Ctrl-C or SIGTERM
+(:mod:`ipw.capture._interrupts`: the client is closed first, nothing raised mid-lock); each query's
 attempts and retries are :mod:`ipw.capture._query`'s, and a resume's state is
 :mod:`ipw.capture.resume`'s. Power samples come from the energy-monitor
 session, on the same monotonic clock; the monitor also reads every device on
@@ -34,6 +35,7 @@ from ..ledger.lock import RunLock
 from ..registry import REGISTRY
 from ..secrets import redact
 from .._untrusted import InputRefused
+from ._interrupts import StopOnSignal
 from ._query import interrupted, run_query
 from .arrivals import ArrivalSchedule, schedule_for, wait_until
 from .clients.base import InferenceClient
@@ -99,6 +101,9 @@ class Runner:
         self._progress_cb = progress
         self._telemetry_factory = telemetry
         self._stop = threading.Event()
+        self._signalled = threading.Event()  # a stop asked for by SIGINT/SIGTERM: the scheduler raises KeyboardInterrupt
+        self._slots: threading.Semaphore | None = None  # the scheduler's, while it runs: a signal wakes it with one
+        self._signals: StopOnSignal | None = None  # started by the scheduler, stopped once the ledger is closed
         self._serial = threading.Lock()
         self._inflight: set[int] = set()
         self._inflight_lock = threading.Lock()
@@ -198,6 +203,7 @@ class Runner:
         telemetry = None
         cpu_sampler = None
         energy_note = None
+        self._signals = signals = StopOnSignal(lambda: self._on_signal(client))
         try:
             writer.append(msgspec.structs.replace(started, t_ns=time.monotonic_ns(), wall_time_ns=time.time_ns()))
             if self._resume_changes:
@@ -217,32 +223,49 @@ class Runner:
                 status = "interrupted"
                 raise
         finally:
-            if telemetry is not None:
-                telemetry.__exit__(None, None, None)
-            if cpu_sampler is not None:
-                cpu_sampler.stop()
-            with contextlib.suppress(LedgerError):  # close below reports a failing disk
-                writer.flush()  # runs the commits still waiting, so the counts below are final
-            if self._server is not None:
-                writer.append(self._server.stop())  # after the measured window, and before the run ends
-            writer.append(
-                RunFinished(
-                    t_ns=time.monotonic_ns(),
-                    status=status,
-                    queries_completed=progress.measured_completed,
-                    queries_failed=progress.measured_failed,
-                    queries_truncated=progress.measured_truncated,
+            try:
+                if telemetry is not None:
+                    telemetry.__exit__(None, None, None)
+                if cpu_sampler is not None:
+                    cpu_sampler.stop()
+                with contextlib.suppress(LedgerError):  # close below reports a failing disk
+                    writer.flush()  # runs the commits still waiting, so the counts below are final
+                if self._server is not None:
+                    writer.append(self._server.stop())  # after the measured window, and before the run ends
+                writer.append(
+                    RunFinished(
+                        t_ns=time.monotonic_ns(),
+                        status=status,
+                        queries_completed=progress.measured_completed,
+                        queries_failed=progress.measured_failed,
+                        queries_truncated=progress.measured_truncated,
+                    )
                 )
-            )
-            writer.close()
-            if self._client is None:
-                client.close()
+                writer.close()
+                if self._client is None:
+                    client.close()
+            finally:
+                signals.stop()
+        if signals.signalled is not None:
+            # the signal came once the queries had ended (during the run's closing): the run is whole,
+            # and the caller still hears of the interrupt (a profile does not go on to judge)
+            raise KeyboardInterrupt(f"signal {signals.signalled}")
         return RunResult(run_dir, run_id, status, progress.measured_completed, progress.measured_failed, resume,
                          energy_note, progress.measured_truncated)
 
     def stop(self) -> None:
         """Ask the runner to stop after the queries in flight."""
         self._stop.set()
+
+    def _on_signal(self, client: InferenceClient) -> None:
+        """SIGINT or SIGTERM while the queries run (on :class:`StopOnSignal`'s thread): stop now."""
+        self._signalled.set()
+        self._stop.set()  # queries see it between chunks; a scheduled one not yet due is never sent
+        if client.thread_safe:
+            client.close()  # the requests in flight end now: a reader blocked on a silent server wakes
+        slots = self._slots
+        if slots is not None:
+            slots.release()  # the scheduler, waiting for a slot, wakes and sees the signal
 
     # -- internals --------------------------------------------------------
 
@@ -272,7 +295,7 @@ class Runner:
         # a slot per query in flight: the scheduler takes one before it submits a query and the query gives
         # it back when it ends, so each completion costs O(1) (concurrent.futures.wait on the pending set
         # installs a waiter on every future, O(concurrency) per completion)
-        slots = threading.Semaphore(concurrency)
+        slots = self._slots = threading.Semaphore(concurrency)
         errors: list[BaseException] = []  # what stopped a query thread (a ConfigError, say), for the scheduler
 
         def run_one(qid: int, record: DatasetRecord, warmup: bool, due_ns: int | None) -> None:
@@ -296,9 +319,13 @@ class Runner:
 
         def take_slot() -> None:
             slots.acquire()
+            if self._signalled.is_set():  # raised here, between two steps, not wherever the signal landed
+                raise KeyboardInterrupt("stopped by a signal")
             if errors:
                 raise errors[0]
 
+        if self._signals is not None:
+            self._signals.start()  # from here to the ledger's close a signal asks for a stop, never raised mid-step
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ipw-query")
         pending: set[Future[None]] = set()
         origin_ns = 0  # the moment the schedule's offset 0 stands for: when the first measured query is due
