@@ -5,11 +5,19 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+# A suite started as a background job without job control (`pytest &` in a script, `(cmd &)`, nohup in a
+# subshell) inherits SIGINT ignored, as POSIX asks of such jobs, and so does every child it starts: the
+# tests that stop an `ipw record` or `ipw proxy` child with Ctrl-C would find it ignoring the signal (as it
+# should: ipw leaves an ignored SIGINT ignored) and wait for nothing. Children here get a live SIGINT.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class CliResult(NamedTuple):
