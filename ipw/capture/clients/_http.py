@@ -45,7 +45,7 @@ import httpx
 
 from ._http_parser import ResponseParser
 
-__all__ = ["BodyTooLarge", "DeadlinePassed", "PooledTransport", "RawResponse"]
+__all__ = ["BodyTooLarge", "DeadlinePassed", "PooledTransport", "RawResponse", "endpoint_key"]
 
 _RECV_BYTES = 256 * 1024
 
@@ -147,9 +147,7 @@ class PooledTransport(httpx.BaseTransport):
         The extensions ``deadline_s`` (from now to the answer's last byte) and
         ``max_bytes`` (head included) bound the answer; see the module docstring.
         """
-        url = request.url
-        scheme = url.scheme
-        key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        key = endpoint_key(request.url)
         extensions = request.extensions
         deadline_s = extensions.get("deadline_s")
         deadline = None if deadline_s is None else time.monotonic() + deadline_s
@@ -369,6 +367,11 @@ class _BodyStream(httpx.SyncByteStream):
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()  # not read to the end: what is left would be taken for the next response
+
+
+def endpoint_key(url: httpx.URL) -> tuple[str, str, int]:
+    """(scheme, host, port) of ``url``, the default port filled in: what the pool keeps connections by."""
+    return url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80)
 
 
 def _request_head(request: httpx.Request) -> bytes:

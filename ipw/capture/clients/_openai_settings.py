@@ -24,6 +24,7 @@ import httpx
 
 from ..._endpoints import normalise_base_url
 from ...errors import ConfigError
+from ._http import endpoint_key
 from .base import param
 
 __all__ = ["Requests", "choice_param", "client_headers", "normalise_base_url", "request_headers", "timeout_param", "transport_param"]
@@ -127,8 +128,7 @@ class Requests:
             for name, value in request.headers.raw:
                 if name.lower() != b"content-length":
                     lines += (name, b": ", value, b"\r\n")
-            key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
-            made = self._made[method, path, content is None] = (key, b"".join(lines))
+            made = self._made[method, path, content is None] = (endpoint_key(url), b"".join(lines))
         key, prefix = made
         if content is None:
             return key, prefix + b"\r\n"
